@@ -1,0 +1,104 @@
+//! Command-line flags and their environment variables (`iop-callback --help` lists them).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::iop::Platform;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iop-callback",
+    version,
+    about = "The redirect_uri service for AliExpress and Lazada seller authorization."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service against the configured platform (the default).
+    Serve,
+}
+
+/// Settings of the service. Every flag can also be given by its `IOP_*` variable.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Which platform to talk to; sets the authorize and API URLs.
+    #[arg(
+        long,
+        env = "IOP_PLATFORM",
+        value_enum,
+        default_value = "aliexpress",
+        global = true
+    )]
+    pub platform: Platform,
+
+    /// Override the platform's authorize page URL.
+    #[arg(long, env = "IOP_AUTHORIZE_URL", global = true)]
+    pub authorize_url: Option<String>,
+
+    /// Override the platform's system-API base URL (the token API is `{this}/auth/token/create`).
+    #[arg(long, env = "IOP_API_URL", global = true)]
+    pub api_url: Option<String>,
+
+    /// The app key from the platform console.
+    #[arg(long, env = "IOP_APP_KEY", global = true)]
+    pub app_key: Option<String>,
+
+    /// The app secret. Prefer IOP_APP_SECRET_FILE.
+    #[arg(long, env = "IOP_APP_SECRET", hide_env_values = true, global = true)]
+    pub app_secret: Option<SecretString>,
+
+    /// A file holding the app secret (for mounted secrets).
+    #[arg(long, env = "IOP_APP_SECRET_FILE", global = true)]
+    pub app_secret_file: Option<PathBuf>,
+
+    /// The external base URL; the redirect_uri to register is `{this}/callback`.
+    /// [default: http://localhost:{port of IOP_LISTEN}]
+    #[arg(long, env = "IOP_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "IOP_LISTEN",
+        default_value = "0.0.0.0:8080",
+        global = true
+    )]
+    pub listen: String,
+
+    /// Where tokens are stored.
+    #[arg(
+        long,
+        env = "IOP_DATABASE_URL",
+        default_value = "sqlite://data/iop-callback.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Log format: `text` for people, `json` for log collectors. Filter with RUST_LOG.
+    #[arg(
+        long,
+        env = "IOP_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Timeout of every call to the platform (`10s`, `500ms`, ...).
+    #[arg(long, env = "IOP_HTTP_TIMEOUT", default_value = "10s", global = true)]
+    pub http_timeout: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

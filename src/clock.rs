@@ -1,0 +1,92 @@
+//! Wall-clock time as epoch milliseconds, and how pages show it.
+//!
+//! Everything stored is absolute epoch milliseconds; `now` is read once at the edge and
+//! passed in, so expiry logic is tested without sleeping.
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+pub fn now_ms() -> i64 {
+    let now = OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// `2026-11-27 10:15:00 UTC`, or a plain note for a time out of range.
+pub fn format_utc(epoch_ms: i64) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(epoch_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "out of range".to_owned())
+}
+
+/// RFC 3339 (`2026-11-27T10:15:00Z`) for machine-readable attributes.
+pub fn format_rfc3339(epoch_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(epoch_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// How long until `at`, in the two largest units: "in 29 days 23 hours", "expired 5 minutes ago".
+pub fn remaining(at_ms: i64, now_ms: i64) -> String {
+    let delta_secs = (at_ms - now_ms) / 1000;
+    let span = two_units(delta_secs.unsigned_abs());
+    if delta_secs >= 0 {
+        format!("in {span}")
+    } else {
+        format!("expired {span} ago")
+    }
+}
+
+fn two_units(secs: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, name) in UNITS {
+        let n = rest / size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+            rest %= size;
+        }
+        if parts.len() == 2 || (!parts.is_empty() && n == 0) {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "0 seconds".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_epoch_milliseconds_as_utc() {
+        assert_eq!(format_utc(1_714_192_160_000), "2024-04-27 04:29:20 UTC");
+        assert_eq!(format_rfc3339(1_714_192_160_000), "2024-04-27T04:29:20Z");
+    }
+
+    #[test]
+    fn remaining_time_uses_the_two_largest_units() {
+        let now = 1_000_000_000;
+        assert_eq!(
+            remaining(now + 30 * 86_400_000 - 3_600_000, now),
+            "in 29 days 23 hours"
+        );
+        assert_eq!(remaining(now + 90_000, now), "in 1 minute 30 seconds");
+        assert_eq!(remaining(now + 86_400_000, now), "in 1 day");
+        assert_eq!(remaining(now - 300_000, now), "expired 5 minutes ago");
+    }
+}

@@ -1,0 +1,341 @@
+//! Configuration, validated once at startup. Each error names the variable to fix.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::cli::ServiceArgs;
+use crate::iop::Platform;
+
+/// Everything the service needs, checked. Holds the secret, so its `Debug` is redacted by
+/// `SecretString`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub platform: Platform,
+    pub authorize_url: Url,
+    pub api_url: Url,
+    pub app_key: String,
+    pub app_secret: SecretString,
+    /// Without a trailing slash.
+    pub public_url: Url,
+    /// True when IOP_PUBLIC_URL was not set: the URL follows the port actually bound
+    /// (which differs from IOP_LISTEN's when that says port 0).
+    pub public_url_follows_listen: bool,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub http_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn bad(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Builds the configuration for talking to a real platform: app key and secret required.
+    pub fn from_args(args: &ServiceArgs) -> Result<Config, ConfigError> {
+        let app_key = args
+            .app_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                bad(
+                    "IOP_APP_KEY",
+                    "is required (or --app-key): the app key from the platform console",
+                )
+            })?
+            .to_owned();
+        let app_secret = read_secret(args)?;
+        Self::with_credentials(args, app_key, app_secret)
+    }
+
+    /// The parts shared by every mode; the credentials come from the caller (the demo
+    /// supplies its sandbox's own).
+    pub fn with_credentials(
+        args: &ServiceArgs,
+        app_key: String,
+        app_secret: SecretString,
+    ) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = args.listen.parse().map_err(|_| {
+            bad(
+                "IOP_LISTEN",
+                format!("`{}` is not an address like 0.0.0.0:8080", args.listen),
+            )
+        })?;
+        let public_url = match &args.public_url {
+            Some(raw) => parse_base_url("IOP_PUBLIC_URL", raw)?,
+            None => local_url(listen.port()),
+        };
+        let authorize_url = parse_url(
+            "IOP_AUTHORIZE_URL",
+            args.authorize_url
+                .as_deref()
+                .unwrap_or(args.platform.authorize_url()),
+        )?;
+        let api_url = parse_base_url(
+            "IOP_API_URL",
+            args.api_url.as_deref().unwrap_or(args.platform.api_url()),
+        )?;
+        let http_timeout = humantime::parse_duration(args.http_timeout.trim()).map_err(|e| {
+            bad(
+                "IOP_HTTP_TIMEOUT",
+                format!(
+                    "`{}` is not a duration like 10s or 500ms ({e})",
+                    args.http_timeout
+                ),
+            )
+        })?;
+        if http_timeout.is_zero() {
+            return Err(bad("IOP_HTTP_TIMEOUT", "must be more than zero"));
+        }
+        if !args.database_url.starts_with("sqlite:") {
+            return Err(bad(
+                "IOP_DATABASE_URL",
+                "only sqlite: URLs are supported (e.g. sqlite://data/iop-callback.db)",
+            ));
+        }
+        Ok(Config {
+            platform: args.platform,
+            authorize_url,
+            api_url,
+            app_key,
+            app_secret,
+            public_url,
+            public_url_follows_listen: args.public_url.is_none(),
+            listen,
+            database_url: args.database_url.clone(),
+            http_timeout,
+        })
+    }
+
+    /// Records the port the listener really got, for the default public URL.
+    pub fn with_bound_port(mut self, port: u16) -> Self {
+        self.listen.set_port(port);
+        if self.public_url_follows_listen {
+            self.public_url = local_url(port);
+        }
+        self
+    }
+
+    /// The redirect_uri to register in the platform console, character for character.
+    pub fn redirect_uri(&self) -> String {
+        format!(
+            "{}/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// Cookies get `Secure` (and the `__Host-` prefix) only when browsers reach us over https.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn local_url(port: u16) -> Url {
+    Url::parse(&format!("http://localhost:{port}")).expect("a valid URL")
+}
+
+fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
+    let secret = match (&args.app_secret, &args.app_secret_file) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "IOP_APP_SECRET_FILE",
+                "set either IOP_APP_SECRET or IOP_APP_SECRET_FILE, not both",
+            ));
+        }
+        (Some(secret), None) => secret.expose_secret().trim().to_owned(),
+        (None, Some(path)) => read_secret_file(path)?,
+        (None, None) => {
+            return Err(bad(
+                "IOP_APP_SECRET",
+                "is required (or IOP_APP_SECRET_FILE, or --app-secret)",
+            ));
+        }
+    };
+    if secret.is_empty() {
+        return Err(bad("IOP_APP_SECRET", "is empty"));
+    }
+    Ok(secret.into())
+}
+
+fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        // Mounted secrets usually end with a newline that is not part of the secret.
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| {
+            bad(
+                "IOP_APP_SECRET_FILE",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })
+}
+
+fn parse_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(raw.trim()).map_err(|e| bad(variable, format!("`{raw}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad(
+            variable,
+            format!("`{raw}` must be an absolute http or https URL"),
+        ));
+    }
+    Ok(url)
+}
+
+/// A base URL that paths are appended to: no query, no fragment, no trailing slash.
+fn parse_base_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = parse_url(variable, raw.trim().trim_end_matches('/'))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            variable,
+            format!("`{raw}` must not have a query or fragment"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> ServiceArgs {
+        let mut argv = vec!["iop-callback"];
+        argv.extend_from_slice(extra);
+        crate::cli::Cli::try_parse_from(argv).unwrap().service
+    }
+
+    fn error_variable(extra: &[&str]) -> &'static str {
+        Config::from_args(&args(extra)).unwrap_err().variable
+    }
+
+    #[test]
+    fn a_minimal_configuration_uses_the_aliexpress_presets() {
+        let config = Config::from_args(&args(&["--app-key", "123", "--app-secret", "s"])).unwrap();
+        assert_eq!(
+            config.authorize_url.as_str(),
+            "https://api-sg.aliexpress.com/oauth/authorize"
+        );
+        assert_eq!(
+            config.api_url.as_str(),
+            "https://api-sg.aliexpress.com/rest"
+        );
+        assert_eq!(config.redirect_uri(), "http://localhost:8080/callback");
+        assert_eq!(config.http_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn lazada_preset_and_overrides() {
+        let c = Config::from_args(&args(&[
+            "--platform",
+            "lazada",
+            "--app-key",
+            "1",
+            "--app-secret",
+            "s",
+        ]))
+        .unwrap();
+        assert_eq!(c.api_url.as_str(), "https://auth.lazada.com/rest");
+        let c = Config::from_args(&args(&[
+            "--app-key",
+            "1",
+            "--app-secret",
+            "s",
+            "--api-url",
+            "http://127.0.0.1:9/rest/",
+            "--public-url",
+            "https://auth.example.com/",
+            "--listen",
+            "127.0.0.1:3000",
+            "--http-timeout",
+            "500ms",
+        ]))
+        .unwrap();
+        assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9/rest");
+        assert_eq!(c.redirect_uri(), "https://auth.example.com/callback");
+        assert_eq!(c.http_timeout, Duration::from_millis(500));
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_port() {
+        let c = Config::from_args(&args(&[
+            "--app-key",
+            "1",
+            "--app-secret",
+            "s",
+            "--listen",
+            "0.0.0.0:9999",
+        ]))
+        .unwrap();
+        assert_eq!(c.redirect_uri(), "http://localhost:9999/callback");
+    }
+
+    #[test]
+    fn each_bad_setting_names_its_variable() {
+        assert_eq!(error_variable(&[]), "IOP_APP_KEY");
+        assert_eq!(error_variable(&["--app-key", "1"]), "IOP_APP_SECRET");
+        let base = ["--app-key", "1", "--app-secret", "s"];
+        let with = |extra: &[&str]| error_variable(&[&base[..], extra].concat());
+        assert_eq!(with(&["--listen", "nope"]), "IOP_LISTEN");
+        assert_eq!(with(&["--public-url", "ftp://x"]), "IOP_PUBLIC_URL");
+        assert_eq!(with(&["--public-url", "https://x/?a=1"]), "IOP_PUBLIC_URL");
+        assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
+        assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
+        assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");
+        assert_eq!(
+            with(&["--database-url", "postgres://x"]),
+            "IOP_DATABASE_URL"
+        );
+    }
+
+    #[test]
+    fn secret_comes_from_a_file_without_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "from-file\n").unwrap();
+        let c = Config::from_args(&args(&[
+            "--app-key",
+            "1",
+            "--app-secret-file",
+            path.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(c.app_secret.expose_secret(), "from-file");
+        assert_eq!(
+            error_variable(&["--app-key", "1", "--app-secret-file", "/nonexistent/secret"]),
+            "IOP_APP_SECRET_FILE"
+        );
+        assert_eq!(
+            error_variable(&[
+                "--app-key",
+                "1",
+                "--app-secret",
+                "s",
+                "--app-secret-file",
+                path.to_str().unwrap()
+            ]),
+            "IOP_APP_SECRET_FILE"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let c = Config::from_args(&args(&["--app-key", "1", "--app-secret", "hunter2-secret"]))
+            .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2-secret"));
+    }
+}

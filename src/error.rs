@@ -1,0 +1,173 @@
+//! The one error type of the web flow, turned into a safe page in one place.
+//!
+//! `into_response` logs the error once and attaches an `ErrorPage` to the response; the
+//! request middleware renders it with the request id (see `web::middleware`).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::flow::{StateRejection, TooManyFlows};
+use crate::iop::auth_code::AuthCodeError;
+use crate::iop::{IopError, PlatformError};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("state rejected: {0:?}")]
+    State(StateRejection),
+    #[error("bad authorization code: {0}")]
+    Code(#[from] AuthCodeError),
+    #[error("token exchange failed: {0}")]
+    Platform(#[from] IopError),
+    #[error("storage failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("too many authorizations in progress")]
+    TooManyFlows,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<TooManyFlows> for AppError {
+    fn from(_: TooManyFlows) -> Self {
+        AppError::TooManyFlows
+    }
+}
+
+/// What an error page shows. Built only from our own words and the platform's error
+/// fields, never from a raw upstream body or internal error text.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+    pub advice: Option<String>,
+    pub platform: Option<PlatformError>,
+    /// Show the "Authorize again" button.
+    pub offer_retry: bool,
+}
+
+impl ErrorPage {
+    fn new(title: &'static str, message: impl Into<String>) -> Self {
+        ErrorPage {
+            title,
+            message: message.into(),
+            advice: None,
+            platform: None,
+            offer_retry: false,
+        }
+    }
+
+    fn retry(mut self) -> Self {
+        self.offer_retry = true;
+        self
+    }
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::State(StateRejection::OtherBrowser) => StatusCode::FORBIDDEN,
+            AppError::State(StateRejection::InProgress | StateRejection::AlreadyUsed { .. }) => {
+                StatusCode::CONFLICT
+            }
+            AppError::State(_) | AppError::Code(_) => StatusCode::BAD_REQUEST,
+            AppError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Platform(_) => StatusCode::BAD_GATEWAY,
+            AppError::TooManyFlows => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn page(&self) -> ErrorPage {
+        match self {
+            AppError::State(rejection) => state_page(rejection),
+            AppError::Code(e) => ErrorPage::new(
+                "The platform sent no usable code",
+                format!("{e}. Nothing was sent to the platform."),
+            )
+            .retry(),
+            AppError::Platform(e) => platform_page(e),
+            AppError::TooManyFlows => ErrorPage::new(
+                "Too many authorizations in progress",
+                "The service is holding as many unfinished authorizations as it allows. Try again in a few minutes.",
+            ),
+            AppError::NotFound => ErrorPage::new(
+                "Not found",
+                "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
+            ),
+            AppError::Store(_) | AppError::Internal(_) => ErrorPage::new(
+                "Something went wrong on our side",
+                "The service could not finish this request. The operator can find the details in the log under the request id below.",
+            ),
+        }
+    }
+}
+
+fn state_page(rejection: &StateRejection) -> ErrorPage {
+    let (title, message) = match rejection {
+        StateRejection::Missing => (
+            "This link is incomplete",
+            "The callback has no state parameter, so it cannot be matched to an authorization started here. Nothing was sent to the platform.",
+        ),
+        StateRejection::Unknown => (
+            "This authorization is not known here",
+            "The state in this link was not issued by this service, or it was forgotten. Nothing was sent to the platform.",
+        ),
+        StateRejection::Expired => (
+            "This authorization took too long",
+            "Authorizations must be completed within 10 minutes. Nothing was sent to the platform.",
+        ),
+        StateRejection::OtherBrowser => (
+            "This authorization was started in another browser",
+            "Only the browser that clicked \"Authorize a seller\" can complete it. Nothing was sent to the platform.",
+        ),
+        StateRejection::InProgress => (
+            "This authorization is being completed",
+            "Another request is exchanging this code right now. Wait a moment and open the result from that tab.",
+        ),
+        StateRejection::AlreadyUsed { .. } => (
+            "This link was already used",
+            "An authorization code can be exchanged only once, and this one already was. Nothing was sent to the platform again.",
+        ),
+    };
+    ErrorPage::new(title, message).retry()
+}
+
+fn platform_page(error: &IopError) -> ErrorPage {
+    match error {
+        IopError::Platform(platform) => ErrorPage {
+            advice: platform.advice().map(str::to_owned),
+            platform: Some(platform.clone()),
+            ..ErrorPage::new(
+                "The platform refused the token exchange",
+                "The platform answered the token request with an error.",
+            )
+        }
+        .retry(),
+        IopError::Timeout(_) => {
+            ErrorPage::new("The platform did not answer in time", error.to_string()).retry()
+        }
+        _ => ErrorPage::new(
+            "The platform could not be reached properly",
+            error.to_string(),
+        )
+        .retry(),
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // Logged once, here. None of the variants' Display holds a secret or a raw body.
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self.page());
+        response
+    }
+}

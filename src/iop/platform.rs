@@ -1,0 +1,49 @@
+//! The platforms iop-callback knows, and their documented endpoints.
+
+use std::fmt;
+
+/// Which flavour of IOP gateway we talk to. Both speak the same protocol; they differ in
+/// hosts and in the shape of the seller identity they return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Aliexpress,
+    Lazada,
+}
+
+impl Platform {
+    pub fn authorize_url(self) -> &'static str {
+        match self {
+            Platform::Aliexpress => "https://api-sg.aliexpress.com/oauth/authorize",
+            Platform::Lazada => "https://auth.lazada.com/oauth/authorize",
+        }
+    }
+
+    /// The system-API base; the API path is appended to it (`{api_url}/auth/token/create`).
+    pub fn api_url(self) -> &'static str {
+        match self {
+            Platform::Aliexpress => "https://api-sg.aliexpress.com/rest",
+            Platform::Lazada => "https://auth.lazada.com/rest",
+        }
+    }
+
+    /// The stable name used in configuration and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Aliexpress => "aliexpress",
+            Platform::Lazada => "lazada",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Platform::Aliexpress => "AliExpress",
+            Platform::Lazada => "Lazada",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,17 @@
+//! iop-callback: the redirect_uri service for Alibaba's open platform (AliExpress, Lazada).
+//!
+//! The flow reads top to bottom: `iop` (the platform: signing, client, answers), `flow`
+//! (states and results of authorizations in progress), `store` (tokens in SQLite), `web`
+//! (routes and pages), `startup` (wiring and serving).
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod flow;
+pub mod iop;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,17 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use iop_callback::cli::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    iop_callback::telemetry::init(cli.service.log_format);
+    match iop_callback::commands::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("iop-callback: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `GET /static/...`: the stylesheet, the copy script and the icon, compiled into the binary
+//! so that it runs from any directory and the container needs no asset folder.
+
+use axum::extract::Path;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/copy.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/favicon.svg"),
+    ),
+];
+
+pub async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
+    let (_, content_type, body) = ASSETS
+        .iter()
+        .find(|(file, _, _)| *file == name)
+        .ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (CONTENT_TYPE, *content_type),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        *body,
+    )
+        .into_response())
+}

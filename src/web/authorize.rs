@@ -1,0 +1,55 @@
+//! `GET /authorize`: issue a state bound to this browser and send it to the platform.
+
+use axum::extract::State;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tracing::instrument;
+use url::Url;
+
+use crate::clock;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::flow::{BrowserId, FlowState};
+use crate::web::state::AppState;
+
+#[instrument(skip_all)]
+pub async fn authorize(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    // Reuse this browser's id so that several tabs authorizing at once all stay valid.
+    let browser = app
+        .cookie
+        .read(&headers)
+        .unwrap_or_else(BrowserId::generate);
+    let state = app.flows.start(&browser, clock::now_ms())?;
+    let location = authorize_url(&app.config, &state);
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (LOCATION, location.as_str().to_owned()),
+            (
+                SET_COOKIE,
+                app.cookie
+                    .set(&browser)
+                    .to_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        ],
+    )
+        .into_response())
+}
+
+/// The platform's authorize page with our parameters. No `uuid`: it breaks the token call.
+pub fn authorize_url(config: &Config, state: &FlowState) -> Url {
+    let mut url = config.authorize_url.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("force_auth", "true")
+        .append_pair("redirect_uri", &config.redirect_uri())
+        .append_pair("client_id", &config.app_key)
+        .append_pair("state", state.expose());
+    url
+}

@@ -1,0 +1,136 @@
+//! One askama view struct per page. Templates escape everything they print.
+
+use askama::Template;
+
+use crate::clock;
+use crate::error::ErrorPage;
+use crate::iop::CountryUserInfo;
+use crate::store::StoredToken;
+
+/// What the base layout needs on every page.
+#[derive(Clone, Copy)]
+pub struct Layout {
+    pub sandbox: bool,
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+pub struct LandingPage {
+    pub layout: Layout,
+    pub platform_name: &'static str,
+    pub app_key: String,
+    pub redirect_uri: String,
+}
+
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ResultPage {
+    pub layout: Layout,
+    pub platform_name: &'static str,
+    pub seller_name: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub access_expiry: Option<ExpiryView>,
+    pub refresh_expiry: Option<ExpiryView>,
+    pub refreshable: bool,
+    pub identity: Vec<Field>,
+    pub countries: Vec<CountryUserInfo>,
+    pub platform_request_id: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorView<'a> {
+    pub layout: Layout,
+    pub page: &'a ErrorPage,
+    pub request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "cancelled.html")]
+pub struct CancelledPage {
+    pub layout: Layout,
+    pub error: String,
+    pub description: Option<String>,
+}
+
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+}
+
+pub struct ExpiryView {
+    pub utc: String,
+    pub iso: String,
+    pub remaining: String,
+    pub expired: bool,
+}
+
+impl ExpiryView {
+    fn new(at_ms: i64, now_ms: i64) -> Self {
+        ExpiryView {
+            utc: clock::format_utc(at_ms),
+            iso: clock::format_rfc3339(at_ms),
+            remaining: clock::remaining(at_ms, now_ms),
+            expired: at_ms <= now_ms,
+        }
+    }
+}
+
+impl ResultPage {
+    pub fn new(
+        layout: Layout,
+        platform_name: &'static str,
+        token: &StoredToken,
+        now_ms: i64,
+    ) -> Self {
+        use secrecy::ExposeSecret;
+        let id = &token.identity;
+        let identity = [
+            ("Seller ID", &id.seller_id),
+            ("User ID", &id.user_id),
+            ("Nickname", &id.user_nick),
+            ("Account", &id.account),
+            ("Account ID", &id.account_id),
+            ("Account platform", &id.account_platform),
+            ("Havana ID", &id.havana_id),
+            ("Site (sp)", &id.sp),
+            ("Locale", &id.locale),
+            ("Country", &id.country),
+        ]
+        .into_iter()
+        .filter_map(|(label, value)| value.clone().map(|value| Field { label, value }))
+        .collect();
+        ResultPage {
+            layout,
+            platform_name,
+            seller_name: id.display_name(),
+            access_token: token.access_token.expose_secret().to_owned(),
+            refresh_token: token
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            access_expiry: token
+                .access_expires_at
+                .map(|at| ExpiryView::new(at, now_ms)),
+            refresh_expiry: token
+                .refresh_expires_at
+                .map(|at| ExpiryView::new(at, now_ms)),
+            refreshable: token.refreshable,
+            identity,
+            countries: id.country_user_info.clone(),
+            platform_request_id: token.last_request_id.clone(),
+            updated_at: clock::format_utc(token.updated_at),
+        }
+    }
+}
+
+/// Renders a view into an HTML response; a template error is ours, never the caller's.
+pub fn render(
+    view: &impl Template,
+) -> Result<axum::response::Html<String>, crate::error::AppError> {
+    view.render()
+        .map(axum::response::Html)
+        .map_err(|e| crate::error::AppError::Internal(format!("template: {e}")))
+}
