@@ -82,6 +82,10 @@ pub struct ServiceArgs {
     )]
     pub database_url: String,
 
+    /// How long a seller has to complete an authorization started here.
+    #[arg(long, env = "IOP_STATE_TTL", default_value = "10m", global = true)]
+    pub state_ttl: String,
+
     /// Log format: `text` for people, `json` for log collectors. Filter with RUST_LOG.
     #[arg(
         long,

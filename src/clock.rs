@@ -33,7 +33,10 @@ pub fn format_rfc3339(epoch_ms: i64) -> String {
 
 /// How long until `at`, in the two largest units: "in 29 days 23 hours", "expired 5 minutes ago".
 pub fn remaining(at_ms: i64, now_ms: i64) -> String {
-    let delta_secs = (at_ms - now_ms) / 1000;
+    // Rounded, so a token issued for a day that the page shows a few ms later still
+    // reads "in 1 day", not "in 23 hours 59 minutes".
+    let delta_ms = at_ms.saturating_sub(now_ms);
+    let delta_secs = (delta_ms + delta_ms.signum() * 500) / 1000;
     let span = two_units(delta_secs.unsigned_abs());
     if delta_secs >= 0 {
         format!("in {span}")
@@ -88,5 +91,10 @@ mod tests {
         assert_eq!(remaining(now + 90_000, now), "in 1 minute 30 seconds");
         assert_eq!(remaining(now + 86_400_000, now), "in 1 day");
         assert_eq!(remaining(now - 300_000, now), "expired 5 minutes ago");
+        assert_eq!(
+            remaining(now + 86_400_000 - 30, now),
+            "in 1 day",
+            "rounds, not floors"
+        );
     }
 }

@@ -27,6 +27,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub http_timeout: Duration,
+    pub state_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,18 +90,8 @@ impl Config {
             "IOP_API_URL",
             args.api_url.as_deref().unwrap_or(args.platform.api_url()),
         )?;
-        let http_timeout = humantime::parse_duration(args.http_timeout.trim()).map_err(|e| {
-            bad(
-                "IOP_HTTP_TIMEOUT",
-                format!(
-                    "`{}` is not a duration like 10s or 500ms ({e})",
-                    args.http_timeout
-                ),
-            )
-        })?;
-        if http_timeout.is_zero() {
-            return Err(bad("IOP_HTTP_TIMEOUT", "must be more than zero"));
-        }
+        let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
+        let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
         if !args.database_url.starts_with("sqlite:") {
             return Err(bad(
                 "IOP_DATABASE_URL",
@@ -118,6 +109,7 @@ impl Config {
             listen,
             database_url: args.database_url.clone(),
             http_timeout,
+            state_ttl,
         })
     }
 
@@ -142,6 +134,19 @@ impl Config {
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    let duration = humantime::parse_duration(raw.trim()).map_err(|e| {
+        bad(
+            variable,
+            format!("`{raw}` is not a duration like 10s or 500ms ({e})"),
+        )
+    })?;
+    if duration.is_zero() {
+        return Err(bad(variable, "must be more than zero"));
+    }
+    Ok(duration)
 }
 
 fn local_url(port: u16) -> Url {

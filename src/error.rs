@@ -117,7 +117,7 @@ fn state_page(rejection: &StateRejection) -> ErrorPage {
         ),
         StateRejection::Expired => (
             "This authorization took too long",
-            "Authorizations must be completed within 10 minutes. Nothing was sent to the platform.",
+            "An authorization must be completed within minutes of clicking \"Authorize a seller\". Nothing was sent to the platform.",
         ),
         StateRejection::OtherBrowser => (
             "This authorization was started in another browser",

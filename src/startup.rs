@@ -86,7 +86,7 @@ impl Application {
             config: config.clone(),
             client: Arc::new(client),
             store: store.clone(),
-            flows: Flows::default(),
+            flows: Flows::new(i64::try_from(config.state_ttl.as_millis()).unwrap_or(i64::MAX)),
             sandbox: extras.sandbox,
         };
         let router = web::router(state, extras.routes);

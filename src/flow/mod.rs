@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use ids::digest;
 pub use ids::{BrowserId, FlowState, ResultId};
 
-/// How long a seller has between clicking "Authorize" and coming back.
+/// How long a seller has between clicking "Authorize" and coming back, by default.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 /// How long the browser that authorized can reopen its result page.
 pub const RESULT_TTL_MS: i64 = 30 * 60 * 1000;
@@ -66,9 +66,16 @@ struct Inner {
     results: HashMap<ResultId, FlowResult>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Flows {
     inner: Arc<Mutex<Inner>>,
+    state_ttl_ms: i64,
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Flows::new(STATE_TTL_MS)
+    }
 }
 
 /// The right to exchange one state's code. Finishing records the outcome; dropping it
@@ -81,6 +88,13 @@ pub struct Claim {
 }
 
 impl Flows {
+    pub fn new(state_ttl_ms: i64) -> Self {
+        Flows {
+            inner: Arc::default(),
+            state_ttl_ms,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere while holding the lock leaves plain data behind; keep serving.
         self.inner
@@ -91,7 +105,7 @@ impl Flows {
     /// Issues a new state for this browser.
     pub fn start(&self, browser: &BrowserId, now: i64) -> Result<FlowState, TooManyFlows> {
         let mut inner = self.lock();
-        inner.prune(now);
+        inner.prune(now, self.state_ttl_ms);
         if inner.states.len() >= MAX_ENTRIES {
             return Err(TooManyFlows);
         }
@@ -133,7 +147,7 @@ impl Flows {
             Stage::Finished(result) => Err(StateRejection::AlreadyUsed {
                 result: result.clone(),
             }),
-            Stage::Waiting if now - pending.created_at > STATE_TTL_MS => {
+            Stage::Waiting if now - pending.created_at > self.state_ttl_ms => {
                 pending.stage = Stage::Finished(None);
                 Err(StateRejection::Expired)
             }
@@ -152,7 +166,7 @@ impl Flows {
     pub fn record_result(&self, browser: &BrowserId, token_id: i64, now: i64) -> ResultId {
         let id = ResultId::generate();
         let mut inner = self.lock();
-        inner.prune(now);
+        inner.prune(now, self.state_ttl_ms);
         inner.results.insert(
             id.clone(),
             FlowResult {
@@ -183,8 +197,8 @@ impl Flows {
 impl Inner {
     /// Forgets what no request can use any more. A used state is kept as long as its
     /// result, so replaying the callback URL redirects to the result instead of failing.
-    fn prune(&mut self, now: i64) {
-        let keep_for = STATE_TTL_MS.max(RESULT_TTL_MS);
+    fn prune(&mut self, now: i64, state_ttl_ms: i64) {
+        let keep_for = state_ttl_ms.max(RESULT_TTL_MS);
         self.states.retain(|_, p| now - p.created_at <= keep_for);
         self.results
             .retain(|_, r| now - r.created_at <= RESULT_TTL_MS);

@@ -1,0 +1,8 @@
+//! Black-box tests: the real application on an ephemeral port, a stand-in platform.
+
+mod client;
+mod flow;
+mod helpers;
+mod logging;
+mod pages;
+mod state;
