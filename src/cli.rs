@@ -24,6 +24,41 @@ pub struct Cli {
 pub enum Command {
     /// Run the service against the configured platform (the default).
     Serve,
+    /// Run the service together with a built-in sandbox platform: the whole flow, offline.
+    Demo(SandboxLifetimeArgs),
+    /// Run the sandbox platform alone, to develop other services against it.
+    Sandbox(SandboxArgs),
+}
+
+/// Lifetimes of what the sandbox issues.
+#[derive(Debug, Args)]
+pub struct SandboxLifetimeArgs {
+    /// Sandbox access token lifetime (e.g. `2m` to watch refreshes live).
+    /// [default: the platform's test-app lifetime: 1d on AliExpress, 7d on Lazada]
+    #[arg(long, env = "IOP_SANDBOX_ACCESS_TTL")]
+    pub access_ttl: Option<String>,
+
+    /// Sandbox refresh token lifetime. [default: 2d on AliExpress, 14d on Lazada]
+    #[arg(long, env = "IOP_SANDBOX_REFRESH_TTL")]
+    pub refresh_ttl: Option<String>,
+
+    /// Sandbox authorization code lifetime.
+    #[arg(long, env = "IOP_SANDBOX_CODE_TTL", default_value = "3m")]
+    pub code_ttl: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(flatten)]
+    pub lifetimes: SandboxLifetimeArgs,
+
+    /// The callback URL registered for the sandbox app (the service's `{IOP_PUBLIC_URL}/callback`).
+    #[arg(
+        long,
+        env = "IOP_SANDBOX_REDIRECT_URI",
+        default_value = "http://localhost:8080/callback"
+    )]
+    pub redirect_uri: String,
 }
 
 /// Settings of the service. Every flag can also be given by its `IOP_*` variable.
@@ -64,23 +99,14 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "IOP_LISTEN",
-        default_value = "0.0.0.0:8080",
-        global = true
-    )]
-    pub listen: String,
+    /// Address to listen on. [default: 0.0.0.0:8080; `sandbox`: 127.0.0.1:9090]
+    #[arg(long, env = "IOP_LISTEN", global = true)]
+    pub listen: Option<String>,
 
-    /// Where tokens are stored.
-    #[arg(
-        long,
-        env = "IOP_DATABASE_URL",
-        default_value = "sqlite://data/iop-callback.db",
-        global = true
-    )]
-    pub database_url: String,
+    /// Where tokens are stored; the file and folder are created when missing.
+    /// [default: sqlite://data/iop-callback.db; `demo`: sqlite://data/iop-callback-demo.db]
+    #[arg(long, env = "IOP_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
 
     /// How long a seller has to complete an authorization started here.
     #[arg(long, env = "IOP_STATE_TTL", default_value = "10m", global = true)]

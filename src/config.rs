@@ -44,6 +44,23 @@ fn bad(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Defaults that differ between running for real and the demo.
+pub struct ModeDefaults {
+    pub listen: &'static str,
+    pub database_url: &'static str,
+}
+
+pub const SERVICE_DEFAULTS: ModeDefaults = ModeDefaults {
+    listen: "0.0.0.0:8080",
+    database_url: "sqlite://data/iop-callback.db",
+};
+/// The demo keeps its made-up tokens out of the real database.
+pub const DEMO_DEFAULTS: ModeDefaults = ModeDefaults {
+    listen: "0.0.0.0:8080",
+    database_url: "sqlite://data/iop-callback-demo.db",
+};
+pub const SANDBOX_LISTEN: &str = "127.0.0.1:9090";
+
 impl Config {
     /// Builds the configuration for talking to a real platform: app key and secret required.
     pub fn from_args(args: &ServiceArgs) -> Result<Config, ConfigError> {
@@ -60,7 +77,7 @@ impl Config {
             })?
             .to_owned();
         let app_secret = read_secret(args)?;
-        Self::with_credentials(args, app_key, app_secret)
+        Self::with_credentials(args, app_key, app_secret, &SERVICE_DEFAULTS)
     }
 
     /// The parts shared by every mode; the credentials come from the caller (the demo
@@ -69,13 +86,9 @@ impl Config {
         args: &ServiceArgs,
         app_key: String,
         app_secret: SecretString,
+        defaults: &ModeDefaults,
     ) -> Result<Config, ConfigError> {
-        let listen: SocketAddr = args.listen.parse().map_err(|_| {
-            bad(
-                "IOP_LISTEN",
-                format!("`{}` is not an address like 0.0.0.0:8080", args.listen),
-            )
-        })?;
+        let listen = parse_listen(args, defaults.listen)?;
         let public_url = match &args.public_url {
             Some(raw) => parse_base_url("IOP_PUBLIC_URL", raw)?,
             None => local_url(listen.port()),
@@ -92,7 +105,12 @@ impl Config {
         )?;
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
-        if !args.database_url.starts_with("sqlite:") {
+        let database_url = args
+            .database_url
+            .as_deref()
+            .unwrap_or(defaults.database_url)
+            .trim();
+        if !database_url.starts_with("sqlite:") {
             return Err(bad(
                 "IOP_DATABASE_URL",
                 "only sqlite: URLs are supported (e.g. sqlite://data/iop-callback.db)",
@@ -107,7 +125,7 @@ impl Config {
             public_url,
             public_url_follows_listen: args.public_url.is_none(),
             listen,
-            database_url: args.database_url.clone(),
+            database_url: database_url.to_owned(),
             http_timeout,
             state_ttl,
         })
@@ -136,7 +154,19 @@ impl Config {
     }
 }
 
-fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+/// IOP_LISTEN, or the mode's default.
+pub fn parse_listen(args: &ServiceArgs, default: &str) -> Result<SocketAddr, ConfigError> {
+    let raw = args.listen.as_deref().unwrap_or(default).trim();
+    raw.parse().map_err(|_| {
+        bad(
+            "IOP_LISTEN",
+            format!("`{raw}` is not an address like 0.0.0.0:8080"),
+        )
+    })
+}
+
+/// A duration setting such as `10s`, `500ms` or `2m`; zero is refused.
+pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {
     let duration = humantime::parse_duration(raw.trim()).map_err(|e| {
         bad(
             variable,
@@ -153,7 +183,7 @@ fn local_url(port: u16) -> Url {
     Url::parse(&format!("http://localhost:{port}")).expect("a valid URL")
 }
 
-fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
+pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
     let secret = match (&args.app_secret, &args.app_secret_file) {
         (Some(_), Some(_)) => {
             return Err(bad(

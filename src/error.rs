@@ -121,7 +121,7 @@ fn state_page(rejection: &StateRejection) -> ErrorPage {
         ),
         StateRejection::OtherBrowser => (
             "This authorization was started in another browser",
-            "Only the browser that clicked \"Authorize a seller\" can complete it. Nothing was sent to the platform.",
+            "Only the browser that clicked \"Authorize a seller\" can complete it. If that was this browser, the service was probably opened under another address than its public URL (127.0.0.1 instead of localhost, say), so its cookie went to a different site: open the service at its public URL. Nothing was sent to the platform.",
         ),
         StateRejection::InProgress => (
             "This authorization is being completed",

@@ -112,23 +112,33 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Nagle delays small responses by up to 40 ms on keep-alive connections.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         tracing::info!(
             listen = %self.config.listen,
             redirect_uri = %self.config.redirect_uri(),
             platform = %self.config.platform,
             "iop-callback listening"
         );
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve(self.listener, self.router, shutdown).await;
         self.store.close().await;
-        tracing::info!("stopped");
         served
     }
+}
+
+/// Serves `router` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Nagle delays small responses by up to 40 ms on keep-alive connections.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!("stopped");
+    served
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -10,13 +10,18 @@ use axum::middleware::Next;
 use tracing::Span;
 
 use crate::error::ErrorPage;
-use crate::web::state::AppState;
 use crate::web::views::{ErrorView, Layout, render};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What every page's layout needs, error pages included.
+#[derive(Clone, Copy)]
+pub struct PageContext {
+    pub sandbox: bool,
+}
 
 /// Our own id for a request: in the log span, the `x-request-id` header and error pages.
 /// Never taken from the client, whose header could carry anything.
@@ -33,7 +38,7 @@ impl RequestId {
 /// Outermost layer: assigns the request id, then renders any `ErrorPage` that an
 /// `AppError` left on the response, keeping its status.
 pub async fn request_context(
-    State(app): State<AppState>,
+    State(page_context): State<PageContext>,
     mut request: Request,
     next: Next,
 ) -> Response<Body> {
@@ -43,7 +48,7 @@ pub async fn request_context(
     if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
         let view = ErrorView {
             layout: Layout {
-                sandbox: app.sandbox,
+                sandbox: page_context.sandbox,
             },
             page: &page,
             request_id: &id.0,

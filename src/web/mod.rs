@@ -21,34 +21,56 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use authorize::authorize_url;
+pub use middleware::PageContext;
 pub use state::AppState;
 
 use crate::error::AppError;
 
-/// The service's routes with every layer. Extra routes (the sandbox) are merged by the
-/// caller before the layers apply, so they get the same headers and logging.
+/// The service's routes with every layer. Extra routes (the sandbox in `demo`) are merged
+/// before the layers apply, so they get the same headers, logging and error pages.
 pub fn router(app: AppState, extra: Router) -> Router {
-    // The callback waits for the platform; allow that plus time to store.
-    let request_timeout = app.config.http_timeout + Duration::from_secs(10);
-    let https = app.config.is_https();
-    let mut router = Router::new()
+    let layers = Layers {
+        https: app.config.is_https(),
+        // The callback waits for the platform; allow that plus time to store.
+        request_timeout: app.config.http_timeout + Duration::from_secs(10),
+        page: PageContext {
+            sandbox: app.sandbox,
+        },
+    };
+    let routes = Router::new()
         .route("/", get(landing::landing))
         .route("/authorize", get(authorize::authorize))
         .route("/callback", get(callback::callback))
         .route("/result/{id}", get(result::result))
+        .with_state(app)
+        .merge(extra);
+    with_layers(routes, layers)
+}
+
+/// What the common layers need to know.
+#[derive(Clone, Copy)]
+pub struct Layers {
+    pub https: bool,
+    pub request_timeout: Duration,
+    pub page: PageContext,
+}
+
+/// Adds health, assets, the 404 page, and every layer: request id and error pages, one
+/// log line per request, a timeout, security headers, `no-store` by default.
+pub fn with_layers(routes: Router, layers: Layers) -> Router {
+    let mut router = routes
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(assets::asset))
-        .with_state(app.clone())
-        .merge(extra)
         .fallback(|| async { AppError::NotFound })
         .layer(axum::middleware::from_fn(middleware::no_store_by_default));
-    for (name, value) in middleware::security_headers(https) {
-        router = router.layer(SetResponseHeaderLayer::overriding(name, value));
+    for (name, value) in middleware::security_headers(layers.https) {
+        // A page with needs of its own (the sandbox's consent form) may set its own policy.
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
+            layers.request_timeout,
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -60,7 +82,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
                 .on_failure(()),
         )
         .layer(axum::middleware::from_fn_with_state(
-            app,
+            layers.page,
             middleware::request_context,
         ))
 }

@@ -5,4 +5,5 @@ mod flow;
 mod helpers;
 mod logging;
 mod pages;
+mod sandbox;
 mod state;

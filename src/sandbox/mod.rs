@@ -1,0 +1,120 @@
+//! A built-in stand-in for the platform, mounted under `/sandbox/`: an authorize page and
+//! the two token APIs, verifying signatures like the real gateway. `iop-callback demo`
+//! runs it beside the service; `iop-callback sandbox` runs it alone.
+
+mod consent;
+mod grants;
+mod sellers;
+mod token_api;
+mod views;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, Redirect};
+use axum::routing::{get, post};
+
+use crate::error::AppError;
+use crate::iop::Platform;
+use crate::web::views::{Layout, render};
+use grants::{Grants, Lifetimes};
+
+pub use token_api::{ApiError, TokenApi, verify};
+
+/// Everything the sandbox platform is configured with.
+#[derive(Clone)]
+pub struct SandboxSettings {
+    pub platform: Platform,
+    pub app_key: String,
+    /// A made-up secret for a made-up app; kept as plain text so it can be printed.
+    pub app_secret: String,
+    /// The callback URL "registered" for the app, checked character for character.
+    pub redirect_uri: String,
+    /// Where browsers reach the sandbox (for its home page).
+    pub public_base: String,
+    pub code_ttl: Duration,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+impl SandboxSettings {
+    /// The platform's lifetimes for an app in test status (iop-protocol.md section 5).
+    pub fn default_ttls(platform: Platform) -> (Duration, Duration) {
+        const DAY: u64 = 86_400;
+        match platform {
+            Platform::Aliexpress => (Duration::from_secs(DAY), Duration::from_secs(2 * DAY)),
+            Platform::Lazada => (Duration::from_secs(7 * DAY), Duration::from_secs(14 * DAY)),
+        }
+    }
+
+    pub fn authorize_url(&self) -> String {
+        format!("{}/sandbox/oauth/authorize", self.public_base)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/sandbox/rest", self.public_base)
+    }
+}
+
+#[derive(Clone)]
+pub struct Sandbox {
+    settings: Arc<SandboxSettings>,
+    grants: Arc<Mutex<Grants>>,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Sandbox {
+    pub fn new(settings: SandboxSettings) -> Self {
+        let lifetimes = Lifetimes {
+            code_ms: millis(settings.code_ttl),
+            access_ms: millis(settings.access_ttl),
+            refresh_ms: millis(settings.refresh_ttl),
+        };
+        Sandbox {
+            settings: Arc::new(settings),
+            grants: Arc::new(Mutex::new(Grants::new(lifetimes))),
+        }
+    }
+
+    fn grants(&self) -> MutexGuard<'_, Grants> {
+        self.grants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The sandbox's routes, all under `/sandbox/`.
+    pub fn routes(self) -> Router {
+        Router::new()
+            .route(
+                "/sandbox",
+                get(|| async { Redirect::permanent("/sandbox/") }),
+            )
+            .route("/sandbox/", get(home))
+            .route("/sandbox/oauth/authorize", get(consent::authorize))
+            .route("/sandbox/oauth/decide", post(consent::decide))
+            .route("/sandbox/rest/auth/token/create", post(token_api::create))
+            .route("/sandbox/rest/auth/token/refresh", post(token_api::refresh))
+            .with_state(self)
+    }
+}
+
+async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, AppError> {
+    let s = &sandbox.settings;
+    let human = |d: Duration| humantime::format_duration(d).to_string();
+    render(&views::SandboxHome {
+        layout: Layout { sandbox: true },
+        platform_name: s.platform.display_name(),
+        app_key: s.app_key.clone(),
+        authorize_url: s.authorize_url(),
+        api_url: s.api_url(),
+        redirect_uri: s.redirect_uri.clone(),
+        code_ttl: human(s.code_ttl),
+        access_ttl: human(s.access_ttl),
+        refresh_ttl: human(s.refresh_ttl),
+    })
+}

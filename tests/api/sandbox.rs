@@ -1,0 +1,406 @@
+//! The built-in sandbox platform: `demo` end to end over HTTP, and the standalone sandbox's
+//! authorize page and token API driven by the production client.
+
+use std::time::Duration;
+
+use clap::Parser;
+use iop_callback::cli::{Cli, Command};
+use iop_callback::demo::{build_demo, build_sandbox};
+use iop_callback::iop::{AuthCode, IopClient, IopError};
+use iop_callback::startup;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::helpers::{Browser, location, query_param};
+
+const REDIRECT_URI: &str = "http://localhost:8080/callback";
+const SECRET: &str = "sandbox_test_secret";
+
+/// A running demo: service and sandbox in one process.
+struct Demo {
+    address: String,
+    _data: tempfile::TempDir,
+}
+
+/// `global` flags go before the subcommand, `own` ones after it.
+async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
+    let data = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/demo.db", data.path().display());
+    let mut argv = vec![
+        "iop-callback",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db,
+    ];
+    argv.extend_from_slice(global);
+    argv.push("demo");
+    argv.extend_from_slice(own);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let Some(Command::Demo(lifetimes)) = &cli.command else {
+        unreachable!()
+    };
+    let app = build_demo(&cli.service, lifetimes).await.unwrap();
+    // The browser must use the public URL's host, as a person opening the printed URL
+    // does: the cookie is per host.
+    let address = format!("http://localhost:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    Demo {
+        address,
+        _data: data,
+    }
+}
+
+/// A running standalone sandbox with a known secret.
+struct StandaloneSandbox {
+    base: String,
+}
+
+async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
+    let mut argv = vec![
+        "iop-callback",
+        "--listen",
+        "127.0.0.1:0",
+        "--app-secret",
+        SECRET,
+    ];
+    argv.extend_from_slice(global);
+    argv.extend(["sandbox", "--redirect-uri", REDIRECT_URI]);
+    argv.extend_from_slice(own);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let Some(Command::Sandbox(args)) = &cli.command else {
+        unreachable!()
+    };
+    let (listener, router, _) = build_sandbox(&cli.service, args).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(startup::serve(listener, router, std::future::pending()));
+    StandaloneSandbox { base }
+}
+
+impl StandaloneSandbox {
+    fn client(&self, app_key: &str, secret: &str) -> IopClient {
+        IopClient::new(
+            &format!("{}/sandbox/rest", self.base),
+            app_key,
+            SecretString::from(secret),
+            Duration::from_secs(2),
+        )
+        .unwrap()
+    }
+
+    /// Approves on the consent form and returns the code sent to the redirect_uri.
+    async fn approve(&self, seller: &str) -> String {
+        let response = self
+            .decide(seller, "approve", "12345678", REDIRECT_URI)
+            .await;
+        assert_eq!(response.status(), 303);
+        query_param(&location(&response), "code").expect("a code")
+    }
+
+    async fn decide(
+        &self,
+        seller: &str,
+        decision: &str,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> reqwest::Response {
+        Browser::new()
+            .http
+            .post(format!("{}/sandbox/oauth/decide", self.base))
+            .form(&[
+                ("client_id", client_id),
+                ("redirect_uri", redirect_uri),
+                ("state", "st4te"),
+                ("seller", seller),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn code(raw: &str) -> AuthCode {
+    AuthCode::parse(Some(raw)).unwrap()
+}
+
+fn platform_code(result: Result<impl Sized, IopError>) -> String {
+    match result {
+        Err(IopError::Platform(e)) => e.code,
+        Err(other) => panic!("expected a platform error, got {other}"),
+        Ok(_) => panic!("expected a platform error, got success"),
+    }
+}
+
+/// Landing → Authorize → sandbox consent → decide → callback; returns the last response.
+async fn click_through(
+    demo: &Demo,
+    browser: &Browser,
+    seller: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let authorize = browser.get(&format!("{}/authorize", demo.address)).await;
+    let consent_url = location(&authorize);
+    let consent = browser.get(&consent_url).await;
+    assert_eq!(consent.status(), 200);
+    let html = consent.text().await.unwrap();
+    assert!(html.contains("Sandbox."), "the sandbox says it is one");
+    let field = |name: &str| query_param(&consent_url, name).unwrap();
+    let decided = browser
+        .http
+        .post(format!("{}/sandbox/oauth/decide", demo.address))
+        .form(&[
+            ("client_id", field("client_id")),
+            ("redirect_uri", field("redirect_uri")),
+            ("state", field("state")),
+            ("seller", seller.to_owned()),
+            ("decision", decision.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 303);
+    browser.get(&location(&decided)).await
+}
+
+#[tokio::test]
+async fn demo_runs_the_whole_flow_against_the_sandbox_over_http() {
+    let demo = spawn_demo(&[], &[]).await;
+    let browser = Browser::new();
+    let landing = browser
+        .get(&format!("{}/", demo.address))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(landing.contains("Sandbox."));
+
+    let callback = click_through(&demo, &browser, "ae-outdoor", "approve").await;
+    assert_eq!(callback.status(), 303);
+    let html = browser
+        .get(&format!("{}{}", demo.address, location(&callback)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("cn2000553120outdoor"));
+    assert!(
+        html.contains(r#"<span class="remaining">in 1 day</span>"#),
+        "AliExpress test-app access lifetime"
+    );
+    assert!(html.contains(r#"<span class="remaining">in 2 days</span>"#));
+    assert!(html.contains(r#"id="access-token">50000"#));
+}
+
+#[tokio::test]
+async fn demo_in_lazada_style_shows_the_cross_border_seller() {
+    let demo = spawn_demo(&["--platform", "lazada"], &["--access-ttl", "2m"]).await;
+    let browser = Browser::new();
+    let callback = click_through(&demo, &browser, "lz-cb", "approve").await;
+    let html = browser
+        .get(&format!("{}{}", demo.address, location(&callback)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for value in [
+        "global-gadgets@example.com",
+        "TH1JX8K2",
+        "MY1JX8K3",
+        "19001",
+        "19002",
+        "in 2 minutes",
+        "in 14 days",
+    ] {
+        assert!(html.contains(value), "shows {value}");
+    }
+}
+
+#[tokio::test]
+async fn cancelling_on_the_sandbox_shows_the_cancellation_page() {
+    let demo = spawn_demo(&[], &[]).await;
+    let page = click_through(&demo, &Browser::new(), "ae-store", "cancel").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Authorization cancelled")
+    );
+}
+
+#[tokio::test]
+async fn the_authorize_page_refuses_a_wrong_app_or_redirect_uri_without_redirecting() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let browser = Browser::new();
+    let base = format!("{}/sandbox/oauth/authorize", sandbox.base);
+    let good = "response_type=code&force_auth=true&client_id=12345678&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcallback&state=s";
+    assert_eq!(browser.get(&format!("{base}?{good}")).await.status(), 200);
+    for (bad, says) in [
+        (good.replace("callback", "callback%2F"), "does not match"),
+        (good.replace("http%3A", "https%3A"), "does not match"),
+        (
+            good.replace("client_id=12345678", "client_id=999"),
+            "client_id",
+        ),
+        (
+            good.replace("response_type=code", "response_type=token"),
+            "response_type",
+        ),
+    ] {
+        let response = browser.get(&format!("{base}?{bad}")).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        assert!(response.headers().get("location").is_none());
+        assert!(response.text().await.unwrap().contains(says), "{bad}");
+    }
+    // The form's hidden fields are checked again.
+    let tampered = sandbox
+        .decide(
+            "ae-store",
+            "approve",
+            "12345678",
+            "https://evil.example/steal",
+        )
+        .await;
+    assert_eq!(tampered.status(), 400);
+    assert!(tampered.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn a_sandbox_code_is_exchanged_once_by_the_production_client() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let client = sandbox.client("12345678", SECRET);
+    let issued = sandbox.approve("ae-store").await;
+    assert!(issued.starts_with("3_12345678_"));
+
+    let tokens = client.create_token(&code(&issued)).await.unwrap();
+    assert!(tokens.access_token.expose_secret().starts_with("50000"));
+    assert_eq!(tokens.identity.seller_id.as_deref(), Some("2000187331"));
+    assert!(tokens.expire_time.is_some() && tokens.refresh_token_valid_time.is_some());
+
+    assert_eq!(
+        platform_code(client.create_token(&code(&issued)).await),
+        "InvalidCode"
+    );
+    assert_eq!(
+        platform_code(client.create_token(&code("3_12345678_madeup")).await),
+        "InvalidCode"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_a_wrong_secret_or_app_key() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let issued = sandbox.approve("ae-store").await;
+    assert_eq!(
+        platform_code(
+            sandbox
+                .client("12345678", "not-the-secret")
+                .create_token(&code(&issued))
+                .await
+        ),
+        "IncompleteSignature"
+    );
+    assert_eq!(
+        platform_code(
+            sandbox
+                .client("999", SECRET)
+                .create_token(&code(&issued))
+                .await
+        ),
+        "InvalidAppkey"
+    );
+    // Neither attempt spent the code.
+    assert!(
+        sandbox
+            .client("12345678", SECRET)
+            .create_token(&code(&issued))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn sandbox_codes_expire() {
+    let sandbox = spawn_sandbox(&[], &["--code-ttl", "1ms"]).await;
+    let issued = sandbox.approve("ae-store").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        platform_code(
+            sandbox
+                .client("12345678", SECRET)
+                .create_token(&code(&issued))
+                .await
+        ),
+        "InvalidCode"
+    );
+}
+
+#[tokio::test]
+async fn refresh_renews_the_access_token_and_refuses_unknown_refresh_tokens() {
+    let sandbox = spawn_sandbox(&["--platform", "lazada"], &[]).await;
+    let client = sandbox.client("12345678", SECRET);
+    let tokens = client
+        .create_token(&code(&sandbox.approve("lz-cb").await))
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.unwrap();
+    let renewed = client.refresh_token(&refresh).await.unwrap();
+    assert_ne!(
+        renewed.access_token.expose_secret(),
+        tokens.access_token.expose_secret()
+    );
+    assert_eq!(
+        renewed.identity.country_user_info.len(),
+        2,
+        "Lazada refresh answers list the countries"
+    );
+    assert_eq!(
+        platform_code(
+            client
+                .refresh_token(&SecretString::from("50001forged"))
+                .await
+        ),
+        "IllegalRefreshToken"
+    );
+}
+
+#[tokio::test]
+async fn the_token_api_names_missing_parameters_and_refuses_an_access_token() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/sandbox/rest/auth/token/create", sandbox.base);
+    let body: serde_json::Value = http
+        .post(&url)
+        .form(&[("app_key", "12345678")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "MissingParameter");
+    assert!(body["request_id"].is_string());
+
+    // A correctly signed call that also carries an access_token.
+    let timestamp = iop_callback::clock::now_ms().to_string();
+    let mut params = vec![
+        ("app_key", "12345678"),
+        ("timestamp", timestamp.as_str()),
+        ("sign_method", "sha256"),
+        ("code", "3_12345678_x"),
+        ("access_token", "old"),
+    ];
+    let sign = iop_callback::iop::sign::sign(SECRET, "/auth/token/create", params.iter().copied());
+    params.push(("sign", &sign));
+    let body: serde_json::Value = http
+        .post(&url)
+        .form(&params)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "IllegalAccessToken");
+    assert_eq!(body["type"], "ISV");
+}
