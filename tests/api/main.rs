@@ -1,5 +1,6 @@
 //! Black-box tests: the real application on an ephemeral port, a stand-in platform.
 
+mod browser;
 mod client;
 mod flow;
 mod helpers;

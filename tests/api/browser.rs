@@ -1,0 +1,332 @@
+//! The whole flow in real headless Chromium over WebDriver, the way a seller clicks it.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests skip with a
+//! message, unless IOP_E2E_REQUIRED is set (as `.ci/run` does): then a missing browser
+//! fails the run. Screenshots go to `target/e2e/`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use fantoccini::{Client, ClientBuilder, Locator};
+use iop_callback::cli::{Cli, Command as CliCommand};
+use iop_callback::demo::build_demo;
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free port, a headless Chromium session, and a running demo.
+struct Session {
+    client: Client,
+    demo: String,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn browser_installed() -> bool {
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(
+            std::env::var_os("IOP_E2E_REQUIRED").is_none(),
+            "browser tests are required here (IOP_E2E_REQUIRED) but {CHROMIUM} or {CHROMEDRIVER} is missing"
+        );
+        eprintln!(
+            "SKIPPED browser test: install a browser with `apt-get install -y chromium chromium-driver` to run it"
+        );
+    }
+    present
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(platform: &str) -> Option<Session> {
+    if !browser_installed() {
+        return None;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/e2e.db", data.path().display());
+    let cli = Cli::try_parse_from([
+        "iop-callback",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db,
+        "--platform",
+        platform,
+        "demo",
+    ])
+    .unwrap();
+    let Some(CliCommand::Demo(lifetimes)) = &cli.command else {
+        unreachable!()
+    };
+    let app = build_demo(&cli.service, lifetimes).await.unwrap();
+    let demo = format!("http://localhost:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    let port = free_port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    // chromedriver binds its port a moment after starting; wait for that, not a fixed time.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not open port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }),
+    );
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    Some(Session {
+        client,
+        demo,
+        driver,
+        _profile: profile,
+        _data: data,
+    })
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Session {
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join(name), png).unwrap();
+    }
+
+    /// Landing page → "Authorize a seller" → the sandbox's consent page.
+    async fn open_consent(&self) {
+        self.client.goto(&format!("{}/", self.demo)).await.unwrap();
+        self.click("#authorize").await;
+        assert!(
+            self.client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/sandbox/oauth/authorize")
+        );
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn close(self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_seller_authorizes_in_a_real_browser_and_sees_tokens_expiry_and_identity() {
+    let Some(session) = start("aliexpress").await else {
+        return;
+    };
+    session
+        .client
+        .goto(&format!("{}/", session.demo))
+        .await
+        .unwrap();
+    session.screenshot("landing.png").await;
+    session.open_consent().await;
+    session.screenshot("sandbox-consent.png").await;
+    session.click("#approve").await;
+
+    assert!(
+        session.path().await.starts_with("/result/"),
+        "landed on the result page"
+    );
+    let url = session.client.current_url().await.unwrap();
+    assert!(url.query().is_none(), "no code in the result URL");
+    let access = session.text("#access-token").await;
+    assert!(access.starts_with("50000") && access.len() > 40, "{access}");
+    assert!(session.text("#refresh-token").await.starts_with("50001"));
+    let access_expiry = session.text("#access-expiry").await;
+    assert!(
+        access_expiry.contains("UTC") && access_expiry.contains("in 1 day"),
+        "{access_expiry}"
+    );
+    let refresh_expiry = session.text("#refresh-expiry").await;
+    assert!(
+        refresh_expiry.contains("UTC") && refresh_expiry.contains("in 2 days"),
+        "{refresh_expiry}"
+    );
+    let identity = session.text("#identity").await;
+    for value in [
+        "2000187331",
+        "cn1529093711demo",
+        "demo-store@example.com",
+        "3000020000814",
+    ] {
+        assert!(
+            identity.contains(value),
+            "identity shows {value}: {identity}"
+        );
+    }
+    session.screenshot("result.png").await;
+
+    // Copy: the token reaches the clipboard, or is at least selected for Ctrl+C.
+    session
+        .click(r#"button[data-copy-target="access-token"]"#)
+        .await;
+    let selected = session
+        .client
+        .execute("return window.getSelection().toString().trim();", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        selected.as_str(),
+        Some(access.as_str()),
+        "the token is selected"
+    );
+    let label = session
+        .text(r#"button[data-copy-target="access-token"]"#)
+        .await;
+    assert!(
+        label == "Copied" || label.starts_with("Selected"),
+        "the button says what happened: {label}"
+    );
+
+    // Reload keeps showing the same result; nothing is exchanged again.
+    session.client.refresh().await.unwrap();
+    assert_eq!(session.text("#access-token").await, access);
+
+    // The same page on a phone-sized screen, for a look.
+    session.client.set_window_size(390, 1400).await.unwrap();
+    session.screenshot("result-phone.png").await;
+    session.close().await;
+}
+
+#[tokio::test]
+async fn cancelling_in_a_real_browser_shows_the_cancellation_page_and_errors_have_a_page() {
+    let Some(session) = start("aliexpress").await else {
+        return;
+    };
+    session.open_consent().await;
+    session.click("#cancel").await;
+    assert_eq!(session.path().await, "/callback");
+    assert!(session.text("h1").await.contains("Authorization cancelled"));
+    assert!(
+        session
+            .text("#cancel-reason")
+            .await
+            .contains("access_denied")
+    );
+    session.screenshot("cancelled.png").await;
+
+    // An error page as a person would meet it: an old or forged callback link.
+    session
+        .client
+        .goto(&format!("{}/callback?code=3_x&state=forged", session.demo))
+        .await
+        .unwrap();
+    assert!(session.text("h1").await.contains("not known"));
+    assert!(!session.text("#request-id").await.is_empty());
+    session.screenshot("error.png").await;
+    session.close().await;
+}
+
+#[tokio::test]
+async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
+    let Some(session) = start("lazada").await else {
+        return;
+    };
+    let first = session.client.windows().await.unwrap().remove(0);
+    session.open_consent().await;
+    let second = session.client.new_window(true).await.unwrap().handle;
+    session
+        .client
+        .switch_to_window(second.clone())
+        .await
+        .unwrap();
+    session.open_consent().await;
+
+    // Both consent pages are open; approve the second, then the first.
+    session
+        .client
+        .find(Locator::Css("#seller option[value=lz-cb]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    session.click("#approve").await;
+    assert!(session.path().await.starts_with("/result/"));
+    let second_token = session.text("#access-token").await;
+    assert!(
+        session.text("#countries").await.contains("MY1JX8K3"),
+        "cross-border seller lists Malaysia"
+    );
+
+    session.client.switch_to_window(first).await.unwrap();
+    session.click("#approve").await;
+    assert!(session.path().await.starts_with("/result/"));
+    let first_token = session.text("#access-token").await;
+    assert_ne!(first_token, second_token);
+    session.screenshot("result-lazada.png").await;
+    session.close().await;
+}
