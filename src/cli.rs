@@ -28,6 +28,8 @@ pub enum Command {
     Demo(SandboxLifetimeArgs),
     /// Run the sandbox platform alone, to develop other services against it.
     Sandbox(SandboxArgs),
+    /// Probe GET /healthz on the IOP_LISTEN address (127.0.0.1 for 0.0.0.0); exit 0 only on 200.
+    Healthcheck,
 }
 
 /// Lifetimes of what the sandbox issues.
@@ -111,6 +113,24 @@ pub struct ServiceArgs {
     /// How long a seller has to complete an authorization started here.
     #[arg(long, env = "IOP_STATE_TTL", default_value = "10m", global = true)]
     pub state_ttl: String,
+
+    /// How often stored tokens are checked for refresh; `off` disables refreshing.
+    /// A token is refreshed when a quarter of its lifetime is left.
+    #[arg(
+        long,
+        env = "IOP_REFRESH_INTERVAL",
+        default_value = "30s",
+        global = true
+    )]
+    pub refresh_interval: String,
+
+    /// Serve Prometheus metrics on this separate address (e.g. 127.0.0.1:9100). Off when unset.
+    #[arg(long, env = "IOP_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take before connections are dropped.
+    #[arg(long, env = "IOP_SHUTDOWN_GRACE", default_value = "20s", global = true)]
+    pub shutdown_grace: String,
 
     /// Log format: `text` for people, `json` for log collectors. Filter with RUST_LOG.
     #[arg(

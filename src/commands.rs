@@ -37,6 +37,11 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             );
             startup::serve(listener, router, shutdown_signal()).await?;
         }
+        Command::Healthcheck => {
+            let listen =
+                crate::config::parse_listen(&cli.service, crate::config::SERVICE_DEFAULTS.listen)?;
+            crate::healthcheck::probe(listen, std::time::Duration::from_secs(3)).await?;
+        }
     }
     Ok(())
 }

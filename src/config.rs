@@ -28,6 +28,10 @@ pub struct Config {
     pub database_url: String,
     pub http_timeout: Duration,
     pub state_ttl: Duration,
+    /// `None` when refreshing is off.
+    pub refresh_interval: Option<Duration>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +94,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let listen = parse_listen(args, defaults.listen)?;
         let public_url = match &args.public_url {
-            Some(raw) => parse_base_url("IOP_PUBLIC_URL", raw)?,
+            Some(raw) => parse_public_url(raw)?,
             None => local_url(listen.port()),
         };
         let authorize_url = parse_url(
@@ -105,6 +109,23 @@ impl Config {
         )?;
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
+        let refresh_interval = match args.refresh_interval.trim() {
+            "off" => None,
+            raw => Some(parse_duration("IOP_REFRESH_INTERVAL", raw)?),
+        };
+        let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
+        let metrics_listen = args
+            .metrics_listen
+            .as_deref()
+            .map(|raw| {
+                raw.trim().parse().map_err(|_| {
+                    bad(
+                        "IOP_METRICS_LISTEN",
+                        format!("`{raw}` is not an address like 127.0.0.1:9100"),
+                    )
+                })
+            })
+            .transpose()?;
         let database_url = args
             .database_url
             .as_deref()
@@ -128,6 +149,9 @@ impl Config {
             database_url: database_url.to_owned(),
             http_timeout,
             state_ttl,
+            refresh_interval,
+            metrics_listen,
+            shutdown_grace,
         })
     }
 
@@ -225,6 +249,21 @@ fn parse_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
         return Err(bad(
             variable,
             format!("`{raw}` must be an absolute http or https URL"),
+        ));
+    }
+    Ok(url)
+}
+
+/// The pages link to absolute paths (`/authorize`, `/static/...`), so the service must own
+/// the root of its host: a path prefix would break every link. Refuse it up front.
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = parse_base_url("IOP_PUBLIC_URL", raw)?;
+    if url.path() != "/" {
+        return Err(bad(
+            "IOP_PUBLIC_URL",
+            format!(
+                "`{raw}` has a path; path prefixes are not supported, give iop-callback its own host name"
+            ),
         ));
     }
     Ok(url)
@@ -328,6 +367,16 @@ mod tests {
         assert_eq!(with(&["--listen", "nope"]), "IOP_LISTEN");
         assert_eq!(with(&["--public-url", "ftp://x"]), "IOP_PUBLIC_URL");
         assert_eq!(with(&["--public-url", "https://x/?a=1"]), "IOP_PUBLIC_URL");
+        assert_eq!(
+            with(&["--public-url", "https://x.example/iop"]),
+            "IOP_PUBLIC_URL"
+        );
+        assert_eq!(with(&["--metrics-listen", "9100"]), "IOP_METRICS_LISTEN");
+        assert_eq!(
+            with(&["--refresh-interval", "sometimes"]),
+            "IOP_REFRESH_INTERVAL"
+        );
+        assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
         assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
         assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
         assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");

@@ -150,6 +150,7 @@ pub async fn build_sandbox(
         https: public_base.starts_with("https://"),
         request_timeout: Duration::from_secs(30),
         page: PageContext { sandbox: true },
+        metrics: crate::metrics::Metrics::default(),
     };
     Ok((listener, web::with_layers(routes, layers), settings))
 }

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::flow::Flows;
 use crate::iop::IopClient;
+use crate::metrics::Metrics;
+use crate::refresher::Refresher;
 use crate::store::{StoreError, TokenStore};
 use crate::web::cookies::BrowserCookie;
 use crate::web::{self, AppState};
@@ -31,9 +34,12 @@ pub enum StartupError {
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     router: Router,
     store: TokenStore,
     config: Arc<Config>,
+    metrics: Metrics,
+    refresher: Option<Refresher>,
 }
 
 /// What `demo` adds to a plain service: the sandbox's routes and the banner on every page.
@@ -80,11 +86,29 @@ impl Application {
             config.app_secret.clone(),
             config.http_timeout,
         )?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let config = Arc::new(config);
+        let client = Arc::new(client);
+        let metrics = Metrics::default();
+        let refresher = config.refresh_interval.map(|interval| Refresher {
+            store: store.clone(),
+            client: client.clone(),
+            platform: config.platform.as_str(),
+            metrics: metrics.clone(),
+            interval,
+        });
         let state = AppState {
             cookie: BrowserCookie::new(config.is_https()),
+            metrics: metrics.clone(),
             config: config.clone(),
-            client: Arc::new(client),
+            client,
             store: store.clone(),
             flows: Flows::new(i64::try_from(config.state_ttl.as_millis()).unwrap_or(i64::MAX)),
             sandbox: extras.sandbox,
@@ -92,9 +116,12 @@ impl Application {
         let router = web::router(state, extras.routes);
         Ok(Application {
             listener,
+            metrics_listener,
             router,
             store,
             config,
+            metrics,
+            refresher,
         })
     }
 
@@ -106,8 +133,17 @@ impl Application {
         &self.config
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish and closes
-    /// the database.
+    /// The port of the metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, gives in-flight requests
+    /// up to IOP_SHUTDOWN_GRACE, stops the refresher after its current pass, and closes the
+    /// database. Server, metrics listener and refresher all stop on the same signal.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -118,10 +154,63 @@ impl Application {
             platform = %self.config.platform,
             "iop-callback listening"
         );
-        let served = serve(self.listener, self.router, shutdown).await;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopping = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        };
+        let refresher = self.refresher.map(|r| tokio::spawn(r.run(stop_rx.clone())));
+        let metrics_server = self.metrics_listener.map(|listener| {
+            tracing::info!(listen = ?listener.local_addr().ok(), "metrics listening on /metrics");
+            let router = metrics_router(self.metrics.clone(), self.store.clone());
+            tokio::spawn(serve(listener, router, stopping(stop_rx.clone())))
+        });
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+
+        let grace = self.config.shutdown_grace;
+        let server = serve(self.listener, self.router, stopping(stop_rx.clone()));
+        let served = tokio::select! {
+            served = server => served,
+            () = async { stopping(stop_rx).await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace = %humantime::format_duration(grace), "grace period over, dropping open connections");
+                Ok(())
+            }
+        };
+        if let Some(task) = refresher {
+            let _ = task.await;
+        }
+        if let Some(task) = metrics_server {
+            let _ = task.await;
+        }
         self.store.close().await;
+        tracing::info!("stopped");
         served
     }
+}
+
+/// `GET /metrics`, with the token gauges read from the store at scrape time.
+fn metrics_router(metrics: Metrics, store: TokenStore) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (metrics, store) = (metrics.clone(), store.clone());
+            async move {
+                match store.count_by_status(crate::clock::now_ms()).await {
+                    Ok(counts) => metrics.set_tokens(&counts),
+                    Err(e) => tracing::warn!(error = %e, "metrics: cannot count tokens"),
+                }
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.encode(),
+                )
+            }
+        }),
+    )
 }
 
 /// Serves `router` until `shutdown` completes, then lets in-flight requests finish.
@@ -134,11 +223,9 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let served = axum::serve(listener, router)
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
-        .await;
-    tracing::info!("stopped");
-    served
+        .await
 }
 
 /// Completes on SIGINT or SIGTERM.

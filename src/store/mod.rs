@@ -135,6 +135,113 @@ impl TokenStore {
         row.map(StoredToken::try_from).transpose()
     }
 
+    /// Active pairs of this app whose access token has less than a quarter of its lifetime
+    /// left (counted from the last exchange or refresh) and whose refresh token still lives.
+    pub async fn due_for_refresh(
+        &self,
+        platform: &str,
+        app_key: &str,
+        now_ms: i64,
+    ) -> Result<Vec<StoredToken>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT * FROM tokens
+             WHERE platform = ? AND app_key = ? AND status = 'active' AND refreshable
+               AND refresh_token IS NOT NULL AND access_expires_at IS NOT NULL
+               AND (access_expires_at - ?) * 4 <= (access_expires_at - updated_at)
+               AND (refresh_expires_at IS NULL OR refresh_expires_at > ?)
+             ORDER BY access_expires_at",
+        )
+        .bind(platform)
+        .bind(app_key)
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(StoredToken::try_from).collect()
+    }
+
+    /// Stores a refreshed pair. The refresh token and its expiry are replaced only when the
+    /// platform sent new ones.
+    pub async fn save_refresh(
+        &self,
+        id: i64,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let expiries = response.expiries(now_ms);
+        sqlx::query(
+            "UPDATE tokens SET
+                 access_token = ?,
+                 refresh_token = COALESCE(?, refresh_token),
+                 access_expires_at = ?,
+                 refresh_expires_at = COALESCE(?, refresh_expires_at),
+                 last_request_id = ?,
+                 updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(response.access_token.expose_secret())
+        .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
+        .bind(expiries.access_expires_at)
+        .bind(expiries.refresh_expires_at)
+        .bind(response.request_id.as_deref())
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks one pair as needing the seller to authorize again.
+    pub async fn mark_reauthorize(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET status = 'reauthorize', updated_at = ? WHERE id = ?")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every pair that can no longer be renewed: refresh token expired, or not
+    /// refreshable and the access token expired. Returns how many.
+    pub async fn mark_dead(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tokens SET status = 'reauthorize', updated_at = ?
+             WHERE status = 'active'
+               AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)
+                    OR (NOT refreshable AND access_expires_at IS NOT NULL AND access_expires_at <= ?))",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Token counts for the metrics: usable, expired (access token), and waiting for the
+    /// seller to authorize again.
+    pub async fn count_by_status(
+        &self,
+        now_ms: i64,
+    ) -> Result<[(&'static str, i64); 3], StoreError> {
+        let (active, expired, reauthorize): (i64, i64, i64) = sqlx::query_as(
+            "SELECT
+                 COALESCE(SUM(status = 'active' AND (access_expires_at IS NULL OR access_expires_at > ?)), 0),
+                 COALESCE(SUM(status = 'active' AND access_expires_at <= ?), 0),
+                 COALESCE(SUM(status = 'reauthorize'), 0)
+             FROM tokens",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok([
+            ("active", active),
+            ("expired", expired),
+            ("reauthorize", reauthorize),
+        ])
+    }
+
     /// Cheap round trip for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -252,6 +359,87 @@ mod tests {
         let reopened = TokenStore::open(&url).await.unwrap();
         let row = reopened.get(id).await.unwrap().unwrap();
         assert_eq!(row.access_token.expose_secret(), "kept");
+    }
+
+    #[tokio::test]
+    async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left() {
+        let (_dir, store) = temp_store().await;
+        // Issued at 0 for 100 s; the refresh token lives 1000 s.
+        let r = response(
+            r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":100,"refresh_expires_in":1000}"#,
+        );
+        let id = store
+            .save_authorization("aliexpress", "k", &r, 0)
+            .await
+            .unwrap();
+        let due = |now| {
+            let store = store.clone();
+            async move {
+                store
+                    .due_for_refresh("aliexpress", "k", now)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(due(74_000).await, 0);
+        assert_eq!(due(75_000).await, 1);
+        assert_eq!(
+            store
+                .due_for_refresh("aliexpress", "other-app", 75_000)
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+
+        let renewed = response(r#"{"access_token":"a2","expires_in":100}"#);
+        store.save_refresh(id, &renewed, 80_000).await.unwrap();
+        let row = store.get(id).await.unwrap().unwrap();
+        assert_eq!(row.access_token.expose_secret(), "a2");
+        assert_eq!(
+            row.refresh_token.unwrap().expose_secret(),
+            "r",
+            "kept when not sent"
+        );
+        assert_eq!(row.refresh_expires_at, Some(1_000_000), "not extended");
+        assert_eq!(due(90_000).await, 0, "fresh again");
+    }
+
+    #[tokio::test]
+    async fn dead_pairs_are_marked_for_reauthorization_and_counted() {
+        let (_dir, store) = temp_store().await;
+        let dying = response(
+            r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":10,"refresh_expires_in":20}"#,
+        );
+        let fixed = response(
+            r#"{"access_token":"b","refresh_token":"r","seller_id":"2","expires_in":10,"refresh_expires_in":0}"#,
+        );
+        let healthy = response(
+            r#"{"access_token":"c","refresh_token":"r","seller_id":"3","expires_in":1000,"refresh_expires_in":2000}"#,
+        );
+        for r in [&dying, &fixed, &healthy] {
+            store
+                .save_authorization("aliexpress", "k", r, 0)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.count_by_status(15_000).await.unwrap(),
+            [("active", 1), ("expired", 2), ("reauthorize", 0)]
+        );
+        assert_eq!(store.mark_dead(25_000).await.unwrap(), 2);
+        assert_eq!(
+            store.count_by_status(25_000).await.unwrap(),
+            [("active", 1), ("expired", 0), ("reauthorize", 2)]
+        );
+        assert!(
+            store
+                .due_for_refresh("aliexpress", "k", 25_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[cfg(unix)]

@@ -24,6 +24,7 @@ pub async fn authorize(
         .read(&headers)
         .unwrap_or_else(BrowserId::generate);
     let state = app.flows.start(&browser, clock::now_ms())?;
+    app.metrics.authorization_started();
     let location = authorize_url(&app.config, &state);
     Ok((
         StatusCode::SEE_OTHER,

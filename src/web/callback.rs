@@ -94,7 +94,11 @@ async fn exchange(
     browser: BrowserId,
     claim: Claim,
 ) -> Result<ResultId, AppError> {
-    let response = app.client.create_token(&code).await?;
+    let started = std::time::Instant::now();
+    let response = app.client.create_token(&code).await;
+    app.metrics
+        .exchange(crate::metrics::outcome(&response), started.elapsed());
+    let response = response?;
     let now = clock::now_ms();
     let token_id = app
         .store

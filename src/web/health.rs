@@ -1,7 +1,21 @@
-//! `GET /healthz`: the process answers. No data, so it is safe to expose.
+//! `GET /healthz` (the process answers) and `GET /readyz` (the database answers too).
+//! No data in either, so both are safe to expose.
 
+use axum::extract::State;
 use axum::http::StatusCode;
+
+use crate::web::state::AppState;
 
 pub async fn healthz() -> StatusCode {
     StatusCode::OK
+}
+
+pub async fn readyz(State(app): State<AppState>) -> StatusCode {
+    match app.store.ping().await {
+        Ok(()) => StatusCode::OK,
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
 }

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use tracing::Span;
 
 use crate::error::ErrorPage;
+use crate::metrics::Metrics;
 use crate::web::views::{ErrorView, Layout, render};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -119,6 +120,23 @@ pub fn security_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
         ));
     }
     headers
+}
+
+/// Counts each request by matched route (never the raw path, which would let clients
+/// create unbounded label values) and status.
+pub async fn count_request(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let response = next.run(request).await;
+    metrics.http_request(&route, response.status().as_u16());
+    response
 }
 
 /// Pages may hold tokens; only the static assets (which set their own) may be cached.

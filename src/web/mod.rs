@@ -25,6 +25,7 @@ pub use middleware::PageContext;
 pub use state::AppState;
 
 use crate::error::AppError;
+use crate::metrics::Metrics;
 
 /// The service's routes with every layer. Extra routes (the sandbox in `demo`) are merged
 /// before the layers apply, so they get the same headers, logging and error pages.
@@ -36,23 +37,26 @@ pub fn router(app: AppState, extra: Router) -> Router {
         page: PageContext {
             sandbox: app.sandbox,
         },
+        metrics: app.metrics.clone(),
     };
     let routes = Router::new()
         .route("/", get(landing::landing))
         .route("/authorize", get(authorize::authorize))
         .route("/callback", get(callback::callback))
         .route("/result/{id}", get(result::result))
+        .route("/readyz", get(health::readyz))
         .with_state(app)
         .merge(extra);
     with_layers(routes, layers)
 }
 
 /// What the common layers need to know.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Layers {
     pub https: bool,
     pub request_timeout: Duration,
     pub page: PageContext,
+    pub metrics: Metrics,
 }
 
 /// Adds health, assets, the 404 page, and every layer: request id and error pages, one
@@ -62,7 +66,11 @@ pub fn with_layers(routes: Router, layers: Layers) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(assets::asset))
         .fallback(|| async { AppError::NotFound })
-        .layer(axum::middleware::from_fn(middleware::no_store_by_default));
+        .layer(axum::middleware::from_fn(middleware::no_store_by_default))
+        .layer(axum::middleware::from_fn_with_state(
+            layers.metrics.clone(),
+            middleware::count_request,
+        ));
     for (name, value) in middleware::security_headers(layers.https) {
         // A page with needs of its own (the sandbox's consent form) may set its own policy.
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));

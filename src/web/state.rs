@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::flow::Flows;
 use crate::iop::IopClient;
+use crate::metrics::Metrics;
 use crate::store::TokenStore;
 use crate::web::cookies::BrowserCookie;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub store: TokenStore,
     pub flows: Flows,
     pub cookie: BrowserCookie,
+    pub metrics: Metrics,
     /// Set by `iop-callback demo`: every page says it is a sandbox.
     pub sandbox: bool,
 }

@@ -152,6 +152,18 @@ impl Session {
             .unwrap();
     }
 
+    /// Clicks something that navigates (possibly through redirects) and waits until the
+    /// destination page shows `arrives`: a click returns before a redirect chain ends.
+    async fn click_to(&self, css: &str, arrives: &str) {
+        self.click(css).await;
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(arrives))
+            .await
+            .unwrap_or_else(|e| panic!("after clicking {css}, {arrives} never appeared: {e}"));
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(screenshot_dir().join(name), png).unwrap();
@@ -160,7 +172,7 @@ impl Session {
     /// Landing page → "Authorize a seller" → the sandbox's consent page.
     async fn open_consent(&self) {
         self.client.goto(&format!("{}/", self.demo)).await.unwrap();
-        self.click("#authorize").await;
+        self.click_to("#authorize", "#approve").await;
         assert!(
             self.client
                 .current_url()
@@ -194,7 +206,7 @@ async fn a_seller_authorizes_in_a_real_browser_and_sees_tokens_expiry_and_identi
     session.screenshot("landing.png").await;
     session.open_consent().await;
     session.screenshot("sandbox-consent.png").await;
-    session.click("#approve").await;
+    session.click_to("#approve", "#access-token").await;
 
     assert!(
         session.path().await.starts_with("/result/"),
@@ -267,7 +279,7 @@ async fn cancelling_in_a_real_browser_shows_the_cancellation_page_and_errors_hav
         return;
     };
     session.open_consent().await;
-    session.click("#cancel").await;
+    session.click_to("#cancel", "#cancel-reason").await;
     assert_eq!(session.path().await, "/callback");
     assert!(session.text("h1").await.contains("Authorization cancelled"));
     assert!(
@@ -314,7 +326,7 @@ async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
         .click()
         .await
         .unwrap();
-    session.click("#approve").await;
+    session.click_to("#approve", "#access-token").await;
     assert!(session.path().await.starts_with("/result/"));
     let second_token = session.text("#access-token").await;
     assert!(
@@ -323,7 +335,7 @@ async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
     );
 
     session.client.switch_to_window(first).await.unwrap();
-    session.click("#approve").await;
+    session.click_to("#approve", "#access-token").await;
     assert!(session.path().await.starts_with("/result/"));
     let first_token = session.text("#access-token").await;
     assert_ne!(first_token, second_token);

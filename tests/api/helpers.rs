@@ -17,6 +17,8 @@ pub const CREATE_PATH: &str = "/rest/auth/token/create";
 
 pub struct TestApp {
     pub address: String,
+    /// Set when the test asked for `--metrics-listen`.
+    pub metrics_address: Option<String>,
     pub platform: MockServer,
     pub config: Config,
     pub _data: tempfile::TempDir,
@@ -35,10 +37,14 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let config = Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap();
     let app = Application::build(config).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let config = app.config().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
+        metrics_address,
         platform,
         config,
         _data: data,
@@ -212,4 +218,17 @@ pub async fn token_calls(app: &TestApp) -> usize {
         .iter()
         .filter(|r| r.url.path() == CREATE_PATH)
         .count()
+}
+
+/// The configuration of a service pointed at nothing in particular, for a `TestApp` around a
+/// separately started binary.
+pub fn plain_config() -> Config {
+    let args = [
+        "iop-callback",
+        "--app-key",
+        APP_KEY,
+        "--app-secret",
+        APP_SECRET,
+    ];
+    Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap()
 }

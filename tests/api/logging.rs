@@ -1,82 +1,20 @@
 //! The real binary, logging at debug level through a whole flow, never logs a secret.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use serde_json::json;
 use wiremock::MockServer;
 
+use crate::binary::RunningBinary;
 use crate::helpers::*;
-
-/// The binary, run with the test flags and RUST_LOG=debug, its stderr collected.
-struct RunningBinary {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    address: String,
-}
-
-impl RunningBinary {
-    fn start(platform: &MockServer, data: &tempfile::TempDir, log_format: &str) -> Self {
-        let args = service_args(&platform.uri(), data, &["--log-format", log_format]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iop-callback"))
-            .args(&args[1..])
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("iop-callback listening") {
-                    let _ = tx.send(line.clone());
-                }
-                sink.lock().unwrap().push_str(&line);
-                sink.lock().unwrap().push('\n');
-            }
-        });
-        // The startup line names the bound port; waiting for it is waiting for a fact.
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the binary starts and logs its address");
-        let port = line
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .expect("listen address in the startup line")
-            .to_owned();
-        RunningBinary {
-            child,
-            log,
-            address: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The reader thread drains what is left in the pipe.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && !self.log.lock().unwrap().contains("seller authorized") {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.log.lock().unwrap().clone()
-    }
-}
 
 async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let binary = RunningBinary::start(&platform, &data, log_format);
+    let binary = RunningBinary::start(&platform, &data, &["--log-format", log_format]);
     let app = TestApp {
         address: binary.address.clone(),
+        metrics_address: None,
         platform,
-        config: test_config(),
+        config: plain_config(),
         _data: tempfile::tempdir().unwrap(),
     };
 
@@ -112,7 +50,7 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
         .iter()
         .map(|r| form(r)["sign"].clone())
         .collect();
-    let log = binary.stop();
+    let log = binary.kill_and_collect_log("seller authorized");
 
     let tokens = aliexpress_success("LOGCODE7");
     let mut secrets = vec![
@@ -128,23 +66,6 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     ];
     secrets.extend(signatures);
     (log, secrets)
-}
-
-fn test_config() -> iop_callback::config::Config {
-    use clap::Parser;
-    let args = [
-        "iop-callback",
-        "--app-key",
-        APP_KEY,
-        "--app-secret",
-        APP_SECRET,
-    ];
-    iop_callback::config::Config::from_args(
-        &iop_callback::cli::Cli::try_parse_from(args)
-            .unwrap()
-            .service,
-    )
-    .unwrap()
 }
 
 /// The browser cookie's value, read back the way the service sees it.

@@ -1,0 +1,78 @@
+//! The real `iop-callback` binary as a child process, for what only a process shows:
+//! its log output, signals, exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wiremock::MockServer;
+
+use crate::helpers::service_args;
+
+/// The binary, run with the test flags and RUST_LOG=debug, its stderr collected.
+pub struct RunningBinary {
+    pub child: Child,
+    log: Arc<Mutex<String>>,
+    pub address: String,
+    pub port: String,
+}
+
+impl RunningBinary {
+    pub fn start(platform: &MockServer, data: &tempfile::TempDir, extra: &[&str]) -> Self {
+        let args = service_args(&platform.uri(), data, extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(&args[1..])
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("iop-callback listening") {
+                    let _ = tx.send(line.clone());
+                }
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        // The startup line names the bound port; waiting for it is waiting for a fact.
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the binary starts and logs its address");
+        let port = line
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .expect("listen address in the startup line")
+            .to_owned();
+        RunningBinary {
+            child,
+            log,
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+        }
+    }
+
+    /// Stops the process at once and returns its log, waiting (briefly) until `last_words`
+    /// has been read out of the pipe.
+    pub fn kill_and_collect_log(mut self, last_words: &str) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_containing(last_words)
+    }
+
+    /// The log so far, once it contains `text` (or after two seconds).
+    pub fn log_containing(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && !self.log.lock().unwrap().contains(text) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.log.lock().unwrap().clone()
+    }
+}

@@ -1,0 +1,354 @@
+//! Running it as a service: readiness, metrics, the refresher, shutdown, the healthcheck.
+
+use std::process::Command;
+use std::time::Duration;
+
+use iop_callback::iop::{AuthCode, IopClient, TokenResponse};
+use iop_callback::metrics::Metrics;
+use iop_callback::refresher::{Pass, Refresher};
+use iop_callback::store::TokenStore;
+use secrecy::{ExposeSecret, SecretString};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::binary::RunningBinary;
+use crate::helpers::*;
+
+#[tokio::test]
+async fn readyz_answers_200_while_the_database_answers() {
+    let app = spawn_app().await;
+    let response = Browser::new().get(&format!("{}/readyz", app.address)).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_closed_database_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
+    assert!(store.ping().await.is_ok());
+    store.close().await;
+    assert!(
+        store.ping().await.is_err(),
+        "readyz turns 503 on this error"
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = spawn_app_with(&["--metrics-listen", "127.0.0.1:0"]).await;
+    platform_answers(&app, aliexpress_success("metrics")).await;
+    Browser::new().authorize_fully(&app, "metrics").await;
+
+    let metrics_address = app.metrics_address.as_ref().expect("a metrics listener");
+    let text = Browser::new()
+        .get(&format!("{metrics_address}/metrics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "iop_callback_authorizations_started_total 1",
+        r#"iop_callback_token_exchanges_total{outcome="success"} 1"#,
+        r#"iop_callback_platform_call_duration_seconds_count{api="create"} 1"#,
+        r#"iop_callback_http_requests_total{route="/callback",status="303"} 1"#,
+        r#"iop_callback_tokens{status="active"} 1"#,
+    ] {
+        assert!(text.contains(expected), "metrics have {expected}:\n{text}");
+    }
+    assert!(!text.contains("50000601c30atmetricsACCESS"));
+    // Not on the public port.
+    assert_eq!(
+        Browser::new()
+            .get(&format!("{}/metrics", app.address))
+            .await
+            .status(),
+        404
+    );
+}
+
+/// A stored pair issued by `server`'s /create, and a refresher for it.
+async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStore, Refresher, i64) {
+    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
+    let client = IopClient::new(
+        &format!("{}/rest", server.uri()),
+        APP_KEY,
+        SecretString::from(APP_SECRET),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let first = TokenResponse::from_json(
+        br#"{"access_token":"old-access","refresh_token":"the-refresh","seller_id":"1001","expires_in":86400,"refresh_expires_in":172800}"#,
+    )
+    .unwrap();
+    let issued_at = iop_callback::clock::now_ms();
+    let id = store
+        .save_authorization("aliexpress", APP_KEY, &first, issued_at)
+        .await
+        .unwrap();
+    let refresher = Refresher {
+        store: store.clone(),
+        client: std::sync::Arc::new(client),
+        platform: "aliexpress",
+        metrics: Metrics::default(),
+        interval: Duration::from_secs(3600),
+    };
+    (store, refresher, id)
+}
+
+#[tokio::test]
+async fn the_refresher_renews_a_token_in_its_last_quarter_and_stores_the_new_pair() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .and(ValidSignature { api_path: "/auth/token/refresh" })
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
+            {"access_token": "new-access", "refresh_token": "the-refresh", "expires_in": 86400, "seller_id": "1001", "code": "0"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, refresher, id) = stored_pair(&server, &dir).await;
+    let now = iop_callback::clock::now_ms();
+
+    assert_eq!(
+        refresher.pass(now).await,
+        Pass::default(),
+        "a fresh token is left alone"
+    );
+    // Eighteen hours on, less than a quarter of the day is left.
+    let pass = refresher.pass(now + 18 * 3_600_000 + 1_000).await;
+    assert_eq!(
+        pass,
+        Pass {
+            refreshed: 1,
+            failed: 0,
+            reauthorize: 0
+        }
+    );
+    let row = store.get(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "new-access");
+    assert_eq!(
+        form(&server.received_requests().await.unwrap()[0])["refresh_token"],
+        "the-refresh"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_marks_the_seller_for_reauthorization_instead_of_retrying() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
+            {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, refresher, id) = stored_pair(&server, &dir).await;
+    let later = iop_callback::clock::now_ms() + 20 * 3_600_000;
+
+    assert_eq!(refresher.pass(later).await.reauthorize, 1);
+    assert_eq!(store.get(id).await.unwrap().unwrap().status, "reauthorize");
+    assert_eq!(
+        refresher.pass(later).await,
+        Pass::default(),
+        "never retried"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_on_the_next_pass() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, refresher, id) = stored_pair(&server, &dir).await;
+    let later = iop_callback::clock::now_ms() + 20 * 3_600_000;
+    assert_eq!(refresher.pass(later).await.failed, 1);
+    assert_eq!(
+        refresher.pass(later).await.failed,
+        1,
+        "still due, tried again"
+    );
+    assert_eq!(store.get(id).await.unwrap().unwrap().status, "active");
+}
+
+#[tokio::test]
+async fn the_refresher_works_against_the_sandbox_platform() {
+    use clap::Parser;
+    let cli = iop_callback::cli::Cli::try_parse_from([
+        "iop-callback",
+        "--listen",
+        "127.0.0.1:0",
+        "--app-key",
+        APP_KEY,
+        "--app-secret",
+        APP_SECRET,
+        "sandbox",
+        "--redirect-uri",
+        "http://localhost:8080/callback",
+    ])
+    .unwrap();
+    let Some(iop_callback::cli::Command::Sandbox(args)) = &cli.command else {
+        unreachable!()
+    };
+    let (listener, router, _) = iop_callback::demo::build_sandbox(&cli.service, args)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(iop_callback::startup::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+
+    let approved = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/sandbox/oauth/decide"))
+        .form(&[
+            ("client_id", APP_KEY),
+            ("redirect_uri", "http://localhost:8080/callback"),
+            ("decision", "approve"),
+            ("seller", "ae-store"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let code = query_param(&location(&approved), "code").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
+    let client = std::sync::Arc::new(
+        IopClient::new(
+            &format!("{base}/sandbox/rest"),
+            APP_KEY,
+            SecretString::from(APP_SECRET),
+            Duration::from_secs(2),
+        )
+        .unwrap(),
+    );
+    let tokens = client
+        .create_token(&AuthCode::parse(Some(&code)).unwrap())
+        .await
+        .unwrap();
+    let now = iop_callback::clock::now_ms();
+    let id = store
+        .save_authorization("aliexpress", APP_KEY, &tokens, now)
+        .await
+        .unwrap();
+    let refresher = Refresher {
+        store: store.clone(),
+        client,
+        platform: "aliexpress",
+        metrics: Metrics::default(),
+        interval: Duration::from_secs(60),
+    };
+
+    let pass = refresher.pass(now + 19 * 3_600_000).await;
+    assert_eq!(pass.refreshed, 1);
+    let row = store.get(id).await.unwrap().unwrap();
+    assert_ne!(
+        row.access_token.expose_secret(),
+        tokens.access_token.expose_secret()
+    );
+}
+
+fn send_sigterm(binary: &RunningBinary) {
+    let status = Command::new("kill")
+        .args(["-TERM", &binary.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_callback_finish_and_exits_zero() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1s"]);
+    let app = TestApp {
+        address: binary.address.clone(),
+        metrics_address: None,
+        platform,
+        config: plain_config(),
+        _data: tempfile::tempdir().unwrap(),
+    };
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(aliexpress_success("slow"))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&app.platform)
+        .await;
+    let browser = Browser::new();
+    let state = browser.start_authorization(&app).await;
+
+    let query = format!("code=slow&state={state}");
+    let in_flight = tokio::spawn({
+        let http = browser.http.clone();
+        let url = format!("{}/callback?{query}", app.address);
+        async move { http.get(url).send().await }
+    });
+    // Signal once the platform call is under way, i.e. the request is truly in flight.
+    while app
+        .platform
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    send_sigterm(&binary);
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight callback gets its answer");
+    assert_eq!(response.status(), 303);
+    let exit = tokio::task::spawn_blocking(move || binary.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_refresher_and_the_log_says_so() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1h"]);
+    send_sigterm(&binary);
+    let log = binary.log_containing("stopped\n");
+    assert!(log.contains("token refresher stopped"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_exits_zero_only_while_the_service_answers() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(&platform, &data, &[]);
+    let healthcheck = |port: &str| {
+        Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(["--listen", &format!("0.0.0.0:{port}"), "healthcheck"])
+            .output()
+            .unwrap()
+    };
+    assert!(healthcheck(&binary.port).status.success());
+    let port = binary.port.clone();
+    binary.kill_and_collect_log("");
+    let down = healthcheck(&port);
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
+}
