@@ -37,6 +37,8 @@ pub struct ResultPage {
     pub countries: Vec<CountryUserInfo>,
     pub platform_request_id: Option<String>,
     pub updated_at: String,
+    /// The refresh token is dead: the seller must authorize again.
+    pub needs_reauthorization: bool,
 }
 
 #[derive(Template)]
@@ -122,6 +124,7 @@ impl ResultPage {
             countries: id.country_user_info.clone(),
             platform_request_id: token.last_request_id.clone(),
             updated_at: clock::format_utc(token.updated_at),
+            needs_reauthorization: token.status == "reauthorize",
         }
     }
 }
