@@ -1,6 +1,5 @@
 //! Assembling `demo` (service + sandbox in one process) and `sandbox` (the sandbox alone).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
@@ -50,16 +49,6 @@ fn lifetimes(
     Ok((code, access, refresh))
 }
 
-/// How this process reaches itself: the listen address, or loopback when it listens on all.
-fn loopback(listen: SocketAddr) -> SocketAddr {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listen.port())
-}
-
 fn url(raw: &str) -> Url {
     Url::parse(raw).expect("built from a valid base URL")
 }
@@ -87,7 +76,10 @@ pub async fn build_demo(
         .map(|interval| interval.min(access_ttl / 8).max(Duration::from_secs(1)));
     let public_base = config.public_url.as_str().trim_end_matches('/').to_owned();
     config.authorize_url = url(&format!("{public_base}/sandbox/oauth/authorize"));
-    config.api_url = url(&format!("http://{}/sandbox/rest", loopback(config.listen)));
+    config.api_url = url(&format!(
+        "http://{}/sandbox/rest",
+        crate::healthcheck::target(config.listen)
+    ));
     let sandbox = Sandbox::new(SandboxSettings {
         platform: config.platform,
         app_key,

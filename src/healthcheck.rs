@@ -23,7 +23,9 @@ pub enum Unhealthy {
     },
 }
 
-/// Where to probe: the listen address, with loopback for an unspecified host.
+/// How this process is reached from inside its own host: the listen address, with
+/// loopback for an unspecified one (0.0.0.0, [::]). Used by the probe and by `demo`'s
+/// client calling its own sandbox.
 pub fn target(listen: SocketAddr) -> SocketAddr {
     let ip = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use wiremock::MockServer;
 
-use crate::helpers::service_args;
+use crate::helpers::{TestApp, plain_config, service_args};
 
 /// The binary, run with the test flags and RUST_LOG=debug, its stderr collected.
 pub struct RunningBinary {
@@ -74,5 +74,18 @@ impl RunningBinary {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.log.lock().unwrap().clone()
+    }
+}
+
+impl RunningBinary {
+    /// A `TestApp` view of this process, so the browser helpers work against it.
+    pub fn as_test_app(&self, platform: MockServer) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            metrics_address: None,
+            platform,
+            config: plain_config(),
+            _data: tempfile::tempdir().unwrap(),
+        }
     }
 }

@@ -11,12 +11,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn landing_page_shows_the_redirect_uri_to_register() {
     let app = spawn_app().await;
-    let page = Browser::new()
-        .get(&format!("{}/", app.address))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = Browser::new().text(&format!("{}/", app.address)).await;
     assert!(page.contains(&app.config.redirect_uri()));
     assert!(page.contains(r#"href="/authorize""#));
     assert!(page.contains(APP_KEY));
@@ -284,16 +279,11 @@ async fn missing_empty_or_oversized_codes_are_rejected_without_a_platform_call()
 #[tokio::test]
 async fn a_platform_error_shows_its_code_message_request_id_and_advice() {
     let app = spawn_app().await;
-    platform_answers(
+    let response = callback_answered_with(
         &app,
         json!({"type": "ISV", "code": "InvalidCode", "message": "The code is invalid or expired", "request_id": "0ba2887315178178017221014"}),
     )
     .await;
-    let browser = Browser::new();
-    let state = browser.start_authorization(&app).await;
-    let response = browser
-        .callback(&app, &format!("code=used&state={state}"))
-        .await;
 
     assert_eq!(response.status(), 502);
     let our_id = response.headers()["x-request-id"]
@@ -311,19 +301,14 @@ async fn a_platform_error_shows_its_code_message_request_id_and_advice() {
 #[tokio::test]
 async fn signature_advice_is_given_for_incomplete_signature() {
     let app = spawn_app().await;
-    platform_answers(
+    let html = callback_answered_with(
         &app,
         json!({"type": "ISV", "code": "IncompleteSignature", "message": "bad", "request_id": "r"}),
     )
-    .await;
-    let browser = Browser::new();
-    let state = browser.start_authorization(&app).await;
-    let html = browser
-        .callback(&app, &format!("code=c&state={state}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(html.contains("check the app secret"));
 }
 
@@ -338,11 +323,7 @@ async fn a_platform_outage_is_a_502_without_the_raw_body() {
         )
         .mount(&app.platform)
         .await;
-    let browser = Browser::new();
-    let state = browser.start_authorization(&app).await;
-    let response = browser
-        .callback(&app, &format!("code=c&state={state}"))
-        .await;
+    let response = Browser::new().callback_with_code(&app, "c").await;
     assert_eq!(response.status(), 502);
     let html = response.text().await.unwrap();
     assert!(html.contains("HTTP 500"));
@@ -360,11 +341,7 @@ async fn a_platform_timeout_is_a_504() {
         )
         .mount(&app.platform)
         .await;
-    let browser = Browser::new();
-    let state = browser.start_authorization(&app).await;
-    let response = browser
-        .callback(&app, &format!("code=c&state={state}"))
-        .await;
+    let response = Browser::new().callback_with_code(&app, "c").await;
     assert_eq!(response.status(), 504);
 }
 

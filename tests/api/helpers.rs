@@ -95,6 +95,18 @@ impl Browser {
         self.http.get(url).send().await.unwrap()
     }
 
+    /// The body of `url`, whatever its status.
+    pub async fn text(&self, url: &str) -> String {
+        self.get(url).await.text().await.unwrap()
+    }
+
+    /// Starts an authorization and comes back from the platform with `code`.
+    pub async fn callback_with_code(&self, app: &TestApp, code: &str) -> reqwest::Response {
+        let state = self.start_authorization(app).await;
+        self.callback(app, &format!("code={code}&state={state}"))
+            .await
+    }
+
     /// Clicks "Authorize a seller" and returns the `state` sent to the platform.
     pub async fn start_authorization(&self, app: &TestApp) -> String {
         let response = self.get(&format!("{}/authorize", app.address)).await;
@@ -199,6 +211,12 @@ pub async fn platform_answers(app: &TestApp, body: Value) {
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(&app.platform)
         .await;
+}
+
+/// A fresh browser's callback after the platform was set to answer `body`.
+pub async fn callback_answered_with(app: &TestApp, body: Value) -> reqwest::Response {
+    platform_answers(app, body).await;
+    Browser::new().callback_with_code(app, "any-code").await
 }
 
 /// Fails the test (when the mock server drops) if the platform was called at all.

@@ -10,13 +10,7 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let binary = RunningBinary::start(&platform, &data, &["--log-format", log_format]);
-    let app = TestApp {
-        address: binary.address.clone(),
-        metrics_address: None,
-        platform,
-        config: plain_config(),
-        _data: tempfile::tempdir().unwrap(),
-    };
+    let app = binary.as_test_app(platform);
 
     platform_answers(&app, aliexpress_success("LOGCODE7")).await;
     let browser = Browser::new();

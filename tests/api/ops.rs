@@ -274,13 +274,7 @@ async fn sigterm_lets_an_in_flight_callback_finish_and_exits_zero() {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let mut binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1s"]);
-    let app = TestApp {
-        address: binary.address.clone(),
-        metrics_address: None,
-        platform,
-        config: plain_config(),
-        _data: tempfile::tempdir().unwrap(),
-    };
+    let app = binary.as_test_app(platform);
     Mock::given(method("POST"))
         .and(path(CREATE_PATH))
         .respond_with(

@@ -141,12 +141,7 @@ async fn platform_error_messages_and_cancel_reasons_are_escaped() {
 #[tokio::test]
 async fn pages_load_no_third_party_assets() {
     let app = spawn_app().await;
-    let html = Browser::new()
-        .get(&format!("{}/", app.address))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = Browser::new().text(&format!("{}/", app.address)).await;
     for attr in ["src=\"", "href=\""] {
         for (i, _) in html.match_indices(attr) {
             let value = &html[i + attr.len()..];

@@ -166,22 +166,14 @@ async fn click_through(
 async fn demo_runs_the_whole_flow_against_the_sandbox_over_http() {
     let demo = spawn_demo(&[], &[]).await;
     let browser = Browser::new();
-    let landing = browser
-        .get(&format!("{}/", demo.address))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let landing = browser.text(&format!("{}/", demo.address)).await;
     assert!(landing.contains("Sandbox."));
 
     let callback = click_through(&demo, &browser, "ae-outdoor", "approve").await;
     assert_eq!(callback.status(), 303);
     let html = browser
-        .get(&format!("{}{}", demo.address, location(&callback)))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("{}{}", demo.address, location(&callback)))
+        .await;
     assert!(html.contains("cn2000553120outdoor"));
     assert!(
         html.contains(r#"<span class="remaining">in 1 day</span>"#),
@@ -197,11 +189,8 @@ async fn demo_in_lazada_style_shows_the_cross_border_seller() {
     let browser = Browser::new();
     let callback = click_through(&demo, &browser, "lz-cb", "approve").await;
     let html = browser
-        .get(&format!("{}{}", demo.address, location(&callback)))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("{}{}", demo.address, location(&callback)))
+        .await;
     for value in [
         "global-gadgets@example.com",
         "TH1JX8K2",
@@ -367,17 +356,20 @@ async fn refresh_renews_the_access_token_and_refuses_unknown_refresh_tokens() {
 #[tokio::test]
 async fn the_token_api_names_missing_parameters_and_refuses_an_access_token() {
     let sandbox = spawn_sandbox(&[], &[]).await;
-    let http = reqwest::Client::new();
     let url = format!("{}/sandbox/rest/auth/token/create", sandbox.base);
-    let body: serde_json::Value = http
-        .post(&url)
-        .form(&[("app_key", "12345678")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = |params: Vec<(&str, &str)>| {
+        let request = reqwest::Client::new().post(&url).form(&params);
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let body = post(vec![("app_key", "12345678")]).await;
     assert_eq!(body["code"], "MissingParameter");
     assert!(body["request_id"].is_string());
 
@@ -392,15 +384,7 @@ async fn the_token_api_names_missing_parameters_and_refuses_an_access_token() {
     ];
     let sign = iop_callback::iop::sign::sign(SECRET, "/auth/token/create", params.iter().copied());
     params.push(("sign", &sign));
-    let body: serde_json::Value = http
-        .post(&url)
-        .form(&params)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post(params).await;
     assert_eq!(body["code"], "IllegalAccessToken");
     assert_eq!(body["type"], "ISV");
 }
