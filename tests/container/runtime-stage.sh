@@ -88,5 +88,5 @@ binary=$(stat -c %s "$bin")
 total=$(du -sb "$root" | cut -f1)
 echo "size: binary $((binary / 1024)) KiB; binary + C runtime + CA bundle as laid out here $((total / 1024)) KiB"
 
-echo "runtime stage: $passed passed, $failed failed"
+echo "runtime-stage: $passed passed, $failed failed"
 [ "$failed" = 0 ]
