@@ -1,9 +1,9 @@
 //! `GET /authorize`: issue a state bound to this browser and send it to the platform.
 
 use axum::extract::State;
-use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Redirect, Response};
 use tracing::instrument;
 use url::Url;
 
@@ -25,22 +25,11 @@ pub async fn authorize(
         .unwrap_or_else(BrowserId::generate);
     let state = app.flows.start(&browser, clock::now_ms())?;
     app.metrics.authorization_started();
-    let location = authorize_url(&app.config, &state);
-    Ok((
-        StatusCode::SEE_OTHER,
-        [
-            (LOCATION, location.as_str().to_owned()),
-            (
-                SET_COOKIE,
-                app.cookie
-                    .set(&browser)
-                    .to_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-        ],
-    )
-        .into_response())
+    let mut response = Redirect::to(authorize_url(&app.config, &state).as_str()).into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, app.cookie.set(&browser));
+    Ok(response)
 }
 
 /// The platform's authorize page with our parameters. No `uuid`: it breaks the token call.
