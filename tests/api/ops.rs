@@ -13,6 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::binary::RunningBinary;
 use crate::helpers::*;
+use crate::sandbox::{SECRET as SANDBOX_SECRET, spawn_sandbox};
 
 #[tokio::test]
 async fn readyz_answers_200_while_the_database_answers() {
@@ -68,11 +69,25 @@ async fn metrics_are_served_on_their_own_listener_only() {
     );
 }
 
-/// A stored pair issued by `server`'s /create, and a refresher for it.
-async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStore, Refresher, i64) {
-    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+async fn temp_store(dir: &tempfile::TempDir) -> TokenStore {
+    TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+fn refresher(store: &TokenStore, client: IopClient) -> Refresher {
+    Refresher {
+        store: store.clone(),
+        client: std::sync::Arc::new(client),
+        platform: "aliexpress",
+        metrics: Metrics::default(),
+        interval: Duration::from_secs(3600),
+    }
+}
+
+/// A pair stored a moment ago (one-day access token), and a refresher calling `server`.
+async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStore, Refresher, i64) {
+    let store = temp_store(dir).await;
     let client = IopClient::new(
         &format!("{}/rest", server.uri()),
         APP_KEY,
@@ -84,18 +99,11 @@ async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStor
         br#"{"access_token":"old-access","refresh_token":"the-refresh","seller_id":"1001","expires_in":86400,"refresh_expires_in":172800}"#,
     )
     .unwrap();
-    let issued_at = iop_callback::clock::now_ms();
     let id = store
-        .save_authorization("aliexpress", APP_KEY, &first, issued_at)
+        .save_authorization("aliexpress", APP_KEY, &first, iop_callback::clock::now_ms())
         .await
         .unwrap();
-    let refresher = Refresher {
-        store: store.clone(),
-        client: std::sync::Arc::new(client),
-        platform: "aliexpress",
-        metrics: Metrics::default(),
-        interval: Duration::from_secs(3600),
-    };
+    let refresher = refresher(&store, client);
     (store, refresher, id)
 }
 
@@ -180,79 +188,19 @@ async fn a_transient_failure_is_retried_on_the_next_pass() {
 
 #[tokio::test]
 async fn the_refresher_works_against_the_sandbox_platform() {
-    use clap::Parser;
-    let cli = iop_callback::cli::Cli::try_parse_from([
-        "iop-callback",
-        "--listen",
-        "127.0.0.1:0",
-        "--app-key",
-        APP_KEY,
-        "--app-secret",
-        APP_SECRET,
-        "sandbox",
-        "--redirect-uri",
-        "http://localhost:8080/callback",
-    ])
-    .unwrap();
-    let Some(iop_callback::cli::Command::Sandbox(args)) = &cli.command else {
-        unreachable!()
-    };
-    let (listener, router, _) = iop_callback::demo::build_sandbox(&cli.service, args)
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(iop_callback::startup::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-
-    let approved = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{base}/sandbox/oauth/decide"))
-        .form(&[
-            ("client_id", APP_KEY),
-            ("redirect_uri", "http://localhost:8080/callback"),
-            ("decision", "approve"),
-            ("seller", "ae-store"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let code = query_param(&location(&approved), "code").unwrap();
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let client = sandbox.client("12345678", SANDBOX_SECRET);
+    let code = AuthCode::parse(Some(&sandbox.approve("ae-store").await)).unwrap();
+    let tokens = client.create_token(&code).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
-        .await
-        .unwrap();
-    let client = std::sync::Arc::new(
-        IopClient::new(
-            &format!("{base}/sandbox/rest"),
-            APP_KEY,
-            SecretString::from(APP_SECRET),
-            Duration::from_secs(2),
-        )
-        .unwrap(),
-    );
-    let tokens = client
-        .create_token(&AuthCode::parse(Some(&code)).unwrap())
-        .await
-        .unwrap();
+    let store = temp_store(&dir).await;
     let now = iop_callback::clock::now_ms();
     let id = store
-        .save_authorization("aliexpress", APP_KEY, &tokens, now)
+        .save_authorization("aliexpress", "12345678", &tokens, now)
         .await
         .unwrap();
-    let refresher = Refresher {
-        store: store.clone(),
-        client,
-        platform: "aliexpress",
-        metrics: Metrics::default(),
-        interval: Duration::from_secs(60),
-    };
 
-    let pass = refresher.pass(now + 19 * 3_600_000).await;
+    let pass = refresher(&store, client).pass(now + 19 * 3_600_000).await;
     assert_eq!(pass.refreshed, 1);
     let row = store.get(id).await.unwrap().unwrap();
     assert_ne!(
@@ -270,7 +218,7 @@ fn send_sigterm(binary: &RunningBinary) {
 }
 
 #[tokio::test]
-async fn sigterm_lets_an_in_flight_callback_finish_and_exits_zero() {
+async fn sigterm_stops_accepting_but_lets_an_in_flight_callback_finish_and_exits_zero() {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
     let mut binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1s"]);
@@ -304,6 +252,18 @@ async fn sigterm_lets_an_in_flight_callback_finish_and_exits_zero() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     send_sigterm(&binary);
+
+    // It stops accepting at once, while the callback is still waiting on the platform.
+    let port: u16 = binary.port.parse().unwrap();
+    let refused = async {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(1), refused)
+        .await
+        .expect("new connections are refused soon after SIGTERM");
+    assert!(!in_flight.is_finished(), "the callback was still in flight when accepting stopped");
 
     let response = in_flight
         .await

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::helpers::{Browser, location, query_param};
 
 const REDIRECT_URI: &str = "http://localhost:8080/callback";
-const SECRET: &str = "sandbox_test_secret";
+pub const SECRET: &str = "sandbox_test_secret";
 
 /// A running demo: service and sandbox in one process.
 struct Demo {
@@ -51,11 +51,11 @@ async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
 }
 
 /// A running standalone sandbox with a known secret.
-struct StandaloneSandbox {
+pub struct StandaloneSandbox {
     base: String,
 }
 
-async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
+pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
     let mut argv = vec![
         "iop-callback",
         "--listen",
@@ -77,7 +77,7 @@ async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
 }
 
 impl StandaloneSandbox {
-    fn client(&self, app_key: &str, secret: &str) -> IopClient {
+    pub fn client(&self, app_key: &str, secret: &str) -> IopClient {
         IopClient::new(
             &format!("{}/sandbox/rest", self.base),
             app_key,
@@ -88,7 +88,7 @@ impl StandaloneSandbox {
     }
 
     /// Approves on the consent form and returns the code sent to the redirect_uri.
-    async fn approve(&self, seller: &str) -> String {
+    pub async fn approve(&self, seller: &str) -> String {
         let response = self
             .decide(seller, "approve", "12345678", REDIRECT_URI)
             .await;
