@@ -263,7 +263,10 @@ async fn sigterm_stops_accepting_but_lets_an_in_flight_callback_finish_and_exits
     tokio::time::timeout(Duration::from_secs(1), refused)
         .await
         .expect("new connections are refused soon after SIGTERM");
-    assert!(!in_flight.is_finished(), "the callback was still in flight when accepting stopped");
+    assert!(
+        !in_flight.is_finished(),
+        "the callback was still in flight when accepting stopped"
+    );
 
     let response = in_flight
         .await
