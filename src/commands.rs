@@ -8,11 +8,13 @@ use crate::startup::{self, Application, shutdown_signal};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub async fn run(cli: Cli) -> Result<(), BoxError> {
+    // Installed first, so that a signal during startup already means "stop gracefully".
+    let shutdown = shutdown_signal();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let config = Config::from_args(&cli.service)?;
             let app = Application::build(config).await?;
-            app.run_until(shutdown_signal()).await?;
+            app.run_until(shutdown).await?;
         }
         Command::Demo(lifetimes) => {
             let app = demo::build_demo(&cli.service, &lifetimes).await?;
@@ -22,7 +24,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 config.platform.display_name(),
                 config.public_url.as_str().trim_end_matches('/'),
             );
-            app.run_until(shutdown_signal()).await?;
+            app.run_until(shutdown).await?;
         }
         Command::Sandbox(args) => {
             let (listener, router, settings) = demo::build_sandbox(&cli.service, &args).await?;
@@ -35,7 +37,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 settings.api_url(),
                 settings.redirect_uri,
             );
-            startup::serve(listener, router, shutdown_signal()).await?;
+            startup::serve(listener, router, shutdown).await?;
         }
         Command::Healthcheck => {
             let listen =
