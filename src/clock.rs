@@ -52,8 +52,15 @@ fn two_units(secs: u64) -> String {
         (60, "minute"),
         (1, "second"),
     ];
+    // Round to the smallest unit that can be shown: two units of a day-long span are days
+    // and hours, so 23 h 59 min 59 s reads "1 day", not "23 hours 59 minutes".
+    let precision = match secs {
+        s if s >= 86_400 - 30 => 3_600,
+        s if s >= 3_600 => 60,
+        _ => 1,
+    };
+    let mut rest = (secs + precision / 2) / precision * precision;
     let mut parts = Vec::new();
-    let mut rest = secs;
     for (size, name) in UNITS {
         let n = rest / size;
         if n > 0 {

@@ -221,14 +221,18 @@ fn send_sigterm(binary: &RunningBinary) {
 async fn sigterm_stops_accepting_but_lets_an_in_flight_callback_finish_and_exits_zero() {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let mut binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1s"]);
+    let mut binary = RunningBinary::start(
+        &platform,
+        &data,
+        &["--refresh-interval", "1s", "--http-timeout", "10s"],
+    );
     let app = binary.as_test_app(platform);
     Mock::given(method("POST"))
         .and(path(CREATE_PATH))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(aliexpress_success("slow"))
-                .set_delay(Duration::from_millis(1500)),
+                .set_delay(Duration::from_secs(3)),
         )
         .mount(&app.platform)
         .await;
@@ -260,7 +264,7 @@ async fn sigterm_stops_accepting_but_lets_an_in_flight_callback_finish_and_exits
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(1), refused)
+    tokio::time::timeout(Duration::from_secs(2), refused)
         .await
         .expect("new connections are refused soon after SIGTERM");
     assert!(
