@@ -1,8 +1,9 @@
 //! Prometheus metrics, served on their own listener (IOP_METRICS_LISTEN) so that the public
 //! callback port never exposes them.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -96,8 +97,15 @@ impl Default for Metrics {
     }
 }
 
+/// Which token API a platform call went to.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenCall {
+    Create,
+    Refresh,
+}
+
 /// A short, stable label for how a platform call ended.
-pub fn outcome<T>(result: &Result<T, IopError>) -> &'static str {
+fn outcome<T>(result: &Result<T, IopError>) -> &'static str {
     match result {
         Ok(_) => "success",
         Err(IopError::Platform(_)) => "platform_error",
@@ -114,21 +122,27 @@ impl Metrics {
         self.authorizations_started.inc();
     }
 
-    pub fn exchange(&self, outcome: &'static str, took: Duration) {
-        self.exchanges
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
-        self.platform_latency
-            .get_or_create(&ApiLabels { api: "create" })
-            .observe(took.as_secs_f64());
+    /// Runs one token API call, counting its outcome and timing it. Callers get the call's
+    /// result unchanged.
+    pub async fn platform_call<T>(
+        &self,
+        api: TokenCall,
+        call: impl Future<Output = Result<T, IopError>>,
+    ) -> Result<T, IopError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.record_platform_call(api, outcome(&result), started.elapsed());
+        result
     }
 
-    pub fn refresh(&self, outcome: &'static str, took: Duration) {
-        self.refreshes
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
+    fn record_platform_call(&self, api: TokenCall, outcome: &'static str, took: Duration) {
+        let (by_outcome, label) = match api {
+            TokenCall::Create => (&self.exchanges, "create"),
+            TokenCall::Refresh => (&self.refreshes, "refresh"),
+        };
+        by_outcome.get_or_create(&OutcomeLabels { outcome }).inc();
         self.platform_latency
-            .get_or_create(&ApiLabels { api: "refresh" })
+            .get_or_create(&ApiLabels { api: label })
             .observe(took.as_secs_f64());
     }
 
@@ -171,8 +185,8 @@ mod tests {
     fn counts_show_up_in_the_exposition() {
         let metrics = Metrics::default();
         metrics.authorization_started();
-        metrics.exchange("success", Duration::from_millis(40));
-        metrics.exchange("timeout", Duration::from_secs(10));
+        metrics.record_platform_call(TokenCall::Create, "success", Duration::from_millis(40));
+        metrics.record_platform_call(TokenCall::Create, "timeout", Duration::from_secs(10));
         metrics.http_request("/callback", 303);
         metrics.set_tokens(&[("active", 3), ("reauthorize", 1)]);
         let text = metrics.encode();

@@ -3,13 +3,13 @@
 //! as needing the seller to authorize again instead of retrying them forever.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::clock;
 use crate::iop::{IopClient, IopError};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{Metrics, TokenCall};
 use crate::store::TokenStore;
 
 /// Platform answers that mean this refresh token will never work again.
@@ -69,10 +69,10 @@ impl Refresher {
             let Some(refresh_token) = &token.refresh_token else {
                 continue;
             };
-            let started = Instant::now();
-            let result = self.client.refresh_token(refresh_token).await;
-            self.metrics
-                .refresh(metrics::outcome(&result), started.elapsed());
+            let result = self
+                .metrics
+                .platform_call(TokenCall::Refresh, self.client.refresh_token(refresh_token))
+                .await;
             let saved = match result {
                 Ok(response) => self
                     .store

@@ -10,6 +10,7 @@ use crate::clock;
 use crate::error::AppError;
 use crate::flow::{BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::AuthCode;
+use crate::metrics::TokenCall;
 use crate::web::state::AppState;
 use crate::web::views::{CancelledPage, Layout, render};
 
@@ -94,11 +95,10 @@ async fn exchange(
     browser: BrowserId,
     claim: Claim,
 ) -> Result<ResultId, AppError> {
-    let started = std::time::Instant::now();
-    let response = app.client.create_token(&code).await;
-    app.metrics
-        .exchange(crate::metrics::outcome(&response), started.elapsed());
-    let response = response?;
+    let response = app
+        .metrics
+        .platform_call(TokenCall::Create, app.client.create_token(&code))
+        .await?;
     let now = clock::now_ms();
     let token_id = app
         .store
