@@ -1,14 +1,72 @@
 //! Wall-clock time as epoch milliseconds, and how pages show it.
 //!
-//! Everything stored is absolute epoch milliseconds; `now` is read once at the edge and
-//! passed in, so expiry logic is tested without sleeping.
+//! Everything stored is absolute epoch milliseconds. The application reads `now` from one
+//! injected `Clock`, so tests move time ("three days later") instead of sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-pub fn now_ms() -> i64 {
-    let now = OffsetDateTime::now_utc();
-    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+/// Where the application reads the time. One is shared by the pages, the flow, the
+/// refresher, the signer's timestamps and the sandbox.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real time.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let now = OffsetDateTime::now_utc();
+        i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+}
+
+/// The real time, as the application's clock.
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
+}
+
+/// A clock that only moves when told to; for tests of expiry and refresh planning.
+pub struct ManualClock {
+    now_ms: AtomicI64,
+}
+
+impl ManualClock {
+    /// Starts at the real time, so that signatures checked by a real clock still pass.
+    pub fn starting_now() -> Arc<Self> {
+        Arc::new(ManualClock {
+            now_ms: AtomicI64::new(SystemClock.now_ms()),
+        })
+    }
+
+    pub fn at(now_ms: i64) -> Arc<Self> {
+        Arc::new(ManualClock {
+            now_ms: AtomicI64::new(now_ms),
+        })
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.now_ms.fetch_add(millis(by), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// A duration in whole milliseconds, saturating (configured durations are far below that).
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// `2026-11-27 10:15:00 UTC`, or a plain note for a time out of range.
@@ -81,6 +139,14 @@ fn two_units(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = ManualClock::at(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance(Duration::from_secs(3 * 86_400));
+        assert_eq!(clock.now_ms(), 1_000 + 3 * 86_400_000);
+    }
 
     #[test]
     fn formats_epoch_milliseconds_as_utc() {

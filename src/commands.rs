@@ -1,6 +1,7 @@
 //! What each subcommand does, once the command line is parsed.
 
 use crate::cli::{Cli, Command};
+use crate::clock;
 use crate::config::Config;
 use crate::demo;
 use crate::startup::{self, Application, shutdown_signal};
@@ -17,7 +18,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             app.run_until(shutdown).await?;
         }
         Command::Demo(lifetimes) => {
-            let app = demo::build_demo(&cli.service, &lifetimes).await?;
+            let app = demo::build_demo(&cli.service, &lifetimes, clock::system()).await?;
             let config = app.config();
             println!(
                 "\n  iop-callback demo: the whole flow against a built-in sandbox {} (nothing real).\n\n  Open {}/ in a browser and click \"Authorize a seller\".\n",
@@ -27,7 +28,8 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             app.run_until(shutdown).await?;
         }
         Command::Sandbox(args) => {
-            let (listener, router, settings) = demo::build_sandbox(&cli.service, &args).await?;
+            let (listener, router, settings) =
+                demo::build_sandbox(&cli.service, &args, clock::system()).await?;
             println!(
                 "\n  iop-callback sandbox: a stand-in {} platform.\n\n  IOP_APP_KEY={}\n  IOP_APP_SECRET={}\n  IOP_AUTHORIZE_URL={}\n  IOP_API_URL={}\n  registered redirect_uri: {}\n",
                 settings.platform.display_name(),

@@ -9,11 +9,12 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::cli::{SandboxArgs, SandboxLifetimeArgs, ServiceArgs};
+use crate::clock::SharedClock;
 use crate::config::{self, Config, ConfigError, DEMO_DEFAULTS, SANDBOX_LISTEN};
 use crate::iop::Platform;
+use crate::random::random_hex;
 use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::startup::{self, Application, Extras, StartupError};
-use crate::web::{self, Layers, PageContext};
 
 /// The sandbox app's key when IOP_APP_KEY is not set.
 pub const SANDBOX_APP_KEY: &str = "12345678";
@@ -28,8 +29,7 @@ pub enum DemoError {
 
 /// A fresh random secret, so that nothing but this process can sign for the sandbox app.
 fn random_secret() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random_hex::<16>()
 }
 
 fn lifetimes(
@@ -59,6 +59,7 @@ fn url(raw: &str) -> Url {
 pub async fn build_demo(
     args: &ServiceArgs,
     lifetime_args: &SandboxLifetimeArgs,
+    clock: SharedClock,
 ) -> Result<Application, DemoError> {
     let app_key = args
         .app_key
@@ -80,21 +81,24 @@ pub async fn build_demo(
         "http://{}/sandbox/rest",
         crate::healthcheck::target(config.listen)
     ));
-    let sandbox = Sandbox::new(SandboxSettings {
-        platform: config.platform,
-        app_key,
-        app_secret: secret,
-        redirect_uri: config.redirect_uri(),
-        public_base,
-        code_ttl,
-        access_ttl,
-        refresh_ttl,
-    });
+    let sandbox = Sandbox::new(
+        SandboxSettings {
+            platform: config.platform,
+            app_key,
+            app_secret: secret,
+            redirect_uri: config.redirect_uri(),
+            public_base,
+            code_ttl,
+            access_ttl,
+            refresh_ttl,
+        },
+        clock.clone(),
+    );
     let extras = Extras {
-        sandbox: true,
+        sandbox_banner: true,
         routes: sandbox.routes(),
     };
-    Ok(Application::assemble(listener, config, extras).await?)
+    Ok(Application::assemble(listener, config, extras, clock).await?)
 }
 
 /// The sandbox alone: its listener, its router with the common layers, and its settings
@@ -102,6 +106,7 @@ pub async fn build_demo(
 pub async fn build_sandbox(
     args: &ServiceArgs,
     sandbox_args: &SandboxArgs,
+    clock: SharedClock,
 ) -> Result<(TcpListener, Router, SandboxSettings), DemoError> {
     let listen = config::parse_listen(args, SANDBOX_LISTEN)?;
     let listener = TcpListener::bind(listen)
@@ -140,14 +145,14 @@ pub async fn build_sandbox(
         access_ttl,
         refresh_ttl,
     };
-    let routes = Sandbox::new(settings.clone())
+    let routes = Sandbox::new(settings.clone(), clock)
         .routes()
-        .route("/", get(|| async { Redirect::to("/sandbox/") }));
-    let layers = Layers {
-        https: public_base.starts_with("https://"),
-        request_timeout: Duration::from_secs(30),
-        page: PageContext { sandbox: true },
-        metrics: crate::metrics::Metrics::default(),
-    };
-    Ok((listener, web::with_layers(routes, layers), settings))
+        .route("/", get(|| async { Redirect::to("/sandbox/") }))
+        .route("/static/{name}", get(crate::assets::asset));
+    let router = crate::layers::around(
+        routes,
+        public_base.starts_with("https://"),
+        Duration::from_secs(30),
+    );
+    Ok((listener, router, settings))
 }

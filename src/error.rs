@@ -6,14 +6,14 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::flow::{StateRejection, TooManyFlows};
+use crate::flow::StateRejection;
 use crate::iop::auth_code::AuthCodeError;
 use crate::iop::{IopError, PlatformError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("state rejected: {0:?}")]
+    #[error("state rejected: {}", .0.as_str())]
     State(StateRejection),
     #[error("bad authorization code: {0}")]
     Code(#[from] AuthCodeError),
@@ -21,17 +21,15 @@ pub enum AppError {
     Platform(#[from] IopError),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
-    #[error("too many authorizations in progress")]
-    TooManyFlows,
     #[error("not found")]
     NotFound,
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl From<TooManyFlows> for AppError {
-    fn from(_: TooManyFlows) -> Self {
-        AppError::TooManyFlows
+impl From<StateRejection> for AppError {
+    fn from(rejection: StateRejection) -> Self {
+        AppError::State(rejection)
     }
 }
 
@@ -39,6 +37,8 @@ impl From<TooManyFlows> for AppError {
 /// fields, never from a raw upstream body or internal error text.
 #[derive(Debug, Clone)]
 pub struct ErrorPage {
+    /// The small line above the title: what kind of trouble this is.
+    pub eyebrow: &'static str,
     pub title: &'static str,
     pub message: String,
     pub advice: Option<String>,
@@ -50,12 +50,19 @@ pub struct ErrorPage {
 impl ErrorPage {
     fn new(title: &'static str, message: impl Into<String>) -> Self {
         ErrorPage {
+            eyebrow: "Authorization not completed",
             title,
             message: message.into(),
             advice: None,
             platform: None,
             offer_retry: false,
         }
+    }
+
+    /// For pages that are not about an authorization (a wrong address, our own fault).
+    fn neutral(mut self) -> Self {
+        self.eyebrow = "iop-callback";
+        self
     }
 
     fn retry(mut self) -> Self {
@@ -74,7 +81,6 @@ impl AppError {
             AppError::State(_) | AppError::Code(_) => StatusCode::BAD_REQUEST,
             AppError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Platform(_) => StatusCode::BAD_GATEWAY,
-            AppError::TooManyFlows => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,18 +95,16 @@ impl AppError {
             )
             .retry(),
             AppError::Platform(e) => platform_page(e),
-            AppError::TooManyFlows => ErrorPage::new(
-                "Too many authorizations in progress",
-                "The service is holding as many unfinished authorizations as it allows. Try again in a few minutes.",
-            ),
             AppError::NotFound => ErrorPage::new(
                 "Not found",
                 "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
-            ),
+            )
+            .neutral(),
             AppError::Store(_) | AppError::Internal(_) => ErrorPage::new(
                 "Something went wrong on our side",
                 "The service could not finish this request. The operator can find the details in the log under the request id below.",
-            ),
+            )
+            .neutral(),
         }
     }
 }
@@ -149,7 +153,18 @@ fn platform_page(error: &IopError) -> ErrorPage {
         IopError::Timeout(_) => {
             ErrorPage::new("The platform did not answer in time", error.to_string()).retry()
         }
-        _ => ErrorPage::new(
+        // The OS's words ("Connection refused", a resolver's message) stay in the log.
+        IopError::Connect(_) => ErrorPage::new(
+            "The platform could not be reached",
+            "The service could not connect to the platform's API. Try again in a moment; if it keeps happening, the operator can find the cause in the log under the request id below.",
+        )
+        .retry(),
+        IopError::Transport(_) | IopError::EmptyParameter(_) => ErrorPage::new(
+            "The platform could not be reached properly",
+            "The request to the platform's API failed. Try again in a moment; the operator can find the cause in the log under the request id below.",
+        )
+        .retry(),
+        IopError::HttpStatus { .. } | IopError::InvalidBody(_) => ErrorPage::new(
             "The platform could not be reached properly",
             error.to_string(),
         )

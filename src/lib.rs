@@ -1,9 +1,13 @@
 //! iop-callback: the redirect_uri service for Alibaba's open platform (AliExpress, Lazada).
 //!
-//! The flow reads top to bottom: `iop` (the platform: signing, client, answers), `flow`
-//! (states and results of authorizations in progress), `store` (tokens in SQLite), `web`
-//! (routes and pages), `startup` (wiring and serving).
+//! The flow reads top to bottom: `iop` (the platform: signing, the signed client, answers),
+//! `flow` (the rules of authorizations in progress), `store` (all shared state: tokens,
+//! claimed states, result grants, refresh leases), `web` (routes and pages), `startup`
+//! (wiring and serving). `sandbox` is a stand-in platform that only shares the HTTP
+//! `layers` and `assets` with the service.
 
+pub mod apps;
+pub mod assets;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -13,7 +17,11 @@ pub mod error;
 pub mod flow;
 pub mod healthcheck;
 pub mod iop;
+pub mod layers;
+mod lock;
 pub mod metrics;
+pub mod random;
+mod redact;
 pub mod refresher;
 pub mod sandbox;
 pub mod startup;

@@ -12,15 +12,25 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::iop::IopError;
+use crate::apps::AppId;
+use crate::iop::{IopError, TokenApi};
+use crate::lock::lock;
+use crate::store::TokenCounts;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabels {
+    app: String,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    app: String,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
+    app: String,
     api: &'static str,
 }
 
@@ -32,6 +42,7 @@ struct HttpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
+    app: String,
     status: &'static str,
 }
 
@@ -39,7 +50,7 @@ struct StatusLabels {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
-    authorizations_started: Counter,
+    authorizations_started: Family<AppLabels, Counter>,
     exchanges: Family<OutcomeLabels, Counter>,
     refreshes: Family<OutcomeLabels, Counter>,
     platform_latency: Family<ApiLabels, Histogram>,
@@ -50,7 +61,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("iop_callback");
-        let authorizations_started = Counter::default();
+        let authorizations_started = Family::default();
         let exchanges = Family::default();
         let refreshes = Family::default();
         // 5 ms to ~20 s: platform calls are usually 50-500 ms, timeouts default to 10 s.
@@ -97,52 +108,60 @@ impl Default for Metrics {
     }
 }
 
-/// Which token API a platform call went to.
-#[derive(Clone, Copy, Debug)]
-pub enum TokenCall {
-    Create,
-    Refresh,
-}
-
 /// A short, stable label for how a platform call ended.
 fn outcome<T>(result: &Result<T, IopError>) -> &'static str {
     match result {
         Ok(_) => "success",
-        Err(IopError::Platform(_)) => "platform_error",
-        Err(IopError::HttpStatus { .. }) => "http_status",
-        Err(IopError::InvalidBody(_)) => "invalid_body",
-        Err(IopError::Timeout(_)) => "timeout",
-        Err(IopError::Connect(_)) => "connect",
-        Err(IopError::Transport(_)) => "transport",
+        Err(e) => e.outcome(),
     }
 }
 
 impl Metrics {
-    pub fn authorization_started(&self) {
-        self.authorizations_started.inc();
+    pub fn authorization_started(&self, app: &AppId) {
+        self.authorizations_started
+            .get_or_create(&AppLabels {
+                app: app.to_string(),
+            })
+            .inc();
     }
 
-    /// Runs one token API call, counting its outcome and timing it. Callers get the call's
-    /// result unchanged.
+    /// Runs one token API call of `app`, counting its outcome and timing it. Callers get
+    /// the call's result unchanged.
     pub async fn platform_call<T>(
         &self,
-        api: TokenCall,
+        app: &AppId,
+        api: TokenApi,
         call: impl Future<Output = Result<T, IopError>>,
     ) -> Result<T, IopError> {
         let started = Instant::now();
         let result = call.await;
-        self.record_platform_call(api, outcome(&result), started.elapsed());
+        self.record_platform_call(app, api, outcome(&result), started.elapsed());
         result
     }
 
-    fn record_platform_call(&self, api: TokenCall, outcome: &'static str, took: Duration) {
-        let (by_outcome, label) = match api {
-            TokenCall::Create => (&self.exchanges, "create"),
-            TokenCall::Refresh => (&self.refreshes, "refresh"),
+    fn record_platform_call(
+        &self,
+        app: &AppId,
+        api: TokenApi,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        let by_outcome = match api {
+            TokenApi::Create => &self.exchanges,
+            TokenApi::Refresh => &self.refreshes,
         };
-        by_outcome.get_or_create(&OutcomeLabels { outcome }).inc();
+        let app = app.to_string();
+        by_outcome
+            .get_or_create(&OutcomeLabels {
+                app: app.clone(),
+                outcome,
+            })
+            .inc();
         self.platform_latency
-            .get_or_create(&ApiLabels { api: label })
+            .get_or_create(&ApiLabels {
+                app,
+                api: api.label(),
+            })
             .observe(took.as_secs_f64());
     }
 
@@ -156,21 +175,27 @@ impl Metrics {
     }
 
     /// Sets the token gauges; called at scrape time with fresh counts from the store.
-    pub fn set_tokens(&self, counts: &[(&'static str, i64)]) {
-        for (status, count) in counts {
-            self.tokens
-                .get_or_create(&StatusLabels { status })
-                .set(*count);
+    pub fn set_tokens(&self, counts: &[TokenCounts]) {
+        for count in counts {
+            for (status, value) in [
+                ("active", count.active),
+                ("expired", count.expired),
+                ("reauthorize", count.reauthorize),
+            ] {
+                self.tokens
+                    .get_or_create(&StatusLabels {
+                        app: count.app.to_string(),
+                        status,
+                    })
+                    .set(value);
+            }
         }
     }
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let registry = lock(&self.registry);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
@@ -182,33 +207,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_show_up_in_the_exposition() {
+    fn counts_show_up_in_the_exposition_by_app() {
         let metrics = Metrics::default();
-        metrics.authorization_started();
-        metrics.record_platform_call(TokenCall::Create, "success", Duration::from_millis(40));
-        metrics.record_platform_call(TokenCall::Create, "timeout", Duration::from_secs(10));
+        let app = AppId::implicit();
+        metrics.authorization_started(&app);
+        metrics.record_platform_call(&app, TokenApi::Create, "success", Duration::from_millis(40));
+        metrics.record_platform_call(&app, TokenApi::Create, "timeout", Duration::from_secs(10));
         metrics.http_request("/callback", 303);
-        metrics.set_tokens(&[("active", 3), ("reauthorize", 1)]);
+        metrics.set_tokens(&[TokenCounts {
+            app: app.clone(),
+            active: 3,
+            expired: 0,
+            reauthorize: 1,
+        }]);
         let text = metrics.encode();
-        assert!(
-            text.contains("iop_callback_authorizations_started_total 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"iop_callback_token_exchanges_total{outcome="success"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"iop_callback_platform_call_duration_seconds_count{api="create"} 2"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"iop_callback_http_requests_total{route="/callback",status="303"} 1"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"iop_callback_tokens{status="reauthorize"} 1"#),
-            "{text}"
-        );
+        for line in [
+            r#"iop_callback_authorizations_started_total{app="default"} 1"#,
+            r#"iop_callback_token_exchanges_total{app="default",outcome="success"} 1"#,
+            r#"iop_callback_platform_call_duration_seconds_count{app="default",api="create"} 2"#,
+            r#"iop_callback_http_requests_total{route="/callback",status="303"} 1"#,
+            r#"iop_callback_tokens{app="default",status="reauthorize"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_parameter_refused_before_sending_is_not_a_transport_failure() {
+        let refused: Result<(), IopError> = Err(IopError::EmptyParameter("refresh_token".into()));
+        assert_eq!(outcome(&refused), "not_sent");
     }
 }

@@ -7,16 +7,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::serve::ListenerExt;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::apps::AppId;
+use crate::clock::{self, SharedClock};
 use crate::config::Config;
-use crate::flow::Flows;
+use crate::flow::{Flows, StateKey};
 use crate::iop::IopClient;
 use crate::metrics::Metrics;
 use crate::refresher::Refresher;
-use crate::store::{StoreError, TokenStore};
+use crate::store::{self, SharedStore, StoreError};
 use crate::web::cookies::BrowserCookie;
+use crate::web::views::Layout;
 use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,16 +40,17 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     router: Router,
-    store: TokenStore,
+    store: SharedStore,
     config: Arc<Config>,
     metrics: Metrics,
+    clock: SharedClock,
     refresher: Option<Refresher>,
 }
 
 /// What `demo` adds to a plain service: the sandbox's routes and the banner on every page.
 #[derive(Default)]
 pub struct Extras {
-    pub sandbox: bool,
+    pub sandbox_banner: bool,
     pub routes: Router,
 }
 
@@ -70,22 +75,32 @@ pub async fn bind(config: Config) -> Result<(TcpListener, Config), StartupError>
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, clock::system()).await
+    }
+
+    /// As `build`, reading the time from `clock` (tests move it instead of sleeping).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
         let (listener, config) = bind(config).await?;
-        Self::assemble(listener, config, Extras::default()).await
+        Self::assemble(listener, config, Extras::default(), clock).await
     }
 
     pub async fn assemble(
         listener: TcpListener,
         config: Config,
         extras: Extras,
+        clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        let store = TokenStore::open(&config.database_url).await?;
-        let client = IopClient::new(
+        let store = store::open(&config.database_url).await?;
+        let client = Arc::new(IopClient::new(
             config.api_url.as_str(),
             &config.app_key,
             config.app_secret.clone(),
             config.http_timeout,
-        )?;
+            clock.clone(),
+        )?);
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -94,24 +109,36 @@ impl Application {
             ),
             None => None,
         };
+        let app = AppId::implicit();
         let config = Arc::new(config);
-        let client = Arc::new(client);
         let metrics = Metrics::default();
-        let refresher = config.refresh_interval.map(|interval| Refresher {
-            store: store.clone(),
-            client: client.clone(),
-            platform: config.platform.as_str(),
-            metrics: metrics.clone(),
-            interval,
+        let refresher = config.refresh_interval.map(|interval| {
+            Refresher::new(
+                app.clone(),
+                store.clone(),
+                client.clone(),
+                metrics.clone(),
+                clock.clone(),
+                interval,
+                config.http_timeout,
+            )
         });
+        let flows = Flows::new(
+            app,
+            StateKey::derive(config.app_secret.expose_secret()),
+            clock::millis(config.state_ttl),
+        );
         let state = AppState {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
             config: config.clone(),
             client,
             store: store.clone(),
-            flows: Flows::new(i64::try_from(config.state_ttl.as_millis()).unwrap_or(i64::MAX)),
-            sandbox: extras.sandbox,
+            flows: Arc::new(flows),
+            clock: clock.clone(),
+            layout: Layout {
+                sandbox: extras.sandbox_banner,
+            },
         };
         let router = web::router(state, extras.routes);
         Ok(Application {
@@ -121,12 +148,18 @@ impl Application {
             store,
             config,
             metrics,
+            clock,
             refresher,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.config.listen.port()
+    }
+
+    /// The store the service uses (tests close it to see readiness fail).
+    pub fn store(&self) -> SharedStore {
+        self.store.clone()
     }
 
     pub fn config(&self) -> &Config {
@@ -161,7 +194,8 @@ impl Application {
         let refresher = self.refresher.map(|r| tokio::spawn(r.run(stop_rx.clone())));
         let metrics_server = self.metrics_listener.map(|listener| {
             tracing::info!(listen = ?listener.local_addr().ok(), "metrics listening on /metrics");
-            let router = metrics_router(self.metrics.clone(), self.store.clone());
+            let router =
+                metrics_router(self.metrics.clone(), self.store.clone(), self.clock.clone());
             tokio::spawn(serve(listener, router, stopping(stop_rx.clone())))
         });
         tokio::spawn(async move {
@@ -191,13 +225,13 @@ impl Application {
 }
 
 /// `GET /metrics`, with the token gauges read from the store at scrape time.
-fn metrics_router(metrics: Metrics, store: TokenStore) -> Router {
+fn metrics_router(metrics: Metrics, store: SharedStore, clock: SharedClock) -> Router {
     Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (metrics, store) = (metrics.clone(), store.clone());
+            let (metrics, store, clock) = (metrics.clone(), store.clone(), clock.clone());
             async move {
-                match store.count_by_status(crate::clock::now_ms()).await {
+                match store.count_by_status(clock.now_ms()).await {
                     Ok(counts) => metrics.set_tokens(&counts),
                     Err(e) => tracing::warn!(error = %e, "metrics: cannot count tokens"),
                 }

@@ -1,14 +1,9 @@
-//! Random identifiers of the flow: the browser cookie, the `state`, the result page id.
+//! Random identifiers of the flow: the browser cookie and the result page id.
 
-use std::fmt;
+use sha2::{Digest as _, Sha256};
 
-use sha2::{Digest, Sha256};
-
-/// 32 random bytes from the thread-local CSPRNG as 64 lower-case hex characters.
-fn random_hex<const N: usize>() -> String {
-    let bytes: [u8; N] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::random::random_hex;
+use crate::redact::redacted_debug;
 
 fn is_hex_of_len(raw: &str, len: usize) -> bool {
     raw.len() == len
@@ -17,19 +12,9 @@ fn is_hex_of_len(raw: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// SHA-256, so maps are keyed by digests and never hold the raw values.
-pub(crate) fn digest(value: &str) -> [u8; 32] {
+/// SHA-256, so the store is keyed by digests and never holds the raw browser id.
+pub(super) fn digest(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
-}
-
-macro_rules! redacted_debug {
-    ($name:ident) => {
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "([redacted])"))
-            }
-        }
-    };
 }
 
 /// The value of the browser-binding cookie: 256 random bits.
@@ -50,26 +35,19 @@ impl BrowserId {
     pub fn expose(&self) -> &str {
         &self.0
     }
-}
 
-/// The OAuth `state`: 256 random bits, one per authorization.
-pub struct FlowState(String);
-redacted_debug!(FlowState);
-
-impl FlowState {
-    pub fn generate() -> Self {
-        FlowState(random_hex::<32>())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
+    /// What the store keeps to recognise this browser.
+    pub fn digest(&self) -> [u8; 32] {
+        digest(&self.0)
     }
 }
 
 /// The id in a result page's URL (`/result/{id}`): 128 random bits. Knowing it is not
-/// enough to see the page; the browser cookie must match too.
+/// enough to see the page; the browser cookie must match too. Still a capability, so its
+/// `Debug` is redacted like every other credential's.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ResultId(String);
+redacted_debug!(ResultId);
 
 impl ResultId {
     pub fn generate() -> Self {
@@ -85,15 +63,9 @@ impl ResultId {
     }
 }
 
-impl fmt::Display for ResultId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for ResultId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ResultId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ResultId({})", self.0)
     }
 }
 
@@ -106,7 +78,6 @@ mod tests {
         let a = BrowserId::generate();
         assert_ne!(a, BrowserId::generate());
         assert_eq!(BrowserId::parse(a.expose()), Some(a));
-        assert_eq!(FlowState::generate().expose().len(), 64);
         let r = ResultId::generate();
         assert_eq!(ResultId::parse(r.as_str()), Some(r));
     }
@@ -119,10 +90,10 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_browser_and_state() {
+    fn debug_output_hides_browser_and_result_ids() {
         let b = BrowserId::generate();
         assert!(!format!("{b:?}").contains(b.expose()));
-        let s = FlowState::generate();
-        assert!(!format!("{s:?}").contains(s.expose()));
+        let r = ResultId::generate();
+        assert!(!format!("{r:?}").contains(r.as_str()));
     }
 }

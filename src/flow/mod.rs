@@ -1,31 +1,30 @@
-//! Authorizations in progress: each `state` bound to the browser that started it, claimed
-//! exactly once, and the result page that only that browser may open.
+//! Authorizations in progress, as rules: each `state` bound to the browser and app that
+//! started it, claimed exactly once, and a result page only that browser may open.
 //!
-//! Kept in memory: a state lives for minutes, and losing in-flight flows on restart only
-//! means the seller clicks "Authorize" again. Tokens themselves live in the store.
+//! Everything here is a pure function of the data and `now`. The records live in the store
+//! (`store::Store`), so that a restart or another replica can finish a flow; the web layer
+//! reads and writes them and asks these rules what they mean.
 
 mod ids;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+mod state;
 
 use subtle::ConstantTimeEq;
 
-use ids::digest;
-pub use ids::{BrowserId, FlowState, ResultId};
+use crate::apps::AppId;
+pub use ids::{BrowserId, ResultId};
+pub use state::{FlowState, StateKey, VerifiedState};
 
 /// How long a seller has between clicking "Authorize" and coming back, by default.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
-/// How long the browser that authorized can reopen its result page.
+/// How long the browser that authorized can reopen its result page. Also the browser
+/// cookie's lifetime, so no state may live longer than this.
 pub const RESULT_TTL_MS: i64 = 30 * 60 * 1000;
-/// Bounds the memory an anonymous client can make us hold by calling /authorize in a loop.
-const MAX_ENTRIES: usize = 10_000;
 
 /// Why a callback's `state` was refused. Every case is decided before any platform call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateRejection {
     Missing,
-    /// Never issued, or forgotten (expired long ago, or the service restarted).
+    /// Not issued by this service for this app (forged, mangled, or another app's).
     Unknown,
     Expired,
     /// Issued to another browser (or this browser lost its cookie).
@@ -38,186 +37,131 @@ pub enum StateRejection {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyFlows;
+impl StateRejection {
+    /// A short, stable word for logs and metrics (never `Debug` text).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StateRejection::Missing => "missing",
+            StateRejection::Unknown => "unknown",
+            StateRejection::Expired => "expired",
+            StateRejection::OtherBrowser => "other_browser",
+            StateRejection::InProgress => "in_progress",
+            StateRejection::AlreadyUsed { .. } => "already_used",
+        }
+    }
+}
 
-#[derive(Clone)]
-enum Stage {
-    Waiting,
+/// Where a claimed state stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimStage {
     Exchanging,
+    /// Done; with the result page when the exchange succeeded.
     Finished(Option<ResultId>),
 }
 
-struct Pending {
-    browser: [u8; 32],
-    created_at: i64,
-    stage: Stage,
+/// The record a valid callback leaves in the store, so that its code is exchanged once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRecord {
+    pub state_digest: [u8; 32],
+    pub app: AppId,
+    pub browser_digest: [u8; 32],
+    /// Kept as long as the result, so that reopening the callback URL finds its result.
+    pub keep_until: i64,
 }
 
-struct FlowResult {
-    browser: [u8; 32],
-    token_id: i64,
-    created_at: i64,
+/// The right to exchange one state's code. It carries the browser, so whoever holds a
+/// claim provably has a browser to show the result to.
+#[derive(Debug)]
+pub struct Claim {
+    pub state_digest: [u8; 32],
+    pub app: AppId,
+    pub browser: BrowserId,
 }
 
-#[derive(Default)]
-struct Inner {
-    states: HashMap<[u8; 32], Pending>,
-    results: HashMap<ResultId, FlowResult>,
+/// Which browser may open a result page, for which token, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultGrant {
+    pub id: ResultId,
+    pub app: AppId,
+    pub browser_digest: [u8; 32],
+    pub token_id: i64,
+    pub expires_at: i64,
 }
 
-#[derive(Clone)]
+/// The state settings of one app: its key and how long a state lives.
 pub struct Flows {
-    inner: Arc<Mutex<Inner>>,
+    pub app: AppId,
+    key: StateKey,
     state_ttl_ms: i64,
 }
 
-impl Default for Flows {
-    fn default() -> Self {
-        Flows::new(STATE_TTL_MS)
-    }
-}
-
-/// The right to exchange one state's code. Finishing records the outcome; dropping it
-/// unfinished (an error, a cancelled request) also ends the state, since its code may
-/// have reached the platform already.
-pub struct Claim {
-    flows: Flows,
-    key: [u8; 32],
-    finished: bool,
-}
-
 impl Flows {
-    pub fn new(state_ttl_ms: i64) -> Self {
+    pub fn new(app: AppId, key: StateKey, state_ttl_ms: i64) -> Self {
         Flows {
-            inner: Arc::default(),
-            state_ttl_ms,
+            app,
+            key,
+            state_ttl_ms: state_ttl_ms.min(RESULT_TTL_MS),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere while holding the lock leaves plain data behind; keep serving.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Issues a new state for this browser. Nothing is stored.
+    pub fn start(&self, browser: &BrowserId, now: i64) -> FlowState {
+        self.key
+            .issue(&self.app, browser, now.saturating_add(self.state_ttl_ms))
     }
 
-    /// Issues a new state for this browser.
-    pub fn start(&self, browser: &BrowserId, now: i64) -> Result<FlowState, TooManyFlows> {
-        let mut inner = self.lock();
-        inner.prune(now, self.state_ttl_ms);
-        if inner.states.len() >= MAX_ENTRIES {
-            return Err(TooManyFlows);
-        }
-        let state = FlowState::generate();
-        inner.states.insert(
-            digest(state.expose()),
-            Pending {
-                browser: digest(browser.expose()),
-                created_at: now,
-                stage: Stage::Waiting,
-            },
-        );
-        Ok(state)
-    }
-
-    /// Checks a callback's state against the browser presenting it and, when it is good,
-    /// claims it so that no other request can exchange the same code.
-    pub fn claim(
+    /// Checks a callback's state against the browser presenting it: issued here, for this
+    /// app and this browser.
+    pub fn verify(
         &self,
         state: Option<&str>,
         browser: Option<&BrowserId>,
+    ) -> Result<VerifiedState, StateRejection> {
+        self.key.verify(state, &self.app, browser)
+    }
+
+    /// What to store when claiming a verified state at `now`, or why it cannot be claimed.
+    pub fn claim_record(
+        &self,
+        state: &VerifiedState,
+        browser: &BrowserId,
         now: i64,
-    ) -> Result<Claim, StateRejection> {
-        let state = state
-            .filter(|s| !s.is_empty())
-            .ok_or(StateRejection::Missing)?;
-        let key = digest(state);
-        let mut inner = self.lock();
-        let pending = inner.states.get_mut(&key).ok_or(StateRejection::Unknown)?;
-        let same_browser = browser
-            .map(|b| bool::from(digest(b.expose()).ct_eq(&pending.browser)))
-            .unwrap_or(false);
-        if !same_browser {
-            // Not consumed: a stranger holding the URL must not be able to burn the state.
-            return Err(StateRejection::OtherBrowser);
+    ) -> Result<ClaimRecord, StateRejection> {
+        if now > state.expires_at {
+            return Err(StateRejection::Expired);
         }
-        match &pending.stage {
-            Stage::Exchanging => Err(StateRejection::InProgress),
-            Stage::Finished(result) => Err(StateRejection::AlreadyUsed {
-                result: result.clone(),
-            }),
-            Stage::Waiting if now - pending.created_at > self.state_ttl_ms => {
-                pending.stage = Stage::Finished(None);
-                Err(StateRejection::Expired)
-            }
-            Stage::Waiting => {
-                pending.stage = Stage::Exchanging;
-                Ok(Claim {
-                    flows: self.clone(),
-                    key,
-                    finished: false,
-                })
-            }
-        }
+        Ok(ClaimRecord {
+            state_digest: state.digest,
+            app: self.app.clone(),
+            browser_digest: browser.digest(),
+            keep_until: state.expires_at.max(now.saturating_add(RESULT_TTL_MS)),
+        })
     }
 
-    /// Remembers that this browser may open the result page for `token_id`.
-    pub fn record_result(&self, browser: &BrowserId, token_id: i64, now: i64) -> ResultId {
-        let id = ResultId::generate();
-        let mut inner = self.lock();
-        inner.prune(now, self.state_ttl_ms);
-        inner.results.insert(
-            id.clone(),
-            FlowResult {
-                browser: digest(browser.expose()),
-                token_id,
-                created_at: now,
-            },
-        );
-        id
-    }
-
-    /// The token row behind a result page, if this browser may see it.
-    pub fn result(&self, id: &ResultId, browser: Option<&BrowserId>, now: i64) -> Option<i64> {
-        let browser = digest(browser?.expose());
-        let inner = self.lock();
-        let result = inner.results.get(id)?;
-        let allowed: bool = result.browser.ct_eq(&browser).into();
-        (allowed && now - result.created_at <= RESULT_TTL_MS).then_some(result.token_id)
-    }
-
-    fn set_stage(&self, key: &[u8; 32], stage: Stage) {
-        if let Some(pending) = self.lock().states.get_mut(key) {
-            pending.stage = stage;
+    /// A result grant for this browser, starting at `now`.
+    pub fn grant(&self, browser: &BrowserId, token_id: i64, now: i64) -> ResultGrant {
+        ResultGrant {
+            id: ResultId::generate(),
+            app: self.app.clone(),
+            browser_digest: browser.digest(),
+            token_id,
+            expires_at: now.saturating_add(RESULT_TTL_MS),
         }
     }
 }
 
-impl Inner {
-    /// Forgets what no request can use any more. A used state is kept as long as its
-    /// result, so replaying the callback URL redirects to the result instead of failing.
-    fn prune(&mut self, now: i64, state_ttl_ms: i64) {
-        let keep_for = state_ttl_ms.max(RESULT_TTL_MS);
-        self.states.retain(|_, p| now - p.created_at <= keep_for);
-        self.results
-            .retain(|_, r| now - r.created_at <= RESULT_TTL_MS);
+/// Why a state that was claimed before cannot be claimed again.
+pub fn already_claimed(stage: ClaimStage) -> StateRejection {
+    match stage {
+        ClaimStage::Exchanging => StateRejection::InProgress,
+        ClaimStage::Finished(result) => StateRejection::AlreadyUsed { result },
     }
 }
 
-impl Claim {
-    pub fn finish(mut self, result: Option<ResultId>) {
-        self.finished = true;
-        self.flows.set_stage(&self.key, Stage::Finished(result));
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.flows.set_stage(&self.key, Stage::Finished(None));
-        }
-    }
+/// The token row behind a result page, if this browser may see it at `now`.
+pub fn visible_result(grant: &ResultGrant, browser: Option<&BrowserId>, now: i64) -> Option<i64> {
+    let allowed = browser.is_some_and(|b| bool::from(b.digest().ct_eq(&grant.browser_digest)));
+    (allowed && now <= grant.expires_at).then_some(grant.token_id)
 }
 
 #[cfg(test)]
@@ -226,130 +170,85 @@ mod tests {
 
     const T0: i64 = 1_700_000_000_000;
 
-    fn started() -> (Flows, BrowserId, FlowState) {
-        let flows = Flows::default();
+    fn flows() -> Flows {
+        Flows::new(AppId::implicit(), StateKey::derive("secret"), STATE_TTL_MS)
+    }
+
+    #[test]
+    fn a_fresh_state_can_be_claimed_and_its_record_outlives_the_result() {
+        let flows = flows();
         let browser = BrowserId::generate();
-        let state = flows.start(&browser, T0).unwrap();
-        (flows, browser, state)
-    }
-
-    #[test]
-    fn the_browser_that_started_can_claim_once() {
-        let (flows, browser, state) = started();
-        let claim = flows
-            .claim(Some(state.expose()), Some(&browser), T0 + 1)
-            .unwrap();
-        assert_eq!(
-            flows
-                .claim(Some(state.expose()), Some(&browser), T0 + 2)
-                .err(),
-            Some(StateRejection::InProgress)
-        );
-        let result = flows.record_result(&browser, 7, T0 + 3);
-        claim.finish(Some(result.clone()));
-        assert_eq!(
-            flows
-                .claim(Some(state.expose()), Some(&browser), T0 + 4)
-                .err(),
-            Some(StateRejection::AlreadyUsed {
-                result: Some(result)
-            })
-        );
-    }
-
-    #[test]
-    fn missing_unknown_and_foreign_states_are_rejected() {
-        let (flows, browser, state) = started();
-        assert_eq!(
-            flows.claim(None, Some(&browser), T0).err(),
-            Some(StateRejection::Missing)
-        );
-        assert_eq!(
-            flows.claim(Some(""), Some(&browser), T0).err(),
-            Some(StateRejection::Missing)
-        );
-        assert_eq!(
-            flows.claim(Some("forged"), Some(&browser), T0).err(),
-            Some(StateRejection::Unknown)
-        );
-        let stranger = BrowserId::generate();
-        assert_eq!(
-            flows.claim(Some(state.expose()), Some(&stranger), T0).err(),
-            Some(StateRejection::OtherBrowser)
-        );
-        assert_eq!(
-            flows.claim(Some(state.expose()), None, T0).err(),
-            Some(StateRejection::OtherBrowser)
-        );
-        // The stranger's attempt did not burn the state for its owner.
-        assert!(
-            flows
-                .claim(Some(state.expose()), Some(&browser), T0)
-                .is_ok()
-        );
+        let state = flows.start(&browser, T0);
+        let verified = flows.verify(Some(state.expose()), Some(&browser)).unwrap();
+        assert_eq!(verified.expires_at, T0 + STATE_TTL_MS);
+        let record = flows.claim_record(&verified, &browser, T0 + 1).unwrap();
+        assert_eq!(record.browser_digest, browser.digest());
+        assert_eq!(record.keep_until, T0 + 1 + RESULT_TTL_MS);
     }
 
     #[test]
     fn an_old_state_is_expired() {
-        let (flows, browser, state) = started();
+        let flows = flows();
+        let browser = BrowserId::generate();
+        let state = flows.start(&browser, T0);
+        let verified = flows.verify(Some(state.expose()), Some(&browser)).unwrap();
         assert_eq!(
             flows
-                .claim(Some(state.expose()), Some(&browser), T0 + STATE_TTL_MS + 1)
-                .err(),
-            Some(StateRejection::Expired)
-        );
-    }
-
-    #[test]
-    fn a_dropped_claim_ends_the_state() {
-        let (flows, browser, state) = started();
-        drop(
-            flows
-                .claim(Some(state.expose()), Some(&browser), T0)
-                .unwrap(),
-        );
-        assert_eq!(
-            flows.claim(Some(state.expose()), Some(&browser), T0).err(),
-            Some(StateRejection::AlreadyUsed { result: None })
+                .claim_record(&verified, &browser, T0 + STATE_TTL_MS + 1)
+                .unwrap_err(),
+            StateRejection::Expired
         );
     }
 
     #[test]
     fn several_states_of_one_browser_are_independent() {
-        let flows = Flows::default();
+        let flows = flows();
         let browser = BrowserId::generate();
-        let a = flows.start(&browser, T0).unwrap();
-        let b = flows.start(&browser, T0).unwrap();
-        assert!(flows.claim(Some(b.expose()), Some(&browser), T0).is_ok());
-        assert!(flows.claim(Some(a.expose()), Some(&browser), T0).is_ok());
+        let a = flows.start(&browser, T0);
+        let b = flows.start(&browser, T0);
+        let va = flows.verify(Some(a.expose()), Some(&browser)).unwrap();
+        let vb = flows.verify(Some(b.expose()), Some(&browser)).unwrap();
+        assert_ne!(va.digest, vb.digest);
+    }
+
+    #[test]
+    fn a_state_never_outlives_the_browser_cookie() {
+        let flows = Flows::new(AppId::implicit(), StateKey::derive("s"), 10 * RESULT_TTL_MS);
+        let browser = BrowserId::generate();
+        let state = flows.start(&browser, T0);
+        let verified = flows.verify(Some(state.expose()), Some(&browser)).unwrap();
+        assert_eq!(verified.expires_at, T0 + RESULT_TTL_MS);
+    }
+
+    #[test]
+    fn a_claimed_state_says_why_it_cannot_be_claimed_again() {
+        assert_eq!(
+            already_claimed(ClaimStage::Exchanging),
+            StateRejection::InProgress
+        );
+        let result = ResultId::generate();
+        assert_eq!(
+            already_claimed(ClaimStage::Finished(Some(result.clone()))),
+            StateRejection::AlreadyUsed {
+                result: Some(result)
+            }
+        );
     }
 
     #[test]
     fn only_the_same_browser_sees_a_result_and_only_for_a_while() {
-        let flows = Flows::default();
+        let flows = flows();
         let browser = BrowserId::generate();
-        let id = flows.record_result(&browser, 42, T0);
-        assert_eq!(flows.result(&id, Some(&browser), T0 + 1), Some(42));
+        let grant = flows.grant(&browser, 42, T0);
+        assert_eq!(visible_result(&grant, Some(&browser), T0 + 1), Some(42));
         assert_eq!(
-            flows.result(&id, Some(&BrowserId::generate()), T0 + 1),
+            visible_result(&grant, Some(&BrowserId::generate()), T0 + 1),
             None
         );
-        assert_eq!(flows.result(&id, None, T0 + 1), None);
+        assert_eq!(visible_result(&grant, None, T0 + 1), None);
         assert_eq!(
-            flows.result(&id, Some(&browser), T0 + RESULT_TTL_MS + 1),
+            visible_result(&grant, Some(&browser), T0 + RESULT_TTL_MS + 1),
             None
         );
-    }
-
-    #[test]
-    fn pending_states_are_bounded() {
-        let flows = Flows::default();
-        let browser = BrowserId::generate();
-        for _ in 0..MAX_ENTRIES {
-            flows.start(&browser, T0).unwrap();
-        }
-        assert_eq!(flows.start(&browser, T0).err(), Some(TooManyFlows));
-        // Once they expire there is room again.
-        assert!(flows.start(&browser, T0 + RESULT_TTL_MS + 1).is_ok());
     }
 }

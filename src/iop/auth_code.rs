@@ -1,6 +1,6 @@
 //! The authorization code, as it arrives on the callback URL.
 
-use std::fmt;
+use crate::redact::redacted_debug;
 
 /// Codes seen are ~40-70 characters; anything this long is not a code.
 const MAX_LEN: usize = 512;
@@ -9,6 +9,7 @@ const MAX_LEN: usize = 512;
 /// a code is a credential until it is exchanged.
 #[derive(Clone)]
 pub struct AuthCode(String);
+redacted_debug!(AuthCode);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthCodeError {
@@ -37,12 +38,6 @@ impl AuthCode {
 
     pub fn expose(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for AuthCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthCode([redacted])")
     }
 }
 

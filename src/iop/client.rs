@@ -1,4 +1,5 @@
-//! The signed client for the two token APIs.
+//! The signed client: one function signs and sends any IOP call and returns the raw
+//! answer; the token calls are built on it.
 //!
 //! Signing is the pure `signed_form`; this module only adds the clock and the transport:
 //! one `reqwest::Client` with a timeout, no redirects, and rustls-verified TLS.
@@ -8,17 +9,36 @@ use std::time::Duration;
 use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::api::TokenApi;
 use super::auth_code::AuthCode;
 use super::error::IopError;
 use super::sign;
-use super::types::TokenResponse;
-use crate::clock;
+use super::types::{TokenResponse, gateway_object};
+use crate::clock::SharedClock;
 
-pub const CREATE_PATH: &str = "/auth/token/create";
-pub const REFRESH_PATH: &str = "/auth/token/refresh";
+/// A gateway answer is a few hundred bytes to a few hundred kilobytes; past this it is not
+/// one.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// A token answer is a few hundred bytes; anything past this is not one.
-const MAX_BODY_BYTES: usize = 256 * 1024;
+/// An answer as the gateway sent it: the HTTP status and the body.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The answer's JSON object, once the gateway's own error shapes (a non-200 status, a
+    /// body that is no object, `"code"` other than `"0"`) are turned into errors.
+    pub fn into_object(self) -> Result<serde_json::Map<String, serde_json::Value>, IopError> {
+        if self.status != 200 {
+            return Err(IopError::HttpStatus {
+                status: self.status,
+            });
+        }
+        gateway_object(&self.body)
+    }
+}
 
 pub struct IopClient {
     http: reqwest::Client,
@@ -27,6 +47,7 @@ pub struct IopClient {
     app_key: String,
     app_secret: SecretString,
     timeout: Duration,
+    clock: SharedClock,
 }
 
 impl IopClient {
@@ -35,6 +56,7 @@ impl IopClient {
         app_key: &str,
         app_secret: SecretString,
         timeout: Duration,
+        clock: SharedClock,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -49,6 +71,7 @@ impl IopClient {
             app_key: app_key.to_owned(),
             app_secret,
             timeout,
+            clock,
         })
     }
 
@@ -58,7 +81,7 @@ impl IopClient {
 
     /// Exchanges an authorization code (`/auth/token/create`).
     pub async fn create_token(&self, code: &AuthCode) -> Result<TokenResponse, IopError> {
-        self.call(CREATE_PATH, "code", code.expose()).await
+        self.token_call(TokenApi::Create, code.expose()).await
     }
 
     /// Renews a token pair (`/auth/token/refresh`).
@@ -66,28 +89,44 @@ impl IopClient {
         &self,
         refresh_token: &SecretString,
     ) -> Result<TokenResponse, IopError> {
-        self.call(REFRESH_PATH, "refresh_token", refresh_token.expose_secret())
+        self.token_call(TokenApi::Refresh, refresh_token.expose_secret())
             .await
     }
 
-    async fn call(
+    async fn token_call(&self, api: TokenApi, value: &str) -> Result<TokenResponse, IopError> {
+        // The token APIs refuse an access token (`IllegalAccessToken`).
+        let answer = self
+            .call(api.path(), &[(api.parameter(), value)], None)
+            .await?;
+        TokenResponse::from_object(answer.into_object()?)
+    }
+
+    /// Signs and sends any IOP call: `api_path` (`/order/get`; empty for `/sync`-style
+    /// calls named by a `method` parameter), the API's own parameters, and the seller's
+    /// access token for business APIs. Adds `app_key`, `timestamp`, `sign_method` and
+    /// `sign`, POSTs them as a form body (never in the URL) and returns the raw answer.
+    pub async fn call(
         &self,
         api_path: &str,
-        name: &str,
-        value: &str,
-    ) -> Result<TokenResponse, IopError> {
-        if value.is_empty() {
+        params: &[(&str, &str)],
+        access_token: Option<&SecretString>,
+    ) -> Result<RawAnswer, IopError> {
+        let access_token = access_token.map(ExposeSecret::expose_secret);
+        let all = params
+            .iter()
+            .copied()
+            .chain(access_token.map(|token| ("access_token", token)));
+        if let Some((name, _)) = all.clone().find(|(_, value)| value.is_empty()) {
             // The SDKs disagree on signing empty values; never send one.
-            return Err(IopError::Transport(format!(
-                "refusing to send an empty `{name}`"
-            )));
+            return Err(IopError::EmptyParameter(name.to_owned()));
         }
+        let params: Vec<(&str, &str)> = all.collect();
         let body = signed_form(
             &self.app_key,
             self.app_secret.expose_secret(),
             api_path,
-            (name, value),
-            clock::now_ms(),
+            &params,
+            self.clock.now_ms(),
         );
         let mut response = self
             .http
@@ -100,27 +139,23 @@ impl IopClient {
             .send()
             .await
             .map_err(|e| self.classify(e))?;
-        let status = response.status();
-        let mut bytes = Vec::new();
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(IopError::InvalidBody("the answer is too large".into()));
             }
-            bytes.extend_from_slice(&chunk);
+            body.extend_from_slice(&chunk);
         }
-        if status != reqwest::StatusCode::OK {
-            return Err(IopError::HttpStatus {
-                status: status.as_u16(),
-            });
-        }
-        TokenResponse::from_json(&bytes)
+        Ok(RawAnswer { status, body })
     }
 
     fn classify(&self, error: reqwest::Error) -> IopError {
         if error.is_timeout() {
             return IopError::Timeout(self.timeout);
         }
-        // The innermost cause ("Connection refused") says the most and names no URL.
+        // The innermost cause ("Connection refused") says the most and names no URL; it is
+        // for the log, the page shows a fixed sentence.
         let mut cause: &dyn std::error::Error = &error;
         while let Some(inner) = cause.source() {
             cause = inner;
@@ -134,25 +169,25 @@ impl IopClient {
     }
 }
 
-/// The form body of a token call: `app_key`, `timestamp`, `sign_method`, the one API
-/// parameter, and `sign` computed over exactly those four.
+/// The form body of a call: `app_key`, `timestamp`, `sign_method`, the API's parameters,
+/// and `sign` computed over exactly those.
 pub fn signed_form(
     app_key: &str,
     app_secret: &str,
     api_path: &str,
-    param: (&str, &str),
+    params: &[(&str, &str)],
     timestamp_ms: i64,
 ) -> String {
     let timestamp = timestamp_ms.to_string();
-    let params = [
+    let common = [
         ("app_key", app_key),
         ("timestamp", timestamp.as_str()),
         ("sign_method", "sha256"),
-        param,
     ];
-    let signature = sign::sign(app_secret, api_path, params);
+    let all = || common.iter().chain(params).copied();
+    let signature = sign::sign(app_secret, api_path, all());
     url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
+        .extend_pairs(all())
         .append_pair("sign", &signature)
         .finish()
 }
@@ -166,8 +201,8 @@ mod tests {
         let form = signed_form(
             "12345678",
             "test_secret",
-            CREATE_PATH,
-            ("code", "3_500000_abcDEF"),
+            TokenApi::Create.path(),
+            &[("code", "3_500000_abcDEF")],
             1_700_000_000_000,
         );
         assert_eq!(
@@ -182,8 +217,8 @@ mod tests {
         let form = signed_form(
             "12345678",
             "test_secret",
-            REFRESH_PATH,
-            ("refresh_token", "50001600212wmSx1bcd"),
+            TokenApi::Refresh.path(),
+            &[("refresh_token", "50001600212wmSx1bcd")],
             1_700_000_000_000,
         );
         assert!(
@@ -195,12 +230,49 @@ mod tests {
     }
 
     #[test]
+    fn a_business_call_with_an_access_token_carries_the_vector_2_signature() {
+        let form = signed_form(
+            "123456",
+            "helloworld",
+            "/order/get",
+            &[("order_id", "1234"), ("access_token", "test")],
+            1_517_820_392_000,
+        );
+        assert!(
+            form.ends_with(
+                "&sign=4190D32361CFB9581350222F345CB77F3B19F0E31D162316848A2C1FFD5FAB4A"
+            ),
+            "{form}"
+        );
+    }
+
+    #[test]
+    fn a_sync_style_call_without_a_path_carries_the_vector_7_signature() {
+        let form = signed_form(
+            "12345678",
+            "test_secret",
+            "",
+            &[
+                ("method", "aliexpress.solution.product.list.get"),
+                ("session", "tok"),
+            ],
+            1_700_000_000_000,
+        );
+        assert!(
+            form.ends_with(
+                "&sign=483D09C44EC96F1BC4C455EA69C28EF81D42B2EFDAEA0C4997DE7EFFF5225221"
+            ),
+            "{form}"
+        );
+    }
+
+    #[test]
     fn non_ascii_values_are_url_encoded_in_the_body_but_signed_raw() {
         let form = signed_form(
             "12345678",
             "test_secret",
-            CREATE_PATH,
-            ("code", "码_ü"),
+            TokenApi::Create.path(),
+            &[("code", "码_ü")],
             1_700_000_000_000,
         );
         assert!(form.contains("code=%E7%A0%81_%C3%BC"));

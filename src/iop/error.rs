@@ -54,4 +54,22 @@ pub enum IopError {
     Connect(String),
     #[error("the request to the platform failed: {0}")]
     Transport(String),
+    /// Refused before sending: the SDKs disagree on signing empty values.
+    #[error("refusing to send an empty `{0}`")]
+    EmptyParameter(String),
+}
+
+impl IopError {
+    /// A short, stable label for how a call ended, for metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            IopError::Platform(_) => "platform_error",
+            IopError::HttpStatus { .. } => "http_status",
+            IopError::InvalidBody(_) => "invalid_body",
+            IopError::Timeout(_) => "timeout",
+            IopError::Connect(_) => "connect",
+            IopError::Transport(_) => "transport",
+            IopError::EmptyParameter(_) => "not_sent",
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! The Alibaba open platform (IOP): signing, the token API client and its answers.
+//! The Alibaba open platform (IOP): signing, the signed client, the token APIs and their
+//! answers.
 
+pub mod api;
 pub mod auth_code;
 pub mod client;
 pub mod error;
@@ -7,8 +9,9 @@ pub mod platform;
 pub mod sign;
 pub mod types;
 
+pub use api::TokenApi;
 pub use auth_code::AuthCode;
-pub use client::IopClient;
+pub use client::{IopClient, RawAnswer};
 pub use error::{IopError, PlatformError};
 pub use platform::Platform;
 pub use types::{CountryUserInfo, SellerIdentity, TokenResponse};

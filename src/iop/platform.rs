@@ -34,6 +34,15 @@ impl Platform {
         }
     }
 
+    /// The inverse of `as_str`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "aliexpress" => Some(Platform::Aliexpress),
+            "lazada" => Some(Platform::Lazada),
+            _ => None,
+        }
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             Platform::Aliexpress => "AliExpress",

@@ -65,28 +65,11 @@ impl TokenResponse {
     /// Reads a gateway answer body. An object with a `code` other than `"0"` is a platform
     /// error; a body that is not a JSON object, or lacks an access token, is invalid.
     pub fn from_json(body: &[u8]) -> Result<Self, IopError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            IopError::InvalidBody(
-                match e.classify() {
-                    serde_json::error::Category::Eof => "truncated JSON",
-                    _ => "not JSON",
-                }
-                .into(),
-            )
-        })?;
-        let Value::Object(map) = value else {
-            return Err(IopError::InvalidBody("not a JSON object".into()));
-        };
-        if let Some(code) = opt_string(&map, "code")
-            && code != "0"
-        {
-            return Err(IopError::Platform(PlatformError {
-                code,
-                kind: opt_string(&map, "type"),
-                message: opt_string(&map, "message"),
-                request_id: opt_string(&map, "request_id"),
-            }));
-        }
+        Self::from_object(gateway_object(body)?)
+    }
+
+    /// Reads a successful gateway answer (see `gateway_object`).
+    pub fn from_object(map: Map<String, Value>) -> Result<Self, IopError> {
         let access_token = opt_string(&map, "access_token")
             .ok_or_else(|| IopError::InvalidBody("no access_token in the answer".into()))?;
         Ok(TokenResponse {
@@ -117,6 +100,34 @@ impl TokenResponse {
             refreshable,
         }
     }
+}
+
+/// The JSON object of any gateway answer body. An object whose `code` is not `"0"` is the
+/// platform's error; a body that is not a JSON object is invalid.
+pub fn gateway_object(body: &[u8]) -> Result<Map<String, Value>, IopError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        IopError::InvalidBody(
+            match e.classify() {
+                serde_json::error::Category::Eof => "truncated JSON",
+                _ => "not JSON",
+            }
+            .into(),
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(IopError::InvalidBody("not a JSON object".into()));
+    };
+    if let Some(code) = opt_string(&map, "code")
+        && code != "0"
+    {
+        return Err(IopError::Platform(PlatformError {
+            code,
+            kind: opt_string(&map, "type"),
+            message: opt_string(&map, "message"),
+            request_id: opt_string(&map, "request_id"),
+        }));
+    }
+    Ok(map)
 }
 
 impl SellerIdentity {

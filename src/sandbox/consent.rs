@@ -5,18 +5,17 @@ use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
 use axum::http::header::CONTENT_SECURITY_POLICY;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use url::Url;
 
 use super::Sandbox;
+use super::error::SandboxError;
 use super::sellers;
-use super::views::{ConsentPage, SandboxProblem, SellerChoice};
-use crate::clock;
-use crate::error::AppError;
-use crate::web::middleware::CONTENT_SECURITY_POLICY as DEFAULT_CSP;
-use crate::web::views::{Layout, render};
+use super::views::{ConsentPage, LAYOUT, SellerChoice, render};
+use crate::iop::Platform;
+use crate::layers::CONTENT_SECURITY_POLICY as DEFAULT_CSP;
 
 type Params = HashMap<String, String>;
 
@@ -51,25 +50,23 @@ fn check_app(sandbox: &Sandbox, params: &Params, check_response_type: bool) -> R
     Ok(())
 }
 
-fn problem(sandbox: &Sandbox, message: String) -> Result<Response, AppError> {
-    let page = SandboxProblem {
-        layout: Layout { sandbox: true },
-        platform_name: sandbox.settings.platform.display_name(),
+fn problem(sandbox: &Sandbox, message: String) -> Result<Response, SandboxError> {
+    Err(SandboxError::BadRequest {
+        platform: sandbox.settings.platform,
         message,
-    };
-    Ok((StatusCode::BAD_REQUEST, render(&page)?).into_response())
+    })
 }
 
-pub async fn authorize(
+pub(super) async fn authorize(
     State(sandbox): State<Sandbox>,
     Query(params): Query<Params>,
-) -> Result<Response, AppError> {
+) -> Result<Response, SandboxError> {
     if let Err(message) = check_app(&sandbox, &params, true) {
         return problem(&sandbox, message);
     }
     let settings = &sandbox.settings;
     let page = ConsentPage {
-        layout: Layout { sandbox: true },
+        layout: LAYOUT,
         platform_name: settings.platform.display_name(),
         app_key: settings.app_key.clone(),
         redirect_uri: settings.redirect_uri.clone(),
@@ -102,29 +99,35 @@ fn consent_csp(redirect_uri: &str) -> String {
     )
 }
 
-pub async fn decide(
+pub(super) async fn decide(
     State(sandbox): State<Sandbox>,
     Form(params): Form<Params>,
-) -> Result<Response, AppError> {
+) -> Result<Response, SandboxError> {
     // The form's hidden fields could be edited: check them again.
     if let Err(message) = check_app(&sandbox, &params, false) {
         return problem(&sandbox, message);
     }
     let settings = &sandbox.settings;
-    let mut target = Url::parse(&settings.redirect_uri)
-        .map_err(|e| AppError::Internal(format!("redirect_uri: {e}")))?;
+    // `check_app` compared it with the registered one, which the sandbox was started with.
+    let mut target = Url::parse(&settings.redirect_uri).map_err(|e| SandboxError::BadRequest {
+        platform: settings.platform,
+        message: format!("the registered redirect_uri is not a URL ({e})"),
+    })?;
     {
         let mut query = target.query_pairs_mut();
         if param(&params, "decision") == "approve" {
             let seller = sellers::find(settings.platform, param(&params, "seller"));
             let prefix = match settings.platform {
-                crate::iop::Platform::Aliexpress => "3",
-                crate::iop::Platform::Lazada => "0",
+                Platform::Aliexpress => "3",
+                Platform::Lazada => "0",
             };
+            let now = sandbox.now_ms();
             let code = sandbox
                 .grants()
-                .issue_code(prefix, &settings.app_key, seller, clock::now_ms())
-                .map_err(|_| AppError::TooManyFlows)?;
+                .issue_code(prefix, &settings.app_key, seller, now)
+                .map_err(|_| SandboxError::Full {
+                    platform: settings.platform,
+                })?;
             query.append_pair("code", &code);
         } else {
             query.append_pair("error", "access_denied");

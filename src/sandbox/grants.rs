@@ -9,14 +9,14 @@ use super::sellers::SampleSeller;
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Lifetimes {
+pub(super) struct Lifetimes {
     pub code_ms: i64,
     pub access_ms: i64,
     pub refresh_ms: i64,
 }
 
 /// A token pair as issued, with absolute expiries in epoch ms.
-pub struct Issued {
+pub(super) struct Issued {
     pub seller: &'static SampleSeller,
     pub access_token: String,
     pub refresh_token: String,
@@ -35,14 +35,14 @@ struct RefreshGrant {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum GrantError {
+pub(super) enum GrantError {
     /// Unknown, already used, or expired: the platform does not say which.
     InvalidCode,
     InvalidRefreshToken,
     Full,
 }
 
-pub struct Grants {
+pub(super) struct Grants {
     lifetimes: Lifetimes,
     codes: HashMap<String, CodeGrant>,
     refresh_tokens: HashMap<String, RefreshGrant>,
@@ -56,7 +56,7 @@ fn random_alnum(len: usize) -> String {
 }
 
 impl Grants {
-    pub fn new(lifetimes: Lifetimes) -> Self {
+    pub(super) fn new(lifetimes: Lifetimes) -> Self {
         Grants {
             lifetimes,
             codes: HashMap::new(),
@@ -65,7 +65,7 @@ impl Grants {
     }
 
     /// A code shaped like the platform's: `3_<appkey>_<random>` (AliExpress) or `0_...` (Lazada).
-    pub fn issue_code(
+    pub(super) fn issue_code(
         &mut self,
         prefix: &str,
         app_key: &str,
@@ -88,7 +88,7 @@ impl Grants {
     }
 
     /// Spends a code: it works once, within its lifetime.
-    pub fn redeem_code(&mut self, code: &str, now: i64) -> Result<Issued, GrantError> {
+    pub(super) fn redeem_code(&mut self, code: &str, now: i64) -> Result<Issued, GrantError> {
         let grant = self.codes.remove(code).ok_or(GrantError::InvalidCode)?;
         if now > grant.expires_at {
             return Err(GrantError::InvalidCode);
@@ -110,7 +110,7 @@ impl Grants {
 
     /// A new access token for a live refresh token. The refresh token's expiry is not
     /// extended, as on the platform.
-    pub fn refresh(&mut self, refresh_token: &str, now: i64) -> Result<Issued, GrantError> {
+    pub(super) fn refresh(&mut self, refresh_token: &str, now: i64) -> Result<Issued, GrantError> {
         let grant = self
             .refresh_tokens
             .get(refresh_token)

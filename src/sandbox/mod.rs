@@ -3,6 +3,7 @@
 //! runs it beside the service; `iop-callback sandbox` runs it alone.
 
 mod consent;
+mod error;
 mod grants;
 mod sellers;
 mod token_api;
@@ -16,12 +17,14 @@ use axum::extract::State;
 use axum::response::{Html, Redirect};
 use axum::routing::{get, post};
 
-use crate::error::AppError;
+use crate::clock::{SharedClock, millis};
 use crate::iop::Platform;
-use crate::web::views::{Layout, render};
+use crate::lock::lock;
+use error::SandboxError;
 use grants::{Grants, Lifetimes};
+use views::{LAYOUT, render};
 
-pub use token_api::{ApiError, TokenApi, verify};
+pub use token_api::{ApiError, verify};
 
 /// Everything the sandbox platform is configured with.
 #[derive(Clone)]
@@ -62,14 +65,12 @@ impl SandboxSettings {
 pub struct Sandbox {
     settings: Arc<SandboxSettings>,
     grants: Arc<Mutex<Grants>>,
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    clock: SharedClock,
 }
 
 impl Sandbox {
-    pub fn new(settings: SandboxSettings) -> Self {
+    /// A sandbox whose codes and tokens expire by `clock`.
+    pub fn new(settings: SandboxSettings, clock: SharedClock) -> Self {
         let lifetimes = Lifetimes {
             code_ms: millis(settings.code_ttl),
             access_ms: millis(settings.access_ttl),
@@ -78,13 +79,16 @@ impl Sandbox {
         Sandbox {
             settings: Arc::new(settings),
             grants: Arc::new(Mutex::new(Grants::new(lifetimes))),
+            clock,
         }
     }
 
     fn grants(&self) -> MutexGuard<'_, Grants> {
-        self.grants
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.grants)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// The sandbox's routes, all under `/sandbox/`.
@@ -103,11 +107,11 @@ impl Sandbox {
     }
 }
 
-async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, AppError> {
+async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxError> {
     let s = &sandbox.settings;
     let human = |d: Duration| humantime::format_duration(d).to_string();
     render(&views::SandboxHome {
-        layout: Layout { sandbox: true },
+        layout: LAYOUT,
         platform_name: s.platform.display_name(),
         app_key: s.app_key.clone(),
         authorize_url: s.authorize_url(),

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::iop::Platform;
 
-pub struct SampleSeller {
+pub(super) struct SampleSeller {
     /// The value of the consent page's seller choice.
     pub key: &'static str,
     pub label: &'static str,
@@ -68,12 +68,12 @@ const SELLERS: &[SampleSeller] = &[
     },
 ];
 
-pub fn for_platform(platform: Platform) -> impl Iterator<Item = &'static SampleSeller> {
+pub(super) fn for_platform(platform: Platform) -> impl Iterator<Item = &'static SampleSeller> {
     SELLERS.iter().filter(move |s| s.platform == platform)
 }
 
 /// The seller with this key on this platform, or the platform's first one.
-pub fn find(platform: Platform, key: &str) -> &'static SampleSeller {
+pub(super) fn find(platform: Platform, key: &str) -> &'static SampleSeller {
     for_platform(platform)
         .find(|s| s.key == key)
         .or_else(|| for_platform(platform).next())
@@ -81,7 +81,7 @@ pub fn find(platform: Platform, key: &str) -> &'static SampleSeller {
 }
 
 impl SampleSeller {
-    pub fn identity(&self) -> Map<String, Value> {
+    pub(super) fn identity(&self) -> Map<String, Value> {
         match (self.identity)() {
             Value::Object(map) => map,
             _ => Map::new(),

@@ -11,8 +11,8 @@ use subtle::ConstantTimeEq;
 
 use super::Sandbox;
 use super::grants::{GrantError, Issued};
-use crate::clock;
-use crate::iop::{Platform, sign};
+use crate::iop::{Platform, TokenApi, sign};
+use crate::random::random_hex;
 
 /// The gateway's allowed clock skew.
 const TIMESTAMP_WINDOW_MS: i64 = 7_200_000;
@@ -31,32 +31,9 @@ fn api_error(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Which token API was called, and its own parameter.
-#[derive(Clone, Copy)]
-pub enum TokenApi {
-    Create,
-    Refresh,
-}
-
-impl TokenApi {
-    fn path(self) -> &'static str {
-        match self {
-            TokenApi::Create => "/auth/token/create",
-            TokenApi::Refresh => "/auth/token/refresh",
-        }
-    }
-
-    fn parameter(self) -> &'static str {
-        match self {
-            TokenApi::Create => "code",
-            TokenApi::Refresh => "refresh_token",
-        }
-    }
-}
-
 /// Query and form body together: the gateway accepts parameters in either. Empty values
 /// count as missing; the first occurrence of a name wins.
-pub fn received_params(query: Option<&str>, body: &[u8]) -> BTreeMap<String, String> {
+pub(super) fn received_params(query: Option<&str>, body: &[u8]) -> BTreeMap<String, String> {
     let mut params = BTreeMap::new();
     let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .chain(url::form_urlencoded::parse(body));
@@ -141,7 +118,7 @@ pub fn verify<'p>(
 }
 
 /// The success answer in the platform's shape, lifetimes both relative and absolute.
-pub fn success_body(
+pub(super) fn success_body(
     platform: Platform,
     api: TokenApi,
     issued: &Issued,
@@ -184,11 +161,10 @@ fn error_body(error: &ApiError, request_id: &str) -> Value {
 }
 
 fn request_id() -> String {
-    let bytes: [u8; 12] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random_hex::<12>()
 }
 
-pub async fn create(
+pub(super) async fn create(
     State(sandbox): State<Sandbox>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -196,7 +172,7 @@ pub async fn create(
     answer(&sandbox, TokenApi::Create, query.as_deref(), &body)
 }
 
-pub async fn refresh(
+pub(super) async fn refresh(
     State(sandbox): State<Sandbox>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -206,7 +182,7 @@ pub async fn refresh(
 
 /// Like the gateway: HTTP 200 with a JSON body, for success and errors alike.
 fn answer(sandbox: &Sandbox, api: TokenApi, query: Option<&str>, body: &[u8]) -> Json<Value> {
-    let now = clock::now_ms();
+    let now = sandbox.now_ms();
     let request_id = request_id();
     let params = received_params(query, body);
     let settings = &sandbox.settings;

@@ -1,43 +1,62 @@
-//! The sandbox's pages.
+//! The sandbox's pages. They share the service's stylesheet and base template, not its
+//! views: the sandbox stands for another party, the platform.
 
 use askama::Template;
+use axum::response::Html;
 
-use crate::web::views::Layout;
+use super::error::SandboxError;
 
-pub struct SellerChoice {
-    pub key: &'static str,
-    pub label: &'static str,
+/// What the shared base template reads: the sandbox banner is always on.
+#[derive(Clone, Copy)]
+pub(super) struct Layout {
+    pub(super) sandbox: bool,
+}
+
+pub(super) const LAYOUT: Layout = Layout { sandbox: true };
+
+pub(super) struct SellerChoice {
+    pub(super) key: &'static str,
+    pub(super) label: &'static str,
 }
 
 #[derive(Template)]
 #[template(path = "sandbox/consent.html")]
-pub struct ConsentPage {
-    pub layout: Layout,
-    pub platform_name: &'static str,
-    pub app_key: String,
-    pub redirect_uri: String,
-    pub state: String,
-    pub sellers: Vec<SellerChoice>,
+pub(super) struct ConsentPage {
+    pub(super) layout: Layout,
+    pub(super) platform_name: &'static str,
+    pub(super) app_key: String,
+    pub(super) redirect_uri: String,
+    pub(super) state: String,
+    pub(super) sellers: Vec<SellerChoice>,
 }
 
 #[derive(Template)]
 #[template(path = "sandbox/problem.html")]
-pub struct SandboxProblem {
-    pub layout: Layout,
-    pub platform_name: &'static str,
-    pub message: String,
+pub(super) struct SandboxProblem<'a> {
+    pub(super) layout: Layout,
+    pub(super) platform_name: &'static str,
+    pub(super) eyebrow: &'a str,
+    pub(super) heading: &'a str,
+    pub(super) message: &'a str,
+    pub(super) note: Option<&'a str>,
 }
 
 #[derive(Template)]
 #[template(path = "sandbox/home.html")]
-pub struct SandboxHome {
-    pub layout: Layout,
-    pub platform_name: &'static str,
-    pub app_key: String,
-    pub authorize_url: String,
-    pub api_url: String,
-    pub redirect_uri: String,
-    pub code_ttl: String,
-    pub access_ttl: String,
-    pub refresh_ttl: String,
+pub(super) struct SandboxHome {
+    pub(super) layout: Layout,
+    pub(super) platform_name: &'static str,
+    pub(super) app_key: String,
+    pub(super) authorize_url: String,
+    pub(super) api_url: String,
+    pub(super) redirect_uri: String,
+    pub(super) code_ttl: String,
+    pub(super) access_ttl: String,
+    pub(super) refresh_ttl: String,
+}
+
+pub(super) fn render(view: &impl Template) -> Result<Html<String>, SandboxError> {
+    view.render()
+        .map(Html)
+        .map_err(|e| SandboxError::Template(e.to_string()))
 }

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::StoreError;
 
-pub async fn open_pool(database_url: &str) -> Result<SqlitePool, StoreError> {
+pub(super) async fn open_pool(database_url: &str) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(database_url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -23,7 +23,7 @@ pub async fn open_pool(database_url: &str) -> Result<SqlitePool, StoreError> {
         .max_connections(4)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }
 

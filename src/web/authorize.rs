@@ -7,29 +7,25 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tracing::instrument;
 use url::Url;
 
-use crate::clock;
 use crate::config::Config;
-use crate::error::AppError;
 use crate::flow::{BrowserId, FlowState};
 use crate::web::state::AppState;
 
 #[instrument(skip_all)]
-pub async fn authorize(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
+pub(super) async fn authorize(State(app): State<AppState>, headers: HeaderMap) -> Response {
     // Reuse this browser's id so that several tabs authorizing at once all stay valid.
     let browser = app
         .cookie
         .read(&headers)
         .unwrap_or_else(BrowserId::generate);
-    let state = app.flows.start(&browser, clock::now_ms())?;
-    app.metrics.authorization_started();
+    // Self-verifying: nothing is stored, so no rate of requests can fill anything.
+    let state = app.flows.start(&browser, app.clock.now_ms());
+    app.metrics.authorization_started(&app.flows.app);
     let mut response = Redirect::to(authorize_url(&app.config, &state).as_str()).into_response();
     response
         .headers_mut()
         .insert(SET_COOKIE, app.cookie.set(&browser));
-    Ok(response)
+    response
 }
 
 /// The platform's authorize page with our parameters. No `uuid`: it breaks the token call.

@@ -6,13 +6,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{Instrument, instrument};
 
-use crate::clock;
 use crate::error::AppError;
-use crate::flow::{BrowserId, Claim, ResultId, StateRejection};
-use crate::iop::AuthCode;
-use crate::metrics::TokenCall;
+use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
+use crate::iop::{AuthCode, TokenApi};
+use crate::store::{ClaimAttempt, Owner};
 use crate::web::state::AppState;
-use crate::web::views::{CancelledPage, Layout, render};
+use crate::web::views::{CancelledPage, render};
 
 /// Reflected text from the query is cut to this many characters.
 const MAX_REFLECTED: usize = 200;
@@ -47,76 +46,117 @@ impl CallbackParams {
 }
 
 #[instrument(skip_all)]
-pub async fn callback(
+pub(super) async fn callback(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
-    let browser = app.cookie.read(&headers);
     // The state is checked before anything else, and before any platform call.
-    let claim = match app
-        .flows
-        .claim(params.state.as_deref(), browser.as_ref(), clock::now_ms())
-    {
+    let claim = match claim(&app, params.state.as_deref(), app.cookie.read(&headers)).await {
         Ok(claim) => claim,
         // This browser reopened its own finished callback URL: show the result again.
-        Err(StateRejection::AlreadyUsed { result: Some(id) }) => return Ok(to_result(&id)),
-        Err(rejection) => return Err(AppError::State(rejection)),
+        Err(AppError::State(StateRejection::AlreadyUsed { result: Some(id) })) => {
+            return Ok(to_result(&id));
+        }
+        Err(error) => return Err(error),
     };
-    let browser = browser.expect("a claim is only granted to a known browser");
 
     if let Some(error) = params.error.filter(|e| !e.is_empty()) {
-        claim.finish(None);
+        app.store.finish_claim(&claim.state_digest, None).await?;
         tracing::info!("seller cancelled the authorization");
         let page = CancelledPage {
-            layout: Layout {
-                sandbox: app.sandbox,
-            },
+            layout: app.layout,
             error: truncate(&error),
             description: params.error_description.as_deref().map(truncate),
         };
         return Ok(render(&page)?.into_response());
     }
 
-    let code = AuthCode::parse(params.code.as_deref())?;
+    let code = match AuthCode::parse(params.code.as_deref()) {
+        Ok(code) => code,
+        Err(error) => {
+            app.store.finish_claim(&claim.state_digest, None).await?;
+            return Err(error.into());
+        }
+    };
     // The exchange runs in its own task: if the browser goes away mid-call, the code has
     // already been spent at the platform and the tokens must still be stored.
-    let task = tokio::spawn(exchange(app, code, browser, claim).in_current_span());
+    let task = tokio::spawn(exchange(app, code, claim).in_current_span());
     let result = task
         .await
         .map_err(|e| AppError::Internal(format!("exchange task: {e}")))??;
     Ok(to_result(&result))
 }
 
-async fn exchange(
-    app: AppState,
-    code: AuthCode,
-    browser: BrowserId,
-    claim: Claim,
+/// Verifies the state (issued here, for this app and browser, not expired) and claims it
+/// in the store, so that no other request, here or on another replica, exchanges its code.
+async fn claim(
+    app: &AppState,
+    state: Option<&str>,
+    browser: Option<BrowserId>,
+) -> Result<Claim, AppError> {
+    let verified = app.flows.verify(state, browser.as_ref())?;
+    // `verify` refuses a state without a browser; this only turns that into the type.
+    let browser = browser.ok_or(StateRejection::OtherBrowser)?;
+    let now = app.clock.now_ms();
+    let record = match app.flows.claim_record(&verified, &browser, now) {
+        Ok(record) => record,
+        Err(expired) => {
+            // A state used before it expired still says so (and finds its result).
+            let before = app.store.claim_stage(&verified.digest).await?;
+            return Err(before.map_or(expired, flow::already_claimed).into());
+        }
+    };
+    match app.store.claim_state(&record, now).await? {
+        ClaimAttempt::Claimed => Ok(Claim {
+            state_digest: verified.digest,
+            app: app.flows.app.clone(),
+            browser,
+        }),
+        ClaimAttempt::Taken(stage) => Err(flow::already_claimed(stage).into()),
+    }
+}
+
+/// Exchanges the code, stores the tokens and grants this browser the result page; the
+/// claim ends either way, since the code may have reached the platform.
+async fn exchange(app: AppState, code: AuthCode, claim: Claim) -> Result<ResultId, AppError> {
+    let outcome = exchange_and_store(&app, &code, &claim).await;
+    if let Err(e) = app
+        .store
+        .finish_claim(&claim.state_digest, outcome.as_ref().ok())
+        .await
+    {
+        // The claim stays "exchanging" until it expires: the code is still never reused.
+        tracing::error!(error = %e, "could not record the end of an authorization");
+    }
+    outcome
+}
+
+async fn exchange_and_store(
+    app: &AppState,
+    code: &AuthCode,
+    claim: &Claim,
 ) -> Result<ResultId, AppError> {
     let response = app
         .metrics
-        .platform_call(TokenCall::Create, app.client.create_token(&code))
+        .platform_call(&claim.app, TokenApi::Create, app.client.create_token(code))
         .await?;
-    let now = clock::now_ms();
-    let token_id = app
-        .store
-        .save_authorization(
-            app.config.platform.as_str(),
-            &app.config.app_key,
-            &response,
-            now,
-        )
-        .await?;
-    let result = app.flows.record_result(&browser, token_id, now);
-    claim.finish(Some(result.clone()));
+    let now = app.clock.now_ms();
+    let owner = Owner {
+        app: &claim.app,
+        platform: app.config.platform,
+        app_key: &app.config.app_key,
+    };
+    let token_id = app.store.save_authorization(owner, &response, now).await?;
+    let grant = app.flows.grant(&claim.browser, token_id, now);
+    app.store.save_result(&grant, now).await?;
     tracing::info!(
         token_id,
         platform_request_id = response.request_id.as_deref().unwrap_or("-"),
         "seller authorized, tokens stored"
     );
-    Ok(result)
+    Ok(grant.id)
 }
 
 /// 303, so that the browser GETs a URL without the code: reloads and history never replay it.

@@ -2,6 +2,7 @@
 
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
+use cookie::{Cookie, SameSite};
 
 use crate::flow::{BrowserId, RESULT_TTL_MS};
 
@@ -31,23 +32,25 @@ impl BrowserCookie {
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| BrowserId::parse(v.trim()))
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|cookie| cookie.name() == name)
+            .and_then(|cookie| BrowserId::parse(cookie.value()))
     }
 
     /// `Set-Cookie`: HttpOnly so scripts cannot read it, `SameSite=Lax` so it comes back
-    /// on the platform's top-level redirect (Strict would drop it).
+    /// on the platform's top-level redirect (Strict would drop it). It lives as long as a
+    /// result page, and no state lives longer (see `flow::Flows::new`).
     pub fn set(self, browser: &BrowserId) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let value = format!(
-            "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-            self.name(),
-            browser.expose(),
-            RESULT_TTL_MS / 1000
-        );
-        HeaderValue::from_str(&value).expect("cookie is ASCII")
+        let cookie = Cookie::build((self.name(), browser.expose()))
+            .path("/")
+            .max_age(cookie::time::Duration::milliseconds(RESULT_TTL_MS))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .build();
+        // A hex value and fixed attributes: always a valid header value.
+        HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 
@@ -73,9 +76,14 @@ mod tests {
     fn https_cookie_is_secure_with_host_prefix() {
         let set = BrowserCookie::new(true).set(&BrowserId::generate());
         let text = set.to_str().unwrap();
-        assert!(text.starts_with("__Host-iop-browser="));
+        assert!(text.starts_with("__Host-iop-browser="), "{text}");
         assert!(
-            text.contains("; Secure") && text.contains("HttpOnly") && text.contains("SameSite=Lax")
+            text.contains("; Secure") && text.contains("HttpOnly") && text.contains("SameSite=Lax"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Max-Age=1800") && text.contains("Path=/"),
+            "{text}"
         );
         assert!(
             !BrowserCookie::new(false)
@@ -84,5 +92,12 @@ mod tests {
                 .unwrap()
                 .contains("Secure")
         );
+    }
+
+    #[test]
+    fn a_malformed_cookie_header_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("iop-browser=\"; ;=; x"));
+        assert_eq!(BrowserCookie::new(false).read(&headers), None);
     }
 }

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 
 use crate::web::state::AppState;
 
-pub async fn healthz() -> StatusCode {
+pub(super) async fn healthz() -> StatusCode {
     StatusCode::OK
 }
 
-pub async fn readyz(State(app): State<AppState>) -> StatusCode {
+pub(super) async fn readyz(State(app): State<AppState>) -> StatusCode {
     match app.store.ping().await {
         Ok(()) => StatusCode::OK,
         Err(e) => {

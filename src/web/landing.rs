@@ -5,13 +5,11 @@ use axum::response::Html;
 
 use crate::error::AppError;
 use crate::web::state::AppState;
-use crate::web::views::{LandingPage, Layout, render};
+use crate::web::views::{LandingPage, render};
 
-pub async fn landing(State(app): State<AppState>) -> Result<Html<String>, AppError> {
+pub(super) async fn landing(State(app): State<AppState>) -> Result<Html<String>, AppError> {
     render(&LandingPage {
-        layout: Layout {
-            sandbox: app.sandbox,
-        },
+        layout: app.layout,
         platform_name: app.config.platform.display_name(),
         app_key: app.config.app_key.clone(),
         redirect_uri: app.config.redirect_uri(),

@@ -2,21 +2,24 @@
 
 use std::sync::Arc;
 
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::flow::Flows;
 use crate::iop::IopClient;
 use crate::metrics::Metrics;
-use crate::store::TokenStore;
+use crate::store::SharedStore;
 use crate::web::cookies::BrowserCookie;
+use crate::web::views::Layout;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub client: Arc<IopClient>,
-    pub store: TokenStore,
-    pub flows: Flows,
+    pub store: SharedStore,
+    pub flows: Arc<Flows>,
+    pub clock: SharedClock,
     pub cookie: BrowserCookie,
     pub metrics: Metrics,
-    /// Set by `iop-callback demo`: every page says it is a sandbox.
-    pub sandbox: bool,
+    /// What every page's layout needs (the demo's sandbox banner).
+    pub layout: Layout,
 }

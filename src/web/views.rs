@@ -5,11 +5,12 @@ use askama::Template;
 use crate::clock;
 use crate::error::ErrorPage;
 use crate::iop::CountryUserInfo;
-use crate::store::StoredToken;
+use crate::store::{StoredToken, TokenStatus};
 
 /// What the base layout needs on every page.
 #[derive(Clone, Copy)]
 pub struct Layout {
+    /// `demo`: every page carries the sandbox banner.
     pub sandbox: bool,
 }
 
@@ -81,12 +82,7 @@ impl ExpiryView {
 }
 
 impl ResultPage {
-    pub fn new(
-        layout: Layout,
-        platform_name: &'static str,
-        token: &StoredToken,
-        now_ms: i64,
-    ) -> Self {
+    pub fn new(layout: Layout, token: &StoredToken, now_ms: i64) -> Self {
         use secrecy::ExposeSecret;
         let id = &token.identity;
         let identity = [
@@ -106,7 +102,7 @@ impl ResultPage {
         .collect();
         ResultPage {
             layout,
-            platform_name,
+            platform_name: token.platform.display_name(),
             seller_name: id.display_name(),
             access_token: token.access_token.expose_secret().to_owned(),
             refresh_token: token
@@ -124,7 +120,7 @@ impl ResultPage {
             countries: id.country_user_info.clone(),
             platform_request_id: token.last_request_id.clone(),
             updated_at: clock::format_utc(token.updated_at),
-            needs_reauthorization: token.status == "reauthorize",
+            needs_reauthorization: token.status == TokenStatus::Reauthorize,
         }
     }
 }

@@ -85,6 +85,8 @@ impl RunningBinary {
             metrics_address: None,
             platform,
             config: plain_config(),
+            // A separate process keeps its own time; this clock moves nothing there.
+            clock: iop_callback::clock::ManualClock::starting_now(),
             _data: tempfile::tempdir().unwrap(),
         }
     }

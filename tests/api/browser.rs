@@ -76,7 +76,9 @@ async fn start(platform: &str) -> Option<Session> {
     let Some(CliCommand::Demo(lifetimes)) = &cli.command else {
         unreachable!()
     };
-    let app = build_demo(&cli.service, lifetimes).await.unwrap();
+    let app = build_demo(&cli.service, lifetimes, iop_callback::clock::system())
+        .await
+        .unwrap();
     let demo = format!("http://localhost:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
 

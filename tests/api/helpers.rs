@@ -1,9 +1,11 @@
 //! `spawn_app()`, a cookie-keeping browser, and a stand-in platform that checks signatures.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use clap::Parser;
 use iop_callback::cli::Cli;
+use iop_callback::clock::ManualClock;
 use iop_callback::config::Config;
 use iop_callback::iop::sign;
 use iop_callback::startup::Application;
@@ -21,6 +23,8 @@ pub struct TestApp {
     pub metrics_address: Option<String>,
     pub platform: MockServer,
     pub config: Config,
+    /// The service's clock: tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
     pub _data: tempfile::TempDir,
 }
 
@@ -33,9 +37,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let args = service_args(&platform.uri(), &data, extra);
-    let config = Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap();
-    let app = Application::build(config).await.unwrap();
+    let clock = ManualClock::starting_now();
+    let app = Application::build_with_clock(config_for(&platform, &data, extra), clock.clone())
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = app
         .metrics_port()
@@ -47,8 +52,15 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         metrics_address,
         platform,
         config,
+        clock,
         _data: data,
     }
+}
+
+/// The configuration of a service pointed at `platform` and a database in `data`.
+pub fn config_for(platform: &MockServer, data: &tempfile::TempDir, extra: &[&str]) -> Config {
+    let args = service_args(&platform.uri(), data, extra);
+    Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap()
 }
 
 /// The flags that point the service at the stand-in platform and a temporary database.

@@ -1,5 +1,8 @@
 //! Black-box tests: the real application on an ephemeral port, a stand-in platform.
 
+// A test binary has no public API: its helpers are `pub` to be shared between modules.
+#![allow(unreachable_pub)]
+
 mod binary;
 mod browser;
 mod client;

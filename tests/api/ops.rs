@@ -3,10 +3,13 @@
 use std::process::Command;
 use std::time::Duration;
 
-use iop_callback::iop::{AuthCode, IopClient, TokenResponse};
+use iop_callback::apps::AppId;
+use iop_callback::clock::{self, Clock, SystemClock};
+use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
 use iop_callback::metrics::Metrics;
 use iop_callback::refresher::{Pass, Refresher};
-use iop_callback::store::TokenStore;
+use iop_callback::startup::Application;
+use iop_callback::store::{self, Owner, SharedStore, TokenStatus};
 use secrecy::{ExposeSecret, SecretString};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,16 +27,17 @@ async fn readyz_answers_200_while_the_database_answers() {
 
 #[tokio::test]
 async fn a_closed_database_is_not_ready() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = Application::build(config_for(&platform, &data, &[]))
         .await
         .unwrap();
-    assert!(store.ping().await.is_ok());
+    let store = app.store();
+    let readyz = format!("http://127.0.0.1:{}/readyz", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    assert_eq!(Browser::new().get(&readyz).await.status(), 200);
     store.close().await;
-    assert!(
-        store.ping().await.is_err(),
-        "readyz turns 503 on this error"
-    );
+    assert_eq!(Browser::new().get(&readyz).await.status(), 503);
 }
 
 #[tokio::test]
@@ -50,11 +54,11 @@ async fn metrics_are_served_on_their_own_listener_only() {
         .await
         .unwrap();
     for expected in [
-        "iop_callback_authorizations_started_total 1",
-        r#"iop_callback_token_exchanges_total{outcome="success"} 1"#,
-        r#"iop_callback_platform_call_duration_seconds_count{api="create"} 1"#,
+        r#"iop_callback_authorizations_started_total{app="default"} 1"#,
+        r#"iop_callback_token_exchanges_total{app="default",outcome="success"} 1"#,
+        r#"iop_callback_platform_call_duration_seconds_count{app="default",api="create"} 1"#,
         r#"iop_callback_http_requests_total{route="/callback",status="303"} 1"#,
-        r#"iop_callback_tokens{status="active"} 1"#,
+        r#"iop_callback_tokens{app="default",status="active"} 1"#,
     ] {
         assert!(text.contains(expected), "metrics have {expected}:\n{text}");
     }
@@ -69,30 +73,44 @@ async fn metrics_are_served_on_their_own_listener_only() {
     );
 }
 
-async fn temp_store(dir: &tempfile::TempDir) -> TokenStore {
-    TokenStore::open(&format!("sqlite://{}/t.db", dir.path().display()))
+async fn temp_store(dir: &tempfile::TempDir) -> SharedStore {
+    store::open(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
         .unwrap()
 }
 
-fn refresher(store: &TokenStore, client: IopClient) -> Refresher {
-    Refresher {
-        store: store.clone(),
-        client: std::sync::Arc::new(client),
-        platform: "aliexpress",
-        metrics: Metrics::default(),
-        interval: Duration::from_secs(3600),
+fn refresher(store: &SharedStore, client: IopClient) -> Refresher {
+    Refresher::new(
+        AppId::implicit(),
+        store.clone(),
+        std::sync::Arc::new(client),
+        Metrics::default(),
+        clock::system(),
+        Duration::from_secs(3600),
+        Duration::from_secs(2),
+    )
+}
+
+fn owner(app: &AppId) -> Owner<'_> {
+    Owner {
+        app,
+        platform: Platform::Aliexpress,
+        app_key: APP_KEY,
     }
 }
 
 /// A pair stored a moment ago (one-day access token), and a refresher calling `server`.
-async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStore, Refresher, i64) {
+async fn stored_pair(
+    server: &MockServer,
+    dir: &tempfile::TempDir,
+) -> (SharedStore, Refresher, i64) {
     let store = temp_store(dir).await;
     let client = IopClient::new(
         &format!("{}/rest", server.uri()),
         APP_KEY,
         SecretString::from(APP_SECRET),
         Duration::from_secs(2),
+        clock::system(),
     )
     .unwrap();
     let first = TokenResponse::from_json(
@@ -100,7 +118,7 @@ async fn stored_pair(server: &MockServer, dir: &tempfile::TempDir) -> (TokenStor
     )
     .unwrap();
     let id = store
-        .save_authorization("aliexpress", APP_KEY, &first, iop_callback::clock::now_ms())
+        .save_authorization(owner(&AppId::implicit()), &first, SystemClock.now_ms())
         .await
         .unwrap();
     let refresher = refresher(&store, client);
@@ -120,7 +138,7 @@ async fn the_refresher_renews_a_token_in_its_last_quarter_and_stores_the_new_pai
         .await;
     let dir = tempfile::tempdir().unwrap();
     let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let now = iop_callback::clock::now_ms();
+    let now = SystemClock.now_ms();
 
     assert_eq!(
         refresher.pass(now).await,
@@ -137,7 +155,7 @@ async fn the_refresher_renews_a_token_in_its_last_quarter_and_stores_the_new_pai
             reauthorize: 0
         }
     );
-    let row = store.get(id).await.unwrap().unwrap();
+    let row = store.token(id).await.unwrap().unwrap();
     assert_eq!(row.access_token.expose_secret(), "new-access");
     assert_eq!(
         form(&server.received_requests().await.unwrap()[0])["refresh_token"],
@@ -156,10 +174,13 @@ async fn a_dead_refresh_token_marks_the_seller_for_reauthorization_instead_of_re
         .await;
     let dir = tempfile::tempdir().unwrap();
     let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let later = iop_callback::clock::now_ms() + 20 * 3_600_000;
+    let later = SystemClock.now_ms() + 20 * 3_600_000;
 
     assert_eq!(refresher.pass(later).await.reauthorize, 1);
-    assert_eq!(store.get(id).await.unwrap().unwrap().status, "reauthorize");
+    assert_eq!(
+        store.token(id).await.unwrap().unwrap().status,
+        TokenStatus::Reauthorize
+    );
     assert_eq!(
         refresher.pass(later).await,
         Pass::default(),
@@ -176,14 +197,17 @@ async fn a_transient_failure_is_retried_on_the_next_pass() {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let later = iop_callback::clock::now_ms() + 20 * 3_600_000;
+    let later = SystemClock.now_ms() + 20 * 3_600_000;
     assert_eq!(refresher.pass(later).await.failed, 1);
     assert_eq!(
         refresher.pass(later).await.failed,
         1,
         "still due, tried again"
     );
-    assert_eq!(store.get(id).await.unwrap().unwrap().status, "active");
+    assert_eq!(
+        store.token(id).await.unwrap().unwrap().status,
+        TokenStatus::Active
+    );
 }
 
 #[tokio::test]
@@ -194,15 +218,24 @@ async fn the_refresher_works_against_the_sandbox_platform() {
     let tokens = client.create_token(&code).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = temp_store(&dir).await;
-    let now = iop_callback::clock::now_ms();
+    let now = SystemClock.now_ms();
+    let app = AppId::implicit();
     let id = store
-        .save_authorization("aliexpress", "12345678", &tokens, now)
+        .save_authorization(
+            Owner {
+                app: &app,
+                platform: Platform::Aliexpress,
+                app_key: "12345678",
+            },
+            &tokens,
+            now,
+        )
         .await
         .unwrap();
 
     let pass = refresher(&store, client).pass(now + 19 * 3_600_000).await;
     assert_eq!(pass.refreshed, 1);
-    let row = store.get(id).await.unwrap().unwrap();
+    let row = store.token(id).await.unwrap().unwrap();
     assert_ne!(
         row.access_token.expose_secret(),
         tokens.access_token.expose_secret()

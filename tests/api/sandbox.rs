@@ -1,10 +1,12 @@
 //! The built-in sandbox platform: `demo` end to end over HTTP, and the standalone sandbox's
 //! authorize page and token API driven by the production client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use iop_callback::cli::{Cli, Command};
+use iop_callback::clock::{self, Clock, ManualClock};
 use iop_callback::demo::{build_demo, build_sandbox};
 use iop_callback::iop::{AuthCode, IopClient, IopError};
 use iop_callback::startup;
@@ -39,7 +41,9 @@ async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
     let Some(Command::Demo(lifetimes)) = &cli.command else {
         unreachable!()
     };
-    let app = build_demo(&cli.service, lifetimes).await.unwrap();
+    let app = build_demo(&cli.service, lifetimes, clock::system())
+        .await
+        .unwrap();
     // The browser must use the public URL's host, as a person opening the printed URL
     // does: the cookie is per host.
     let address = format!("http://localhost:{}", app.port());
@@ -50,9 +54,10 @@ async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
     }
 }
 
-/// A running standalone sandbox with a known secret.
+/// A running standalone sandbox with a known secret, on a clock the test moves.
 pub struct StandaloneSandbox {
     base: String,
+    pub clock: Arc<ManualClock>,
 }
 
 pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
@@ -70,10 +75,13 @@ pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
     let Some(Command::Sandbox(args)) = &cli.command else {
         unreachable!()
     };
-    let (listener, router, _) = build_sandbox(&cli.service, args).await.unwrap();
+    let clock = ManualClock::starting_now();
+    let (listener, router, _) = build_sandbox(&cli.service, args, clock.clone())
+        .await
+        .unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     tokio::spawn(startup::serve(listener, router, std::future::pending()));
-    StandaloneSandbox { base }
+    StandaloneSandbox { base, clock }
 }
 
 impl StandaloneSandbox {
@@ -83,6 +91,7 @@ impl StandaloneSandbox {
             app_key,
             SecretString::from(secret),
             Duration::from_secs(2),
+            self.clock.clone(),
         )
         .unwrap()
     }
@@ -312,7 +321,7 @@ async fn the_sandbox_refuses_a_wrong_secret_or_app_key() {
 async fn sandbox_codes_expire() {
     let sandbox = spawn_sandbox(&[], &["--code-ttl", "1ms"]).await;
     let issued = sandbox.approve("ae-store").await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    sandbox.clock.advance(Duration::from_millis(2));
     assert_eq!(
         platform_code(
             sandbox
@@ -374,7 +383,7 @@ async fn the_token_api_names_missing_parameters_and_refuses_an_access_token() {
     assert!(body["request_id"].is_string());
 
     // A correctly signed call that also carries an access_token.
-    let timestamp = iop_callback::clock::now_ms().to_string();
+    let timestamp = sandbox.clock.now_ms().to_string();
     let mut params = vec![
         ("app_key", "12345678"),
         ("timestamp", timestamp.as_str()),

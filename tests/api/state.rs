@@ -86,12 +86,12 @@ async fn an_attempt_from_another_browser_does_not_burn_the_owners_state() {
 
 #[tokio::test]
 async fn callback_with_expired_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app_with(&["--state-ttl", "1ms"]).await;
+    let app = spawn_app().await;
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let state = browser.start_authorization(&app).await;
-    // The only sleep in these tests: a state older than its lifetime is the point here.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    app.clock
+        .advance(Duration::from_secs(10 * 60) + Duration::from_millis(1));
     let (status, html) = rejected(&app, &browser, &format!("code=abc&state={state}")).await;
     assert_eq!(status, 400);
     assert!(html.contains("within minutes"));

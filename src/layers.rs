@@ -1,0 +1,145 @@
+//! The HTTP layers every listener shares (the service, and the standalone sandbox): our
+//! own request id, one log line per request, a timeout, security headers, and `no-store`
+//! by default.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
+use axum::middleware::Next;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::random::random_hex;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Wraps `routes` in the shared layers. Layers the caller added to `routes` run inside
+/// these, so they see the request id and their responses get the headers.
+pub fn around(routes: Router, https: bool, request_timeout: Duration) -> Router {
+    let mut router = routes.layer(axum::middleware::from_fn(no_store_by_default));
+    for (name, value) in security_headers(https) {
+        // A page with needs of its own (the sandbox's consent form) may set its own policy.
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(axum::middleware::map_request(ignore_client_request_id))
+}
+
+/// 64 random bits in hex: enough to find one request in the log.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&random_hex::<8>())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The id is always ours, never the client's, whose header could carry anything into our
+/// logs and pages (`SetRequestIdLayer` keeps an id the request already has).
+async fn ignore_client_request_id(mut request: Request) -> Request {
+    request.headers_mut().remove(REQUEST_ID);
+    request
+}
+
+/// Our id of the request being served, for error pages.
+pub fn request_id(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// The request span: method, the matched route template (never the URI, whose query may
+/// hold a code or state) and our request id.
+fn request_span(request: &Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("(unmatched)");
+    let id = request_id(request);
+    tracing::info_span!("request", method = %request.method(), route, request_id = %id)
+}
+
+/// The one log line per request; latency in whole milliseconds.
+fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        "response"
+    );
+}
+
+/// Headers every response gets; values are from security.md.
+fn security_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ];
+    if https {
+        headers.push((
+            HeaderName::from_static("strict-transport-security"),
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    headers
+}
+
+/// Pages may hold tokens; only the static assets (which set their own) may be cached.
+async fn no_store_by_default(request: Request, next: Next) -> Response<Body> {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if !response.headers().contains_key(CONTENT_TYPE) && response.status().is_success() {
+        // Bodiless answers (health) still declare a type so nosniff has nothing to guess.
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
+}

@@ -1,0 +1,375 @@
+//! What every store engine must do, as tests over `&dyn Store`. Each engine runs them all
+//! (see the `engine_tests!` invocations at the end).
+
+use secrecy::ExposeSecret;
+
+use super::*;
+use crate::flow::{BrowserId, ClaimRecord, ClaimStage, ResultGrant, ResultId};
+
+const T0: i64 = 1_700_000_000_000;
+
+fn response(body: &str) -> TokenResponse {
+    TokenResponse::from_json(body.as_bytes()).unwrap()
+}
+
+fn owner<'a>(app: &'a AppId, platform: Platform, app_key: &'a str) -> Owner<'a> {
+    Owner {
+        app,
+        platform,
+        app_key,
+    }
+}
+
+async fn save(store: &dyn Store, app_key: &str, body: &str, now: i64) -> i64 {
+    let app = AppId::implicit();
+    store
+        .save_authorization(
+            owner(&app, Platform::Aliexpress, app_key),
+            &response(body),
+            now,
+        )
+        .await
+        .unwrap()
+}
+
+pub(super) async fn reauthorizing_a_seller_updates_its_row(store: &dyn Store) {
+    let id1 = save(
+        store,
+        "k",
+        r#"{"access_token":"a1","refresh_token":"r1","seller_id":"1001","expires_in":10}"#,
+        1_000,
+    )
+    .await;
+    let id2 = save(
+        store,
+        "k",
+        r#"{"access_token":"a2","refresh_token":"r2","seller_id":"1001","expires_in":20}"#,
+        2_000,
+    )
+    .await;
+    let id3 = save(
+        store,
+        "k",
+        r#"{"access_token":"b1","seller_id":"2002"}"#,
+        3_000,
+    )
+    .await;
+    assert_eq!(id1, id2);
+    assert_ne!(id1, id3);
+    let row = store.token(id1).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "a2");
+    assert_eq!(row.access_expires_at, Some(22_000));
+    assert_eq!(row.created_at, 1_000);
+    assert_eq!(row.updated_at, 2_000);
+    assert_eq!(row.identity.seller_id.as_deref(), Some("1001"));
+    assert_eq!(row.platform, Platform::Aliexpress);
+    assert_eq!(row.app, AppId::implicit());
+    assert_eq!(row.status, TokenStatus::Active);
+}
+
+pub(super) async fn the_same_seller_under_another_app_key_or_platform_is_another_row(
+    store: &dyn Store,
+) {
+    let r = response(r#"{"access_token":"a","seller_id":"1001"}"#);
+    let prod = AppId::implicit();
+    let test = AppId::parse("ae-test").unwrap();
+    let a = store
+        .save_authorization(owner(&prod, Platform::Aliexpress, "k1"), &r, 1)
+        .await
+        .unwrap();
+    let b = store
+        .save_authorization(owner(&test, Platform::Aliexpress, "k2"), &r, 1)
+        .await
+        .unwrap();
+    let c = store
+        .save_authorization(owner(&prod, Platform::Lazada, "k1"), &r, 1)
+        .await
+        .unwrap();
+    assert!(a != b && b != c && a != c);
+    assert_eq!(store.token(b).await.unwrap().unwrap().app, test);
+    assert_eq!(
+        store.token(c).await.unwrap().unwrap().platform,
+        Platform::Lazada
+    );
+}
+
+pub(super) async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left(
+    store: &dyn Store,
+) {
+    // Issued at 0 for 100 s; the refresh token lives 1000 s.
+    let id = save(
+        store,
+        "k",
+        r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":100,"refresh_expires_in":1000}"#,
+        0,
+    )
+    .await;
+    let app = AppId::implicit();
+    let app = &app;
+    let due = |now| async move { store.due_for_refresh(app, now).await.unwrap() };
+    assert_eq!(due(74_000).await.len(), 0);
+    let due_now = due(75_000).await;
+    assert_eq!(due_now.len(), 1);
+    let other = AppId::parse("other-app").unwrap();
+    assert!(
+        store
+            .due_for_refresh(&other, 75_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let renewed = response(r#"{"access_token":"a2","expires_in":100}"#);
+    assert!(
+        store
+            .save_refresh(&due_now[0], &renewed, 80_000)
+            .await
+            .unwrap()
+    );
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "a2");
+    assert_eq!(
+        row.refresh_token.unwrap().expose_secret(),
+        "r",
+        "kept when not sent"
+    );
+    assert_eq!(row.refresh_expires_at, Some(1_000_000), "not extended");
+    assert!(due(90_000).await.is_empty(), "fresh again");
+}
+
+pub(super) async fn a_refresh_never_overwrites_a_newer_authorization(store: &dyn Store) {
+    let body = r#"{"access_token":"old","refresh_token":"r","seller_id":"7","expires_in":100}"#;
+    let id = save(store, "k", body, 0).await;
+    let before_refresh = store.token(id).await.unwrap().unwrap();
+    // The seller authorizes again while the refresh call is in flight.
+    save(
+        store,
+        "k",
+        r#"{"access_token":"newer","refresh_token":"r2","seller_id":"7","expires_in":100}"#,
+        50_000,
+    )
+    .await;
+    let late = response(r#"{"access_token":"from-refresh","expires_in":100}"#);
+    assert!(
+        !store
+            .save_refresh(&before_refresh, &late, 60_000)
+            .await
+            .unwrap()
+    );
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "newer");
+}
+
+pub(super) async fn dead_pairs_are_marked_for_reauthorization_and_counted(store: &dyn Store) {
+    for body in [
+        r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":10,"refresh_expires_in":20}"#,
+        r#"{"access_token":"b","refresh_token":"r","seller_id":"2","expires_in":10,"refresh_expires_in":0}"#,
+        r#"{"access_token":"c","refresh_token":"r","seller_id":"3","expires_in":1000,"refresh_expires_in":2000}"#,
+    ] {
+        save(store, "k", body, 0).await;
+    }
+    let counts = |active, expired, reauthorize| {
+        vec![TokenCounts {
+            app: AppId::implicit(),
+            active,
+            expired,
+            reauthorize,
+        }]
+    };
+    assert_eq!(
+        store.count_by_status(15_000).await.unwrap(),
+        counts(1, 2, 0)
+    );
+    assert_eq!(store.mark_dead(25_000).await.unwrap(), 2);
+    assert_eq!(
+        store.count_by_status(25_000).await.unwrap(),
+        counts(1, 0, 2)
+    );
+    assert!(
+        store
+            .due_for_refresh(&AppId::implicit(), 25_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub(super) async fn one_refresh_lease_per_token_until_it_runs_out(store: &dyn Store) {
+    let id = save(store, "k", r#"{"access_token":"a","seller_id":"1"}"#, 0).await;
+    assert!(
+        store
+            .lease_refresh(id, "one", T0 + 30_000, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lease_refresh(id, "two", T0 + 30_000, T0 + 1)
+            .await
+            .unwrap()
+    );
+    // A crashed holder's lease runs out.
+    assert!(
+        store
+            .lease_refresh(id, "two", T0 + 90_000, T0 + 30_001)
+            .await
+            .unwrap()
+    );
+    store.release_refresh(id, "one").await.unwrap();
+    assert!(
+        !store
+            .lease_refresh(id, "one", T0 + 90_000, T0 + 30_002)
+            .await
+            .unwrap(),
+        "only the holder releases"
+    );
+    store.release_refresh(id, "two").await.unwrap();
+    assert!(
+        store
+            .lease_refresh(id, "one", T0 + 90_000, T0 + 30_003)
+            .await
+            .unwrap()
+    );
+}
+
+fn claim_record(keep_until: i64) -> ClaimRecord {
+    ClaimRecord {
+        state_digest: rand::random(),
+        app: AppId::implicit(),
+        browser_digest: BrowserId::generate().digest(),
+        keep_until,
+    }
+}
+
+pub(super) async fn a_state_is_claimed_once_and_remembers_its_result(store: &dyn Store) {
+    let record = claim_record(T0 + 1_000);
+    assert_eq!(
+        store.claim_state(&record, T0).await.unwrap(),
+        ClaimAttempt::Claimed
+    );
+    assert_eq!(
+        store.claim_state(&record, T0).await.unwrap(),
+        ClaimAttempt::Taken(ClaimStage::Exchanging)
+    );
+    let result = ResultId::generate();
+    store
+        .finish_claim(&record.state_digest, Some(&result))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_state(&record, T0).await.unwrap(),
+        ClaimAttempt::Taken(ClaimStage::Finished(Some(result.clone())))
+    );
+    assert_eq!(
+        store.claim_stage(&record.state_digest).await.unwrap(),
+        Some(ClaimStage::Finished(Some(result)))
+    );
+    assert_eq!(store.claim_stage(&rand::random()).await.unwrap(), None);
+}
+
+pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
+    let old = claim_record(T0);
+    store.claim_state(&old, T0).await.unwrap();
+    // Any later claim sweeps the ones past their time.
+    store
+        .claim_state(&claim_record(T0 + 10_000), T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.claim_stage(&old.state_digest).await.unwrap(), None);
+
+    let grant = ResultGrant {
+        id: ResultId::generate(),
+        app: AppId::implicit(),
+        browser_digest: BrowserId::generate().digest(),
+        token_id: 42,
+        expires_at: T0,
+    };
+    store.save_result(&grant, T0).await.unwrap();
+    assert_eq!(
+        store.result(&grant.id).await.unwrap().as_ref(),
+        Some(&grant)
+    );
+    let newer = ResultGrant {
+        id: ResultId::generate(),
+        expires_at: T0 + 10_000,
+        ..grant.clone()
+    };
+    store.save_result(&newer, T0 + 1).await.unwrap();
+    assert_eq!(store.result(&grant.id).await.unwrap(), None);
+    assert_eq!(store.result(&newer.id).await.unwrap(), Some(newer));
+}
+
+/// One `#[tokio::test]` per conformance test, for an engine made by `$open`.
+macro_rules! engine_tests {
+    ($engine:ident, $open:expr, [$($test:ident),* $(,)?]) => {
+        mod $engine {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let (_guard, store) = $open.await;
+                    super::$test(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_engine_tests {
+    ($engine:ident, $open:expr) => {
+        engine_tests!(
+            $engine,
+            $open,
+            [
+                reauthorizing_a_seller_updates_its_row,
+                the_same_seller_under_another_app_key_or_platform_is_another_row,
+                a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left,
+                a_refresh_never_overwrites_a_newer_authorization,
+                dead_pairs_are_marked_for_reauthorization_and_counted,
+                one_refresh_lease_per_token_until_it_runs_out,
+                a_state_is_claimed_once_and_remembers_its_result,
+                old_claims_and_results_are_forgotten,
+            ]
+        );
+    };
+}
+
+pub(super) async fn temp_sqlite() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/tokens.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    (dir, store)
+}
+
+all_engine_tests!(sqlite, super::temp_sqlite());
+
+#[tokio::test]
+async fn sqlite_tokens_survive_reopening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/tokens.db", dir.path().display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let app = AppId::implicit();
+    let id = store
+        .save_authorization(
+            owner(&app, Platform::Lazada, "k"),
+            &response(r#"{"access_token":"kept","account":"s@x"}"#),
+            5,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    let row = reopened.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "kept");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_database_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _store) = temp_sqlite().await;
+    let mode = std::fs::metadata(dir.path().join("nested/tokens.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -1,0 +1,398 @@
+//! The embedded engine: one SQLite file, WAL, for a single box.
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use sqlx::SqlitePool;
+
+use super::open::open_pool;
+use super::{
+    ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
+};
+use crate::apps::AppId;
+use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
+use crate::iop::{Platform, TokenResponse};
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    app_id: String,
+    platform: String,
+    app_key: String,
+    access_token: String,
+    refresh_token: Option<String>,
+    access_expires_at: Option<i64>,
+    refresh_expires_at: Option<i64>,
+    refreshable: bool,
+    identity: String,
+    last_request_id: Option<String>,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The columns of a `TokenRow`; a macro so that queries stay static strings.
+macro_rules! token_columns {
+    () => {
+        "id, app_id, platform, app_key, access_token, refresh_token, access_expires_at, \
+         refresh_expires_at, refreshable, identity, last_request_id, status, created_at, \
+         updated_at"
+    };
+}
+
+impl SqliteStore {
+    pub async fn open(database_url: &str) -> Result<Self, StoreError> {
+        Ok(SqliteStore {
+            pool: open_pool(database_url).await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn save_authorization(
+        &self,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let expiries = response.expiries(now_ms);
+        let identity = serde_json::to_string(&response.identity)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
+                 refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
+                 last_request_id, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
+                 app_id = excluded.app_id,
+                 access_token = excluded.access_token,
+                 refresh_token = excluded.refresh_token,
+                 access_expires_at = excluded.access_expires_at,
+                 refresh_expires_at = excluded.refresh_expires_at,
+                 refreshable = excluded.refreshable,
+                 identity = excluded.identity,
+                 last_request_id = excluded.last_request_id,
+                 status = excluded.status,
+                 updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(owner.app.as_str())
+        .bind(owner.platform.as_str())
+        .bind(owner.app_key)
+        .bind(account_key(response, now_ms))
+        .bind(response.access_token.expose_secret())
+        .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
+        .bind(expiries.access_expires_at)
+        .bind(expiries.refresh_expires_at)
+        .bind(expiries.refreshable)
+        .bind(identity)
+        .bind(response.request_id.as_deref())
+        .bind(TokenStatus::Active.as_str())
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn token(&self, id: i64) -> Result<Option<StoredToken>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(StoredToken::try_from).transpose()
+    }
+
+    async fn due_for_refresh(
+        &self,
+        app: &AppId,
+        now_ms: i64,
+    ) -> Result<Vec<StoredToken>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens
+             WHERE app_id = ? AND status = ? AND refreshable
+               AND refresh_token IS NOT NULL AND access_expires_at IS NOT NULL
+               AND (access_expires_at - ?) * 4 <= (access_expires_at - updated_at)
+               AND (refresh_expires_at IS NULL OR refresh_expires_at > ?)
+             ORDER BY access_expires_at"
+        ))
+        .bind(app.as_str())
+        .bind(TokenStatus::Active.as_str())
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(StoredToken::try_from).collect()
+    }
+
+    async fn save_refresh(
+        &self,
+        refreshed: &StoredToken,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let expiries = response.expiries(now_ms);
+        let done = sqlx::query(
+            "UPDATE tokens SET
+                 access_token = ?,
+                 refresh_token = COALESCE(?, refresh_token),
+                 access_expires_at = ?,
+                 refresh_expires_at = COALESCE(?, refresh_expires_at),
+                 last_request_id = ?,
+                 updated_at = ?
+             WHERE id = ? AND updated_at = ?",
+        )
+        .bind(response.access_token.expose_secret())
+        .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
+        .bind(expiries.access_expires_at)
+        .bind(expiries.refresh_expires_at)
+        .bind(response.request_id.as_deref())
+        .bind(now_ms)
+        .bind(refreshed.id)
+        .bind(refreshed.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_reauthorize(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(TokenStatus::Reauthorize.as_str())
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_dead(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tokens SET status = ?, updated_at = ?
+             WHERE status = ?
+               AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)
+                    OR (NOT refreshable AND access_expires_at IS NOT NULL AND access_expires_at <= ?))",
+        )
+        .bind(TokenStatus::Reauthorize.as_str())
+        .bind(now_ms)
+        .bind(TokenStatus::Active.as_str())
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn count_by_status(&self, now_ms: i64) -> Result<Vec<TokenCounts>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT app_id,
+                 COALESCE(SUM(status = ?1 AND (access_expires_at IS NULL OR access_expires_at > ?3)), 0),
+                 COALESCE(SUM(status = ?1 AND access_expires_at <= ?3), 0),
+                 COALESCE(SUM(status = ?2), 0)
+             FROM tokens GROUP BY app_id ORDER BY app_id",
+        )
+        .bind(TokenStatus::Active.as_str())
+        .bind(TokenStatus::Reauthorize.as_str())
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(app, active, expired, reauthorize)| {
+                Ok(TokenCounts {
+                    app: app_id(&app)?,
+                    active,
+                    expired,
+                    reauthorize,
+                })
+            })
+            .collect()
+    }
+
+    async fn lease_refresh(
+        &self,
+        token_id: i64,
+        holder: &str,
+        until: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tokens SET lease_holder = ?, lease_until = ?
+             WHERE id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_holder = ?)",
+        )
+        .bind(holder)
+        .bind(until)
+        .bind(token_id)
+        .bind(now_ms)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_refresh(&self, token_id: i64, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tokens SET lease_holder = NULL, lease_until = NULL
+             WHERE id = ? AND lease_holder = ?",
+        )
+        .bind(token_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_state(
+        &self,
+        record: &ClaimRecord,
+        now_ms: i64,
+    ) -> Result<ClaimAttempt, StoreError> {
+        sqlx::query("DELETE FROM flow_claims WHERE keep_until < ?")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
+             VALUES (?, ?, ?, 'exchanging', ?)
+             ON CONFLICT (state_digest) DO NOTHING",
+        )
+        .bind(&record.state_digest[..])
+        .bind(record.app.as_str())
+        .bind(&record.browser_digest[..])
+        .bind(record.keep_until)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(ClaimAttempt::Claimed);
+        }
+        let stage = self.claim_stage(&record.state_digest).await?;
+        // Gone between the two statements only if it expired just then: claimed before.
+        Ok(ClaimAttempt::Taken(
+            stage.unwrap_or(ClaimStage::Finished(None)),
+        ))
+    }
+
+    async fn claim_stage(&self, state_digest: &[u8; 32]) -> Result<Option<ClaimStage>, StoreError> {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT stage, result_id FROM flow_claims WHERE state_digest = ?")
+                .bind(&state_digest[..])
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(stage, result)| claim_stage(&stage, result))
+            .transpose()
+    }
+
+    async fn finish_claim(
+        &self,
+        state_digest: &[u8; 32],
+        result: Option<&ResultId>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE flow_claims SET stage = 'finished', result_id = ? WHERE state_digest = ?",
+        )
+        .bind(result.map(ResultId::as_str))
+        .bind(&state_digest[..])
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM flow_results WHERE expires_at < ?")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(grant.id.as_str())
+        .bind(grant.app.as_str())
+        .bind(&grant.browser_digest[..])
+        .bind(grant.token_id)
+        .bind(grant.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn result(&self, id: &ResultId) -> Result<Option<ResultGrant>, StoreError> {
+        let row: Option<(String, Vec<u8>, i64, i64)> = sqlx::query_as(
+            "SELECT app_id, browser_digest, token_id, expires_at
+             FROM flow_results WHERE result_id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(app, browser, token_id, expires_at)| {
+            Ok(ResultGrant {
+                id: id.clone(),
+                app: app_id(&app)?,
+                browser_digest: digest_bytes(&browser)?,
+                token_id,
+                expires_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn app_id(raw: &str) -> Result<AppId, StoreError> {
+    AppId::parse(raw).map_err(StoreError::Corrupt)
+}
+
+fn digest_bytes(raw: &[u8]) -> Result<[u8; 32], StoreError> {
+    raw.try_into()
+        .map_err(|_| StoreError::Corrupt("a digest that is not 32 bytes".into()))
+}
+
+fn claim_stage(stage: &str, result: Option<String>) -> Result<ClaimStage, StoreError> {
+    match stage {
+        "exchanging" => Ok(ClaimStage::Exchanging),
+        "finished" => Ok(ClaimStage::Finished(
+            result.as_deref().and_then(ResultId::parse),
+        )),
+        other => Err(StoreError::Corrupt(format!("claim stage `{other}`"))),
+    }
+}
+
+impl TryFrom<TokenRow> for StoredToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(StoredToken {
+            id: row.id,
+            app: app_id(&row.app_id)?,
+            platform: Platform::parse(&row.platform)
+                .ok_or_else(|| StoreError::Corrupt(format!("platform `{}`", row.platform)))?,
+            app_key: row.app_key,
+            access_token: row.access_token.into(),
+            refresh_token: row.refresh_token.map(Into::into),
+            access_expires_at: row.access_expires_at,
+            refresh_expires_at: row.refresh_expires_at,
+            refreshable: row.refreshable,
+            identity: serde_json::from_str(&row.identity)?,
+            last_request_id: row.last_request_id,
+            status: TokenStatus::parse(&row.status)?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
