@@ -65,6 +65,9 @@ pub const DEMO_DEFAULTS: ModeDefaults = ModeDefaults {
 };
 pub const SANDBOX_LISTEN: &str = "127.0.0.1:9090";
 
+/// A state may live at most as long as the browser cookie it is bound to.
+const MAX_STATE_TTL: Duration = Duration::from_millis(crate::flow::RESULT_TTL_MS.unsigned_abs());
+
 impl Config {
     /// Builds the configuration for talking to a real platform: app key and secret required.
     pub fn from_args(args: &ServiceArgs) -> Result<Config, ConfigError> {
@@ -109,6 +112,15 @@ impl Config {
         )?;
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
+        if state_ttl > MAX_STATE_TTL {
+            return Err(bad(
+                "IOP_STATE_TTL",
+                format!(
+                    "must be at most {}: the browser cookie that a state is bound to lives that long",
+                    humantime::format_duration(MAX_STATE_TTL)
+                ),
+            ));
+        }
         let refresh_interval = match args.refresh_interval.trim() {
             "off" => None,
             raw => Some(parse_duration("IOP_REFRESH_INTERVAL", raw)?),
@@ -377,6 +389,7 @@ mod tests {
             "IOP_REFRESH_INTERVAL"
         );
         assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
+        assert_eq!(with(&["--state-ttl", "31m"]), "IOP_STATE_TTL");
         assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
         assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
         assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");

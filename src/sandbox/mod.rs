@@ -24,8 +24,6 @@ use error::SandboxError;
 use grants::{Grants, Lifetimes};
 use views::{LAYOUT, render};
 
-pub use token_api::{ApiError, verify};
-
 /// Everything the sandbox platform is configured with.
 #[derive(Clone)]
 pub struct SandboxSettings {

@@ -19,7 +19,7 @@ const TIMESTAMP_WINDOW_MS: i64 = 7_200_000;
 
 /// An error answer: `{"type":"ISV","code":...,"message":...,"request_id":...}`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ApiError {
+pub(super) struct ApiError {
     pub code: &'static str,
     pub message: String,
 }
@@ -46,7 +46,7 @@ pub(super) fn received_params(query: Option<&str>, body: &[u8]) -> BTreeMap<Stri
 }
 
 /// The gateway's checks, in its order. Returns the API parameter's value.
-pub fn verify<'p>(
+pub(super) fn verify<'p>(
     api: TokenApi,
     app_key: &str,
     app_secret: &str,

@@ -15,7 +15,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 
-pub use authorize::authorize_url;
 pub use state::AppState;
 
 use crate::error::AppError;

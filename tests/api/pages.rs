@@ -170,3 +170,33 @@ async fn pages_load_no_third_party_assets() {
         .unwrap();
     assert!(js.contains("clipboard"));
 }
+
+#[tokio::test]
+async fn an_unreachable_platform_gets_a_fixed_sentence_not_the_os_error() {
+    // Bind and drop a listener: nothing listens on that port afterwards.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api_url = format!("http://127.0.0.1:{port}/rest");
+    let app = spawn_app_with(&["--api-url", &api_url]).await;
+    let response = Browser::new().callback_with_code(&app, "c").await;
+    assert_eq!(response.status(), 502);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("could not connect to the platform"), "{html}");
+    assert!(!html.to_lowercase().contains("refused"), "{html}");
+    assert!(!html.contains(&port.to_string()), "no address on the page");
+}
+
+#[tokio::test]
+async fn a_missing_page_or_file_is_a_neutral_404() {
+    let app = spawn_app().await;
+    for path in ["/static/missing.css", "/no/such/page"] {
+        let response = Browser::new().get(&format!("{}{path}", app.address)).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Not found"), "{path}: {html}");
+        assert!(!html.contains("Authorization not completed"), "{path}");
+    }
+}
