@@ -114,15 +114,39 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_STATE_TTL", default_value = "10m", global = true)]
     pub state_ttl: String,
 
-    /// How often stored tokens are checked for refresh; `off` disables refreshing.
-    /// A token is refreshed when a quarter of its lifetime is left.
+    /// The refresher wakes when a token falls due (and at once when this process stores
+    /// one); this is the longest it sleeps without looking at the store, so tokens stored
+    /// by other replicas are seen within it. `off` disables refreshing.
     #[arg(
         long,
         env = "IOP_REFRESH_INTERVAL",
-        default_value = "30s",
+        default_value = "1m",
         global = true
     )]
     pub refresh_interval: String,
+
+    /// When to renew an access token: a share of its lifetime left (`25%`) or a time
+    /// before it expires (`3d`); never before half its lifetime.
+    #[arg(long, env = "IOP_REFRESH_BEFORE", default_value = "25%", global = true)]
+    pub refresh_before: String,
+
+    /// How many refreshes run at once.
+    #[arg(
+        long,
+        env = "IOP_REFRESH_CONCURRENCY",
+        default_value = "4",
+        global = true
+    )]
+    pub refresh_concurrency: String,
+
+    /// Keys for the token API (`/api/v1/`), comma-separated, each at least 32 characters.
+    /// The API answers 404 when no key is set. Prefer IOP_API_KEYS_FILE.
+    #[arg(long, env = "IOP_API_KEYS", hide_env_values = true, global = true)]
+    pub api_keys: Option<SecretString>,
+
+    /// A file with one token API key per line (blank lines and `#` comments ignored).
+    #[arg(long, env = "IOP_API_KEYS_FILE", global = true)]
+    pub api_keys_file: Option<PathBuf>,
 
     /// Serve Prometheus metrics on this separate address (e.g. 127.0.0.1:9100). Off when unset.
     #[arg(long, env = "IOP_METRICS_LISTEN", global = true)]

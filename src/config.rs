@@ -9,6 +9,10 @@ use url::Url;
 
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
+use crate::tokens::RefreshBefore;
+
+/// API keys are compared in constant time, but a short one could still be guessed.
+const MIN_API_KEY_LEN: usize = 32;
 
 /// Everything the service needs, checked. Holds the secret, so its `Debug` is redacted by
 /// `SecretString`.
@@ -28,8 +32,12 @@ pub struct Config {
     pub database_url: String,
     pub http_timeout: Duration,
     pub state_ttl: Duration,
-    /// `None` when refreshing is off.
+    /// The refresher's longest sleep; `None` when refreshing is off.
     pub refresh_interval: Option<Duration>,
+    pub refresh_before: RefreshBefore,
+    pub refresh_concurrency: usize,
+    /// Keys that open the token API; empty when it is off.
+    pub api_keys: Vec<SecretString>,
     pub metrics_listen: Option<SocketAddr>,
     pub shutdown_grace: Duration,
 }
@@ -125,6 +133,30 @@ impl Config {
             "off" => None,
             raw => Some(parse_duration("IOP_REFRESH_INTERVAL", raw)?),
         };
+        if refresh_interval.is_some_and(|i| i < Duration::from_secs(1)) {
+            return Err(bad(
+                "IOP_REFRESH_INTERVAL",
+                "must be at least 1s (or `off`)",
+            ));
+        }
+        let refresh_before = RefreshBefore::parse(&args.refresh_before)
+            .map_err(|problem| bad("IOP_REFRESH_BEFORE", problem))?;
+        let refresh_concurrency = args
+            .refresh_concurrency
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "IOP_REFRESH_CONCURRENCY",
+                    format!(
+                        "`{}` is not a number from 1 to 256",
+                        args.refresh_concurrency
+                    ),
+                )
+            })?;
+        let api_keys = read_api_keys(args)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
         let metrics_listen = args
             .metrics_listen
@@ -162,6 +194,9 @@ impl Config {
             http_timeout,
             state_ttl,
             refresh_interval,
+            refresh_before,
+            refresh_concurrency,
+            api_keys,
             metrics_listen,
             shutdown_grace,
         })
@@ -240,6 +275,57 @@ pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
         return Err(bad("IOP_APP_SECRET", "is empty"));
     }
     Ok(secret.into())
+}
+
+/// IOP_API_KEYS (comma-separated) or IOP_API_KEYS_FILE (one per line, `#` comments).
+fn read_api_keys(args: &ServiceArgs) -> Result<Vec<SecretString>, ConfigError> {
+    let (variable, keys): (&'static str, Vec<String>) = match (&args.api_keys, &args.api_keys_file)
+    {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "IOP_API_KEYS_FILE",
+                "set either IOP_API_KEYS or IOP_API_KEYS_FILE, not both",
+            ));
+        }
+        (Some(keys), None) => (
+            "IOP_API_KEYS",
+            keys.expose_secret()
+                .split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        ),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                bad(
+                    "IOP_API_KEYS_FILE",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            (
+                "IOP_API_KEYS_FILE",
+                text.lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        }
+        (None, None) => return Ok(Vec::new()),
+    };
+    if keys.is_empty() {
+        return Err(bad(variable, "holds no key"));
+    }
+    if let Some(position) = keys.iter().position(|k| k.len() < MIN_API_KEY_LEN) {
+        return Err(bad(
+            variable,
+            format!(
+                "key {} is shorter than {MIN_API_KEY_LEN} characters (make one with `openssl rand -hex 32`)",
+                position + 1
+            ),
+        ));
+    }
+    Ok(keys.into_iter().map(SecretString::from).collect())
 }
 
 fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
@@ -390,6 +476,17 @@ mod tests {
         );
         assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
         assert_eq!(with(&["--state-ttl", "31m"]), "IOP_STATE_TTL");
+        assert_eq!(
+            with(&["--refresh-interval", "500ms"]),
+            "IOP_REFRESH_INTERVAL"
+        );
+        assert_eq!(with(&["--refresh-before", "120%"]), "IOP_REFRESH_BEFORE");
+        assert_eq!(
+            with(&["--refresh-concurrency", "0"]),
+            "IOP_REFRESH_CONCURRENCY"
+        );
+        assert_eq!(with(&["--api-keys", "short"]), "IOP_API_KEYS");
+        assert_eq!(with(&["--api-keys", " , "]), "IOP_API_KEYS");
         assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
         assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
         assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");
@@ -434,5 +531,33 @@ mod tests {
         let c = Config::from_args(&args(&["--app-key", "1", "--app-secret", "hunter2-secret"]))
             .unwrap();
         assert!(!format!("{c:?}").contains("hunter2-secret"));
+    }
+
+    #[test]
+    fn api_keys_come_from_a_list_or_a_file_with_comments() {
+        let long = "k".repeat(32);
+        let other = "z".repeat(40);
+        let base = ["--app-key", "1", "--app-secret", "s"];
+        let listed = format!("{long}, {other}");
+        let c = Config::from_args(&args(&[&base[..], &["--api-keys", &listed]].concat())).unwrap();
+        assert_eq!(c.api_keys.len(), 2);
+        assert_eq!(c.api_keys[1].expose_secret(), other);
+        assert!(!format!("{c:?}").contains(&long), "keys never in Debug");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("# ops team\n\n{long}\n  {other}  \n")).unwrap();
+        let file = path.to_str().unwrap();
+        let c =
+            Config::from_args(&args(&[&base[..], &["--api-keys-file", file]].concat())).unwrap();
+        assert_eq!(c.api_keys.len(), 2);
+        std::fs::write(&path, "# nothing\nshort\n").unwrap();
+        let error = Config::from_args(&args(&[&base[..], &["--api-keys-file", file]].concat()))
+            .unwrap_err();
+        assert_eq!(error.variable, "IOP_API_KEYS_FILE");
+        assert!(error.problem.contains("shorter than 32"), "{error}");
+
+        let none = Config::from_args(&args(&base)).unwrap();
+        assert!(none.api_keys.is_empty());
     }
 }

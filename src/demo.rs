@@ -70,11 +70,6 @@ pub async fn build_demo(
     let config =
         Config::with_credentials(args, app_key.clone(), secret.clone().into(), &DEMO_DEFAULTS)?;
     let (listener, mut config) = startup::bind(config).await?;
-    // Short demo lifetimes (`--access-ttl 2m`) need passes often enough to renew a token
-    // in the last quarter of its life.
-    config.refresh_interval = config
-        .refresh_interval
-        .map(|interval| interval.min(access_ttl / 8).max(Duration::from_secs(1)));
     let public_base = config.public_url.as_str().trim_end_matches('/').to_owned();
     config.authorize_url = url(&format!("{public_base}/sandbox/oauth/authorize"));
     config.api_url = url(&format!(

@@ -27,4 +27,5 @@ pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 pub mod web;

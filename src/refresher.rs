@@ -1,58 +1,29 @@
-//! Keeps stored tokens fresh: renews each access token when a quarter of its lifetime is
-//! left, stores the new pair before anything else, and marks pairs that cannot be renewed
-//! as needing the seller to authorize again instead of retrying them forever.
+//! Keeps stored tokens fresh. It sleeps until the earliest time a pair falls due (and
+//! wakes at once when this process stores, refreshes or deletes one), renews what is due
+//! with bounded concurrency through `Tokens`, and marks pairs that cannot be renewed as
+//! needing the seller to authorize again instead of retrying them forever.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use crate::apps::AppId;
-use crate::clock::{SharedClock, millis};
-use crate::iop::{IopClient, IopError, TokenApi};
-use crate::metrics::Metrics;
-use crate::random::random_hex;
-use crate::store::{SharedStore, StoredToken};
+use crate::tokens::{TokenError, Tokens};
 
-/// Platform answers that mean this refresh token will never work again.
-const DEAD_REFRESH_CODES: &[&str] = &["IllegalRefreshToken", "AUTH_TYPE_UNSUPPORTED"];
+/// Never loop faster than this, whatever the store says is due (a lease held elsewhere
+/// leaves a pair due until its holder stores the renewal).
+const MIN_SLEEP: Duration = Duration::from_secs(1);
 
 pub struct Refresher {
-    pub app: AppId,
-    pub store: SharedStore,
-    pub client: Arc<IopClient>,
-    pub metrics: Metrics,
-    pub clock: SharedClock,
-    pub interval: Duration,
-    /// How long a refresh may take before another process may try the same token: the
-    /// lease taken in the store lasts this long.
-    pub lease: Duration,
-    /// This process, as a lease holder.
-    pub holder: String,
-}
-
-impl Refresher {
-    /// A refresher of `app`'s tokens; its lease outlasts one platform call with margin.
-    pub fn new(
-        app: AppId,
-        store: SharedStore,
-        client: Arc<IopClient>,
-        metrics: Metrics,
-        clock: SharedClock,
-        interval: Duration,
-        call_timeout: Duration,
-    ) -> Self {
-        Refresher {
-            app,
-            store,
-            client,
-            metrics,
-            clock,
-            interval,
-            lease: call_timeout * 3,
-            holder: random_hex::<8>(),
-        }
-    }
+    pub tokens: Arc<Tokens>,
+    pub apps: Vec<AppId>,
+    /// The longest it sleeps without looking at the store: other replicas' new pairs are
+    /// seen within this time.
+    pub recheck: Duration,
+    /// How many refreshes run at once.
+    pub concurrency: usize,
 }
 
 /// What one pass did, for tests and the log.
@@ -64,54 +35,88 @@ pub struct Pass {
 }
 
 impl Refresher {
-    /// Runs a pass every `interval` until `stop` turns true. A pass in progress finishes
-    /// first, so a refreshed pair is always stored.
+    /// Runs passes until `stop` turns true. A pass in progress finishes first, so a
+    /// refreshed pair is always stored.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        tracing::info!(interval = %humantime::format_duration(self.interval), "token refresher started");
+        tracing::info!(
+            recheck = %humantime::format_duration(self.recheck),
+            concurrency = self.concurrency,
+            "token refresher started"
+        );
         loop {
+            let now = self.tokens.now_ms();
+            self.pass(now).await;
+            let sleep = self.sleep_after(now).await;
             tokio::select! {
-                () = tokio::time::sleep(self.interval) => {}
+                () = tokio::time::sleep(sleep) => {}
+                () = self.tokens.wait_for_change() => {}
                 _ = stop.wait_for(|stopped| *stopped) => break,
             }
-            self.pass(self.clock.now_ms()).await;
         }
         tracing::info!("token refresher stopped");
     }
 
-    /// One pass over the store at time `now`. Refreshes run one after another, each under
-    /// a lease in the store, so there is never more than one refresh in flight per token.
-    pub async fn pass(&self, now: i64) -> Pass {
-        let mut pass = Pass::default();
-        match self.store.mark_dead(now).await {
-            Ok(n) => pass.reauthorize += usize::try_from(n).unwrap_or(usize::MAX),
-            Err(e) => tracing::error!(error = %e, "could not mark expired tokens"),
-        }
-        let due = match self.store.due_for_refresh(&self.app, now).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::error!(error = %e, "could not list tokens due for refresh");
-                return pass;
-            }
-        };
-        for token in due {
-            let until = now.saturating_add(millis(self.lease));
+    /// When to look again after a pass at `now`: the earliest due time, within
+    /// [`MIN_SLEEP`, `recheck`].
+    pub async fn sleep_after(&self, now: i64) -> Duration {
+        let mut next: Option<i64> = None;
+        for app in &self.apps {
             match self
-                .store
-                .lease_refresh(token.id, &self.holder, until, now)
+                .tokens
+                .store()
+                .next_due_at(app, self.tokens.policy())
                 .await
             {
-                Ok(true) => {}
-                // Someone else is refreshing it right now.
-                Ok(false) => continue,
+                Ok(Some(at)) => next = Some(next.map_or(at, |n| n.min(at))),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "could not plan the next refresh"),
+            }
+        }
+        let wait_ms = next.map_or(i64::MAX, |at| at.saturating_sub(now));
+        Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)).clamp(MIN_SLEEP, self.recheck)
+    }
+
+    /// One pass over the store at time `now`.
+    pub async fn pass(&self, now: i64) -> Pass {
+        let mut pass = Pass::default();
+        let store = self.tokens.store();
+        match store.mark_dead(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                pass.reauthorize += usize::try_from(n).unwrap_or(usize::MAX);
+                self.log_newly_dead(now).await;
+            }
+            Err(e) => tracing::error!(error = %e, "could not mark expired tokens"),
+        }
+        let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut running = JoinSet::new();
+        for app in &self.apps {
+            let due = match store.due_for_refresh(app, self.tokens.policy(), now).await {
+                Ok(due) => due,
                 Err(e) => {
-                    pass.failed += 1;
-                    tracing::error!(token_id = token.id, error = %e, "could not take the refresh lease");
+                    tracing::error!(app = %app, error = %e, "could not list tokens due for refresh");
                     continue;
                 }
+            };
+            for token in due {
+                let (tokens, limit) = (self.tokens.clone(), limit.clone());
+                running.spawn(async move {
+                    let _slot = limit.acquire_owned().await;
+                    let before = token.issued_at;
+                    tokens
+                        .refresh(&token, false)
+                        .await
+                        .map(|after| after.issued_at != before)
+                });
             }
-            self.refresh_one(&token, &mut pass).await;
-            if let Err(e) = self.store.release_refresh(token.id, &self.holder).await {
-                tracing::warn!(token_id = token.id, error = %e, "could not release the refresh lease");
+        }
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok(Ok(true)) => pass.refreshed += 1,
+                // Renewed meanwhile by an API call or another replica.
+                Ok(Ok(false)) => {}
+                Ok(Err(TokenError::Reauthorize)) => pass.reauthorize += 1,
+                Ok(Err(_)) | Err(_) => pass.failed += 1,
             }
         }
         if pass != Pass::default() {
@@ -125,50 +130,23 @@ impl Refresher {
         pass
     }
 
-    async fn refresh_one(&self, token: &StoredToken, pass: &mut Pass) {
-        let Some(refresh_token) = &token.refresh_token else {
+    /// One line per seller whose pair just died of old age, naming the seller.
+    async fn log_newly_dead(&self, now: i64) {
+        let Ok(all) = self.tokens.store().list_tokens(None).await else {
             return;
         };
-        let result = self
-            .metrics
-            .platform_call(
-                &self.app,
-                TokenApi::Refresh,
-                self.client.refresh_token(refresh_token),
-            )
-            .await;
-        let now = self.clock.now_ms();
-        let saved = match result {
-            Ok(response) => self
-                .store
-                .save_refresh(token, &response, now)
-                .await
-                .map(|stored| {
-                    if stored {
-                        pass.refreshed += 1;
-                        tracing::info!(token_id = token.id, "token refreshed");
-                    } else {
-                        tracing::info!(
-                            token_id = token.id,
-                            "the seller authorized again during the refresh; kept the newer pair"
-                        );
-                    }
-                }),
-            Err(IopError::Platform(e)) if DEAD_REFRESH_CODES.contains(&e.code.as_str()) => {
-                pass.reauthorize += 1;
-                tracing::warn!(token_id = token.id, code = %e.code, "refresh token refused: the seller must authorize again");
-                self.store.mark_reauthorize(token.id, now).await
-            }
-            Err(e) => {
-                // Transient (platform busy, network): the next pass tries again.
-                pass.failed += 1;
-                tracing::warn!(token_id = token.id, error = %e, "refresh failed, will retry");
-                Ok(())
-            }
-        };
-        if let Err(e) = saved {
-            pass.failed += 1;
-            tracing::error!(token_id = token.id, error = %e, "could not store the refresh outcome");
+        for token in all
+            .iter()
+            .filter(|t| t.status == crate::store::TokenStatus::Reauthorize && t.updated_at == now)
+        {
+            tracing::warn!(
+                token_id = token.id,
+                app = %token.app,
+                platform = %token.platform,
+                seller_id = token.identity.account_key().unwrap_or_default(),
+                seller = token.identity.display_name(),
+                "refresh token expired: the seller must authorize again"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Builds the application (state, router, listener) and serves it until shutdown. Used by
 //! `main` and by the tests, so both run exactly the same service.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::iop::IopClient;
 use crate::metrics::Metrics;
 use crate::refresher::Refresher;
 use crate::store::{self, SharedStore, StoreError};
+use crate::tokens::Tokens;
 use crate::web::cookies::BrowserCookie;
 use crate::web::views::Layout;
 use crate::web::{self, AppState};
@@ -112,16 +114,19 @@ impl Application {
         let app = AppId::implicit();
         let config = Arc::new(config);
         let metrics = Metrics::default();
-        let refresher = config.refresh_interval.map(|interval| {
-            Refresher::new(
-                app.clone(),
-                store.clone(),
-                client.clone(),
-                metrics.clone(),
-                clock.clone(),
-                interval,
-                config.http_timeout,
-            )
+        let tokens = Arc::new(Tokens::new(
+            store.clone(),
+            HashMap::from([(app.clone(), client.clone())]),
+            metrics.clone(),
+            clock.clone(),
+            config.refresh_before,
+            config.http_timeout,
+        ));
+        let refresher = config.refresh_interval.map(|recheck| Refresher {
+            tokens: tokens.clone(),
+            apps: vec![app.clone()],
+            recheck,
+            concurrency: config.refresh_concurrency,
         });
         let flows = Flows::new(
             app,
@@ -134,6 +139,7 @@ impl Application {
             config: config.clone(),
             client,
             store: store.clone(),
+            tokens,
             flows: Arc::new(flows),
             clock: clock.clone(),
             layout: Layout {

@@ -176,6 +176,24 @@ impl SellerIdentity {
         .next()
     }
 
+    /// Every id the seller can be looked up by: seller and user ids, top-level and of each
+    /// Lazada country, without repeats.
+    pub fn lookup_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = [&self.seller_id, &self.user_id]
+            .into_iter()
+            .chain(
+                self.country_user_info
+                    .iter()
+                    .flat_map(|c| [&c.seller_id, &c.user_id]),
+            )
+            .flatten()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     /// A short name for pages and logs-free summaries: nick, account or id.
     pub fn display_name(&self) -> String {
         self.user_nick

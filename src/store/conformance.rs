@@ -5,6 +5,7 @@ use secrecy::ExposeSecret;
 
 use super::*;
 use crate::flow::{BrowserId, ClaimRecord, ClaimStage, ResultGrant, ResultId};
+use crate::tokens::RefreshBefore;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -106,14 +107,15 @@ pub(super) async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_
     .await;
     let app = AppId::implicit();
     let app = &app;
-    let due = |now| async move { store.due_for_refresh(app, now).await.unwrap() };
+    let policy = RefreshBefore::default();
+    let due = |now| async move { store.due_for_refresh(app, policy, now).await.unwrap() };
     assert_eq!(due(74_000).await.len(), 0);
     let due_now = due(75_000).await;
     assert_eq!(due_now.len(), 1);
     let other = AppId::parse("other-app").unwrap();
     assert!(
         store
-            .due_for_refresh(&other, 75_000)
+            .due_for_refresh(&other, policy, 75_000)
             .await
             .unwrap()
             .is_empty()
@@ -135,6 +137,97 @@ pub(super) async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_
     );
     assert_eq!(row.refresh_expires_at, Some(1_000_000), "not extended");
     assert!(due(90_000).await.is_empty(), "fresh again");
+    assert_eq!(row.issued_at, 80_000);
+    assert_eq!(row.last_refresh_at, Some(80_000));
+    assert_eq!(
+        store.next_due_at(app, policy).await.unwrap(),
+        Some(80_000 + 75_000),
+        "due again a quarter before its new expiry"
+    );
+}
+
+pub(super) async fn a_failed_refresh_waits_out_its_backoff(store: &dyn Store) {
+    let id = save(
+        store,
+        "k",
+        r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":100}"#,
+        0,
+    )
+    .await;
+    let app = AppId::implicit();
+    let policy = RefreshBefore::default();
+    store
+        .record_refresh_failure(id, "ServiceUnavailable: busy", 90_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_for_refresh(&app, policy, 80_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .due_for_refresh(&app, policy, 90_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.next_due_at(&app, policy).await.unwrap(), Some(90_000));
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.consecutive_failures, 1);
+    assert_eq!(row.last_error.as_deref(), Some("ServiceUnavailable: busy"));
+    store
+        .mark_reauthorize(id, "IllegalRefreshToken: dead", 95_000)
+        .await
+        .unwrap();
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.status, TokenStatus::Reauthorize);
+    assert_eq!(row.last_error.as_deref(), Some("IllegalRefreshToken: dead"));
+    assert_eq!(store.next_due_at(&app, policy).await.unwrap(), None);
+}
+
+pub(super) async fn sellers_are_found_by_any_of_their_ids_and_forgotten(store: &dyn Store) {
+    let lazada = r#"{"access_token":"a","account":"s@x","country":"cb","country_user_info":[
+        {"country":"sg","seller_id":"SG1","user_id":"U-SG","short_code":"SGx"},
+        {"country":"th","seller_id":"TH1","user_id":"U-TH","short_code":"THx"}]}"#;
+    let id = save(store, "k", lazada, 0).await;
+    let other = save(
+        store,
+        "k",
+        r#"{"access_token":"b","seller_id":"77","user_id":"78"}"#,
+        0,
+    )
+    .await;
+    for key in ["SG1", "U-TH"] {
+        let found = store.find_seller(key).await.unwrap();
+        assert_eq!(
+            found.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![id],
+            "{key}"
+        );
+    }
+    assert_eq!(store.find_seller("78").await.unwrap()[0].id, other);
+    assert!(
+        store.find_seller("s@x").await.unwrap().is_empty(),
+        "not by account"
+    );
+    assert_eq!(store.list_tokens(None).await.unwrap().len(), 2);
+    let test_app = AppId::parse("lzd-test").unwrap();
+    assert!(store.list_tokens(Some(&test_app)).await.unwrap().is_empty());
+    assert!(store.delete_token(id).await.unwrap());
+    assert!(!store.delete_token(id).await.unwrap());
+    assert!(store.find_seller("SG1").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .list_tokens(Some(&AppId::implicit()))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub(super) async fn a_refresh_never_overwrites_a_newer_authorization(store: &dyn Store) {
@@ -187,7 +280,7 @@ pub(super) async fn dead_pairs_are_marked_for_reauthorization_and_counted(store:
     );
     assert!(
         store
-            .due_for_refresh(&AppId::implicit(), 25_000)
+            .due_for_refresh(&AppId::implicit(), RefreshBefore::default(), 25_000)
             .await
             .unwrap()
             .is_empty()
@@ -324,6 +417,8 @@ macro_rules! all_engine_tests {
                 the_same_seller_under_another_app_key_or_platform_is_another_row,
                 a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left,
                 a_refresh_never_overwrites_a_newer_authorization,
+                a_failed_refresh_waits_out_its_backoff,
+                sellers_are_found_by_any_of_their_ids_and_forgotten,
                 dead_pairs_are_marked_for_reauthorization_and_counted,
                 one_refresh_lease_per_token_until_it_runs_out,
                 a_state_is_claimed_once_and_remembers_its_result,

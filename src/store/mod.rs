@@ -18,6 +18,7 @@ use secrecy::SecretString;
 use crate::apps::AppId;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, SellerIdentity, TokenResponse};
+use crate::tokens::RefreshBefore;
 
 pub use sqlite::SqliteStore;
 
@@ -89,6 +90,16 @@ pub struct StoredToken {
     pub created_at: i64,
     /// Also the row's version: a refresh is stored only over the row it started from.
     pub updated_at: i64,
+    /// When the current access token was issued (by an exchange or a refresh).
+    pub issued_at: i64,
+    /// When the seller last authorized: the refresh token's life counts from here.
+    pub authorized_at: i64,
+    pub last_refresh_at: Option<i64>,
+    /// The last refresh failure, in words for an operator.
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+    /// After a transient failure, the refresher leaves the pair alone until then.
+    pub retry_after: Option<i64>,
 }
 
 /// Token counts of one app for the metrics.
@@ -126,13 +137,39 @@ pub trait Store: Send + Sync {
 
     async fn token(&self, id: i64) -> Result<Option<StoredToken>, StoreError>;
 
-    /// Active pairs of this app whose access token has less than a quarter of its lifetime
-    /// left (counted from the last exchange or refresh) and whose refresh token still lives.
+    /// Every pair, of one app or of all, ordered by app and id.
+    async fn list_tokens(&self, app: Option<&AppId>) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// The pairs whose seller has this seller id or user id (a Lazada country's too).
+    async fn find_seller(&self, seller: &str) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// Forgets a pair. Returns whether there was one.
+    async fn delete_token(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Active, refreshable pairs of this app that `policy` says are due at `now` (see
+    /// `RefreshBefore::due_at`), whose refresh token still lives and that are not waiting
+    /// out a failure.
     async fn due_for_refresh(
         &self,
         app: &AppId,
+        policy: RefreshBefore,
         now_ms: i64,
     ) -> Result<Vec<StoredToken>, StoreError>;
+
+    /// The earliest time a pair of this app falls due (or its backoff ends), if any can.
+    async fn next_due_at(
+        &self,
+        app: &AppId,
+        policy: RefreshBefore,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Records a failed refresh that will be tried again, not before `retry_after`.
+    async fn record_refresh_failure(
+        &self,
+        id: i64,
+        error: &str,
+        retry_after: i64,
+    ) -> Result<(), StoreError>;
 
     /// Stores a refreshed pair over `refreshed`, only if the row is still the version the
     /// refresh started from: a newer authorization that landed meanwhile wins. The refresh
@@ -145,8 +182,8 @@ pub trait Store: Send + Sync {
         now_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Marks one pair as needing the seller to authorize again.
-    async fn mark_reauthorize(&self, id: i64, now_ms: i64) -> Result<(), StoreError>;
+    /// Marks one pair as needing the seller to authorize again, saying why.
+    async fn mark_reauthorize(&self, id: i64, error: &str, now_ms: i64) -> Result<(), StoreError>;
 
     /// Marks every pair that can no longer be renewed: refresh token expired, or not
     /// refreshable and the access token expired. Returns how many.

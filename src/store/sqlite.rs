@@ -11,6 +11,7 @@ use super::{
 use crate::apps::AppId;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, TokenResponse};
+use crate::tokens::RefreshBefore;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -33,6 +34,12 @@ struct TokenRow {
     status: String,
     created_at: i64,
     updated_at: i64,
+    issued_at: Option<i64>,
+    authorized_at: Option<i64>,
+    last_refresh_at: Option<i64>,
+    last_error: Option<String>,
+    consecutive_failures: i64,
+    retry_after: Option<i64>,
 }
 
 /// The columns of a `TokenRow`; a macro so that queries stay static strings.
@@ -40,7 +47,25 @@ macro_rules! token_columns {
     () => {
         "id, app_id, platform, app_key, access_token, refresh_token, access_expires_at, \
          refresh_expires_at, refreshable, identity, last_request_id, status, created_at, \
-         updated_at"
+         updated_at, issued_at, authorized_at, last_refresh_at, last_error, \
+         consecutive_failures, retry_after"
+    };
+}
+
+/// When a pair is due under the policy's `?1` (thousandths of the lifetime) and `?2`
+/// (milliseconds ahead); the same rule as `RefreshBefore::due_at`.
+macro_rules! due_at {
+    () => {
+        "MAX(access_expires_at - (access_expires_at - issued_at) * ?1 / 1000 - ?2, \
+             issued_at + (access_expires_at - issued_at) / 2)"
+    };
+}
+
+/// The pairs the refresher may renew at all.
+macro_rules! refreshable {
+    () => {
+        "status = 'active' AND refreshable AND refresh_token IS NOT NULL \
+         AND access_expires_at IS NOT NULL"
     };
 }
 
@@ -62,11 +87,13 @@ impl Store for SqliteStore {
     ) -> Result<i64, StoreError> {
         let expiries = response.expiries(now_ms);
         let identity = serde_json::to_string(&response.identity)?;
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
                  refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
-                 last_request_id, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 last_request_id, status, created_at, updated_at, issued_at, authorized_at,
+                 last_refresh_at, last_error, consecutive_failures, retry_after)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, NULL)
              ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
                  app_id = excluded.app_id,
                  access_token = excluded.access_token,
@@ -77,7 +104,12 @@ impl Store for SqliteStore {
                  identity = excluded.identity,
                  last_request_id = excluded.last_request_id,
                  status = excluded.status,
-                 updated_at = excluded.updated_at
+                 updated_at = excluded.updated_at,
+                 issued_at = excluded.issued_at,
+                 authorized_at = excluded.authorized_at,
+                 last_error = NULL,
+                 consecutive_failures = 0,
+                 retry_after = NULL
              RETURNING id",
         )
         .bind(owner.app.as_str())
@@ -94,9 +126,62 @@ impl Store for SqliteStore {
         .bind(TokenStatus::Active.as_str())
         .bind(now_ms)
         .bind(now_ms)
-        .fetch_one(&self.pool)
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM token_sellers WHERE token_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for key in response.identity.lookup_ids() {
+            sqlx::query("INSERT INTO token_sellers (token_id, seller_key) VALUES (?, ?)")
+                .bind(id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(id)
+    }
+
+    async fn list_tokens(&self, app: Option<&AppId>) -> Result<Vec<StoredToken>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE ?1 IS NULL OR app_id = ?1 ORDER BY app_id, id"
+        ))
+        .bind(app.map(AppId::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(StoredToken::try_from).collect()
+    }
+
+    async fn find_seller(&self, seller: &str) -> Result<Vec<StoredToken>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE id IN (SELECT token_id FROM token_sellers WHERE seller_key = ?)
+             ORDER BY app_id, id"
+        ))
+        .bind(seller)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(StoredToken::try_from).collect()
+    }
+
+    async fn delete_token(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM token_sellers WHERE token_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn token(&self, id: i64) -> Result<Option<StoredToken>, StoreError> {
@@ -114,25 +199,68 @@ impl Store for SqliteStore {
     async fn due_for_refresh(
         &self,
         app: &AppId,
+        policy: RefreshBefore,
         now_ms: i64,
     ) -> Result<Vec<StoredToken>, StoreError> {
+        let (permille, ahead) = policy.sql_params();
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens
-             WHERE app_id = ? AND status = ? AND refreshable
-               AND refresh_token IS NOT NULL AND access_expires_at IS NOT NULL
-               AND (access_expires_at - ?) * 4 <= (access_expires_at - updated_at)
-               AND (refresh_expires_at IS NULL OR refresh_expires_at > ?)
+            " FROM tokens WHERE app_id = ?3 AND ",
+            refreshable!(),
+            " AND ",
+            due_at!(),
+            " <= ?4
+               AND (refresh_expires_at IS NULL OR refresh_expires_at > ?4)
+               AND (retry_after IS NULL OR retry_after <= ?4)
              ORDER BY access_expires_at"
         ))
+        .bind(permille)
+        .bind(ahead)
         .bind(app.as_str())
-        .bind(TokenStatus::Active.as_str())
-        .bind(now_ms)
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(StoredToken::try_from).collect()
+    }
+
+    async fn next_due_at(
+        &self,
+        app: &AppId,
+        policy: RefreshBefore,
+    ) -> Result<Option<i64>, StoreError> {
+        let (permille, ahead) = policy.sql_params();
+        let next: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT MIN(MAX(",
+            due_at!(),
+            ", COALESCE(retry_after, 0))) FROM tokens WHERE app_id = ?3 AND ",
+            refreshable!()
+        ))
+        .bind(permille)
+        .bind(ahead)
+        .bind(app.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next)
+    }
+
+    async fn record_refresh_failure(
+        &self,
+        id: i64,
+        error: &str,
+        retry_after: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tokens SET last_error = ?, consecutive_failures = consecutive_failures + 1,
+                 retry_after = ?
+             WHERE id = ?",
+        )
+        .bind(error)
+        .bind(retry_after)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn save_refresh(
@@ -144,13 +272,18 @@ impl Store for SqliteStore {
         let expiries = response.expiries(now_ms);
         let done = sqlx::query(
             "UPDATE tokens SET
-                 access_token = ?,
-                 refresh_token = COALESCE(?, refresh_token),
-                 access_expires_at = ?,
-                 refresh_expires_at = COALESCE(?, refresh_expires_at),
-                 last_request_id = ?,
-                 updated_at = ?
-             WHERE id = ? AND updated_at = ?",
+                 access_token = ?1,
+                 refresh_token = COALESCE(?2, refresh_token),
+                 access_expires_at = ?3,
+                 refresh_expires_at = COALESCE(?4, refresh_expires_at),
+                 last_request_id = ?5,
+                 updated_at = ?6,
+                 issued_at = ?6,
+                 last_refresh_at = ?6,
+                 last_error = NULL,
+                 consecutive_failures = 0,
+                 retry_after = NULL
+             WHERE id = ?7 AND updated_at = ?8",
         )
         .bind(response.access_token.expose_secret())
         .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
@@ -165,9 +298,10 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn mark_reauthorize(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tokens SET status = ?, updated_at = ? WHERE id = ?")
+    async fn mark_reauthorize(&self, id: i64, error: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tokens SET status = ?, last_error = ?, updated_at = ? WHERE id = ?")
             .bind(TokenStatus::Reauthorize.as_str())
+            .bind(error)
             .bind(now_ms)
             .bind(id)
             .execute(&self.pool)
@@ -177,7 +311,8 @@ impl Store for SqliteStore {
 
     async fn mark_dead(&self, now_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE tokens SET status = ?, updated_at = ?
+            "UPDATE tokens SET status = ?, updated_at = ?,
+                 last_error = 'the refresh token expired (or the pair was not refreshable)'
              WHERE status = ?
                AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)
                     OR (NOT refreshable AND access_expires_at IS NOT NULL AND access_expires_at <= ?))",
@@ -393,6 +528,12 @@ impl TryFrom<TokenRow> for StoredToken {
             status: TokenStatus::parse(&row.status)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            issued_at: row.issued_at.unwrap_or(row.updated_at),
+            authorized_at: row.authorized_at.unwrap_or(row.created_at),
+            last_refresh_at: row.last_refresh_at,
+            last_error: row.last_error,
+            consecutive_failures: row.consecutive_failures,
+            retry_after: row.retry_after,
         })
     }
 }

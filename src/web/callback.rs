@@ -149,6 +149,8 @@ async fn exchange_and_store(
         app_key: &app.config.app_key,
     };
     let token_id = app.store.save_authorization(owner, &response, now).await?;
+    // The refresher plans around the new pair.
+    app.tokens.changed();
     let grant = app.flows.grant(&claim.browser, token_id, now);
     app.store.save_result(&grant, now).await?;
     tracing::info!(

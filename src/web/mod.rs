@@ -1,5 +1,6 @@
 //! The web flow: routes, handlers, views and the service's own layers.
 
+mod api;
 mod authorize;
 mod callback;
 pub mod cookies;
@@ -28,6 +29,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
     let request_timeout = app.config.http_timeout + Duration::from_secs(10);
     let layout = app.layout;
     let metrics = app.metrics.clone();
+    let api = api::routes(app.clone());
     let routes = Router::new()
         .route("/", get(landing::landing))
         .route("/authorize", get(authorize::authorize))
@@ -35,6 +37,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .route("/result/{id}", get(result::result))
         .route("/readyz", get(health::readyz))
         .with_state(app)
+        .merge(api)
         .merge(extra)
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(asset))

@@ -8,6 +8,7 @@ use crate::flow::Flows;
 use crate::iop::IopClient;
 use crate::metrics::Metrics;
 use crate::store::SharedStore;
+use crate::tokens::Tokens;
 use crate::web::cookies::BrowserCookie;
 use crate::web::views::Layout;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub client: Arc<IopClient>,
     pub store: SharedStore,
+    /// Hands out current tokens; the one path for refreshing.
+    pub tokens: Arc<Tokens>,
     pub flows: Arc<Flows>,
     pub clock: SharedClock,
     pub cookie: BrowserCookie,

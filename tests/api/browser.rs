@@ -82,6 +82,39 @@ async fn start(platform: &str) -> Option<Session> {
     let demo = format!("http://localhost:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
 
+    // A free port can be taken by another test between our probe and chromedriver's bind;
+    // then the session fails and a fresh port is tried.
+    let mut attempts = 0;
+    let (driver, client, profile) = loop {
+        attempts += 1;
+        let (mut driver, port) = start_chromedriver().await;
+        let profile = tempfile::tempdir().unwrap();
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(chromium_capabilities(&profile))
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => break (driver, client, profile),
+            Err(e) if attempts < 3 => {
+                eprintln!("chromedriver session on port {port} failed ({e}); trying another port");
+                let _ = driver.kill();
+                let _ = driver.wait();
+            }
+            Err(e) => panic!("a Chromium session: {e}"),
+        }
+    };
+    Some(Session {
+        client,
+        demo,
+        driver,
+        _profile: profile,
+        _data: data,
+    })
+}
+
+/// Starts chromedriver on a free port and waits until it listens.
+async fn start_chromedriver() -> (Child, u16) {
     let port = free_port();
     let driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
@@ -98,7 +131,12 @@ async fn start(platform: &str) -> Option<Session> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let profile = tempfile::tempdir().unwrap();
+    (driver, port)
+}
+
+fn chromium_capabilities(
+    profile: &tempfile::TempDir,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
@@ -112,19 +150,7 @@ async fn start(platform: &str) -> Option<Session> {
             ]
         }),
     );
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a Chromium session");
-    Some(Session {
-        client,
-        demo,
-        driver,
-        _profile: profile,
-        _data: data,
-    })
+    capabilities
 }
 
 fn screenshot_dir() -> PathBuf {

@@ -11,5 +11,6 @@ mod helpers;
 mod logging;
 mod ops;
 mod pages;
+mod refresher;
 mod sandbox;
 mod state;

@@ -1,22 +1,14 @@
-//! Running it as a service: readiness, metrics, the refresher, shutdown, the healthcheck.
+//! Running it as a service: readiness, metrics, shutdown, the healthcheck.
 
 use std::process::Command;
 use std::time::Duration;
 
-use iop_callback::apps::AppId;
-use iop_callback::clock::{self, Clock, SystemClock};
-use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
-use iop_callback::metrics::Metrics;
-use iop_callback::refresher::{Pass, Refresher};
 use iop_callback::startup::Application;
-use iop_callback::store::{self, Owner, SharedStore, TokenStatus};
-use secrecy::{ExposeSecret, SecretString};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::binary::RunningBinary;
 use crate::helpers::*;
-use crate::sandbox::{SECRET as SANDBOX_SECRET, spawn_sandbox};
 
 #[tokio::test]
 async fn readyz_answers_200_while_the_database_answers() {
@@ -70,175 +62,6 @@ async fn metrics_are_served_on_their_own_listener_only() {
             .await
             .status(),
         404
-    );
-}
-
-async fn temp_store(dir: &tempfile::TempDir) -> SharedStore {
-    store::open(&format!("sqlite://{}/t.db", dir.path().display()))
-        .await
-        .unwrap()
-}
-
-fn refresher(store: &SharedStore, client: IopClient) -> Refresher {
-    Refresher::new(
-        AppId::implicit(),
-        store.clone(),
-        std::sync::Arc::new(client),
-        Metrics::default(),
-        clock::system(),
-        Duration::from_secs(3600),
-        Duration::from_secs(2),
-    )
-}
-
-fn owner(app: &AppId) -> Owner<'_> {
-    Owner {
-        app,
-        platform: Platform::Aliexpress,
-        app_key: APP_KEY,
-    }
-}
-
-/// A pair stored a moment ago (one-day access token), and a refresher calling `server`.
-async fn stored_pair(
-    server: &MockServer,
-    dir: &tempfile::TempDir,
-) -> (SharedStore, Refresher, i64) {
-    let store = temp_store(dir).await;
-    let client = IopClient::new(
-        &format!("{}/rest", server.uri()),
-        APP_KEY,
-        SecretString::from(APP_SECRET),
-        Duration::from_secs(2),
-        clock::system(),
-    )
-    .unwrap();
-    let first = TokenResponse::from_json(
-        br#"{"access_token":"old-access","refresh_token":"the-refresh","seller_id":"1001","expires_in":86400,"refresh_expires_in":172800}"#,
-    )
-    .unwrap();
-    let id = store
-        .save_authorization(owner(&AppId::implicit()), &first, SystemClock.now_ms())
-        .await
-        .unwrap();
-    let refresher = refresher(&store, client);
-    (store, refresher, id)
-}
-
-#[tokio::test]
-async fn the_refresher_renews_a_token_in_its_last_quarter_and_stores_the_new_pair() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/rest/auth/token/refresh"))
-        .and(ValidSignature { api_path: "/auth/token/refresh" })
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
-            {"access_token": "new-access", "refresh_token": "the-refresh", "expires_in": 86400, "seller_id": "1001", "code": "0"})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let now = SystemClock.now_ms();
-
-    assert_eq!(
-        refresher.pass(now).await,
-        Pass::default(),
-        "a fresh token is left alone"
-    );
-    // Eighteen hours on, less than a quarter of the day is left.
-    let pass = refresher.pass(now + 18 * 3_600_000 + 1_000).await;
-    assert_eq!(
-        pass,
-        Pass {
-            refreshed: 1,
-            failed: 0,
-            reauthorize: 0
-        }
-    );
-    let row = store.token(id).await.unwrap().unwrap();
-    assert_eq!(row.access_token.expose_secret(), "new-access");
-    assert_eq!(
-        form(&server.received_requests().await.unwrap()[0])["refresh_token"],
-        "the-refresh"
-    );
-}
-
-#[tokio::test]
-async fn a_dead_refresh_token_marks_the_seller_for_reauthorization_instead_of_retrying() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
-            {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r"})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let later = SystemClock.now_ms() + 20 * 3_600_000;
-
-    assert_eq!(refresher.pass(later).await.reauthorize, 1);
-    assert_eq!(
-        store.token(id).await.unwrap().unwrap().status,
-        TokenStatus::Reauthorize
-    );
-    assert_eq!(
-        refresher.pass(later).await,
-        Pass::default(),
-        "never retried"
-    );
-}
-
-#[tokio::test]
-async fn a_transient_failure_is_retried_on_the_next_pass() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let (store, refresher, id) = stored_pair(&server, &dir).await;
-    let later = SystemClock.now_ms() + 20 * 3_600_000;
-    assert_eq!(refresher.pass(later).await.failed, 1);
-    assert_eq!(
-        refresher.pass(later).await.failed,
-        1,
-        "still due, tried again"
-    );
-    assert_eq!(
-        store.token(id).await.unwrap().unwrap().status,
-        TokenStatus::Active
-    );
-}
-
-#[tokio::test]
-async fn the_refresher_works_against_the_sandbox_platform() {
-    let sandbox = spawn_sandbox(&[], &[]).await;
-    let client = sandbox.client("12345678", SANDBOX_SECRET);
-    let code = AuthCode::parse(Some(&sandbox.approve("ae-store").await)).unwrap();
-    let tokens = client.create_token(&code).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = temp_store(&dir).await;
-    let now = SystemClock.now_ms();
-    let app = AppId::implicit();
-    let id = store
-        .save_authorization(
-            Owner {
-                app: &app,
-                platform: Platform::Aliexpress,
-                app_key: "12345678",
-            },
-            &tokens,
-            now,
-        )
-        .await
-        .unwrap();
-
-    let pass = refresher(&store, client).pass(now + 19 * 3_600_000).await;
-    assert_eq!(pass.refreshed, 1);
-    let row = store.token(id).await.unwrap().unwrap();
-    assert_ne!(
-        row.access_token.expose_secret(),
-        tokens.access_token.expose_secret()
     );
 }
 

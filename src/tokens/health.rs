@@ -1,0 +1,41 @@
+//! What a stored pair's state means to an operator, most urgent first.
+
+use serde::Serialize;
+
+use super::policy::refresh_expiring;
+use crate::store::{StoredToken, TokenStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Only the seller can renew it, by authorizing again.
+    Reauthorize,
+    /// Its last refreshes failed; they are being retried.
+    Failing,
+    /// Works, but its refresh token dies soon: ask the seller to authorize again.
+    RefreshExpiring,
+    Active,
+}
+
+impl Health {
+    pub fn of(token: &StoredToken, now: i64) -> Self {
+        if token.status == TokenStatus::Reauthorize {
+            Health::Reauthorize
+        } else if token.consecutive_failures > 0 {
+            Health::Failing
+        } else if refresh_expiring(token.authorized_at, token.refresh_expires_at, now) {
+            Health::RefreshExpiring
+        } else {
+            Health::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Reauthorize => "reauthorize",
+            Health::Failing => "failing",
+            Health::RefreshExpiring => "refresh_expiring",
+            Health::Active => "active",
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The API's errors as JSON with a real status, logged once.
+
+use axum::Json;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::iop::IopError;
+use crate::store::{StoreError, StoredToken};
+use crate::tokens::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ApiError {
+    #[error("the token API is off")]
+    Off,
+    #[error("no such API route")]
+    NoRoute,
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unknown seller")]
+    NotFound,
+    #[error("seller id known under several apps")]
+    Ambiguous(Vec<StoredToken>),
+    /// The seller must authorize again, starting at this URL.
+    #[error("the seller must authorize again")]
+    Reauthorize { authorize_url: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Token(TokenError::Store(e))
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Off | ApiError::NoRoute | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Ambiguous(_) | ApiError::Reauthorize { .. } => StatusCode::CONFLICT,
+            ApiError::Token(e) => match e {
+                TokenError::NotFound => StatusCode::NOT_FOUND,
+                TokenError::Reauthorize => StatusCode::CONFLICT,
+                TokenError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+                TokenError::Platform(_) => StatusCode::BAD_GATEWAY,
+                TokenError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                TokenError::Store(_) | TokenError::UnknownApp(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
+        }
+    }
+
+    fn body(&self) -> Value {
+        match self {
+            ApiError::Off => json!({
+                "error": "api_off",
+                "message": "The token API is off: start the service with IOP_API_KEYS or IOP_API_KEYS_FILE."
+            }),
+            ApiError::NoRoute => {
+                json!({"error": "not_found", "message": "No such API route; see /api/v1/openapi.json."})
+            }
+            ApiError::Unauthorized(why) => json!({"error": "unauthorized", "message": why}),
+            ApiError::BadRequest(why) => json!({"error": "bad_request", "message": why}),
+            ApiError::NotFound | ApiError::Token(TokenError::NotFound) => json!({
+                "error": "unknown_seller",
+                "message": "No stored seller has this seller_id or user_id."
+            }),
+            ApiError::Ambiguous(candidates) => json!({
+                "error": "ambiguous_seller",
+                "message": "This id names sellers of several apps: add ?app=<name>.",
+                "candidates": candidates.iter().map(|t| json!({
+                    "app": t.app.as_str(),
+                    "platform": t.platform.as_str(),
+                    "app_key": t.app_key,
+                    "seller_id": t.identity.seller_id,
+                    "user_id": t.identity.user_id,
+                })).collect::<Vec<_>>(),
+            }),
+            ApiError::Reauthorize { authorize_url } => json!({
+                "error": "reauthorize",
+                "message": "This seller's tokens can no longer be renewed: send the seller to authorize_url to authorize again.",
+                "authorize_url": authorize_url,
+            }),
+            ApiError::Token(TokenError::Reauthorize) => json!({
+                "error": "reauthorize",
+                "message": "This seller's tokens can no longer be renewed: the seller must authorize again.",
+            }),
+            ApiError::Token(TokenError::Platform(e)) => {
+                let platform = match e {
+                    IopError::Platform(p) => json!({
+                        "code": p.code,
+                        "message": p.message,
+                        "request_id": p.request_id,
+                    }),
+                    _ => Value::Null,
+                };
+                json!({"error": "platform", "message": e.to_string(), "platform": platform})
+            }
+            ApiError::Token(TokenError::Busy) => json!({
+                "error": "busy",
+                "message": "Another replica is refreshing this token; try again in a moment."
+            }),
+            ApiError::Token(TokenError::Store(_) | TokenError::UnknownApp(_)) => json!({
+                "error": "internal",
+                "message": "The service could not finish this request; the operator can find the details in the log."
+            }),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "API request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "API request refused");
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

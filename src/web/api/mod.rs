@@ -1,0 +1,146 @@
+//! The token API (`/api/v1/`): JSON for the operator's other services, behind bearer keys.
+//! Off (every `/api/` path a 404) unless IOP_API_KEYS or IOP_API_KEYS_FILE is set.
+
+mod auth;
+mod error;
+mod openapi;
+mod views;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::apps::AppId;
+use crate::store::StoredToken;
+use crate::tokens::TokenError;
+use crate::web::state::AppState;
+use error::ApiError;
+use views::{CurrentToken, RefreshedToken, TokenSummary};
+
+/// The API's routes under `/api/v1`, or a 404 for every `/api/` path when it is off.
+pub(super) fn routes(app: AppState) -> Router {
+    if app.config.api_keys.is_empty() {
+        return Router::new().route("/api/{*rest}", axum::routing::any(api_off));
+    }
+    let keys = auth::Keys::new(&app.config.api_keys);
+    let v1 = Router::new()
+        .route("/tokens", get(list))
+        .route("/tokens/{seller}", get(current).delete(forget))
+        .route("/tokens/{seller}/refresh", post(refresh))
+        .route_layer(axum::middleware::from_fn_with_state(
+            keys,
+            auth::require_key,
+        ))
+        // The description of the API is public, like any OpenAPI document.
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { ApiError::NoRoute })
+        .with_state(app);
+    Router::new().nest("/api/v1", v1)
+}
+
+async fn api_off() -> ApiError {
+    ApiError::Off
+}
+
+/// `?app=x`: needed only when a seller id is known under several apps.
+#[derive(Deserialize)]
+struct AppFilter {
+    app: Option<String>,
+}
+
+impl AppFilter {
+    fn parse(self) -> Result<Option<AppId>, ApiError> {
+        self.app
+            .map(|raw| AppId::parse(&raw).map_err(ApiError::BadRequest))
+            .transpose()
+    }
+}
+
+async fn list(
+    State(app): State<AppState>,
+    Query(filter): Query<AppFilter>,
+) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+    let filter = filter.parse()?;
+    let now = app.clock.now_ms();
+    let tokens = app.store.list_tokens(filter.as_ref()).await?;
+    Ok(Json(
+        tokens.iter().map(|t| TokenSummary::new(t, now)).collect(),
+    ))
+}
+
+async fn current(
+    State(app): State<AppState>,
+    Path(seller): Path<String>,
+    Query(filter): Query<AppFilter>,
+) -> Result<Json<CurrentToken>, ApiError> {
+    let token = find(&app, &seller, filter.parse()?).await?;
+    let token = app
+        .tokens
+        .current(token)
+        .await
+        .map_err(|e| explain(&app, e))?;
+    Ok(Json(CurrentToken::new(&token, app.clock.now_ms())))
+}
+
+async fn refresh(
+    State(app): State<AppState>,
+    Path(seller): Path<String>,
+    Query(filter): Query<AppFilter>,
+) -> Result<Json<RefreshedToken>, ApiError> {
+    let token = find(&app, &seller, filter.parse()?).await?;
+    let token = app
+        .tokens
+        .refresh_now(&token)
+        .await
+        .map_err(|e| explain(&app, e))?;
+    Ok(Json(RefreshedToken::new(&token, app.clock.now_ms())))
+}
+
+async fn forget(
+    State(app): State<AppState>,
+    Path(seller): Path<String>,
+    Query(filter): Query<AppFilter>,
+) -> Result<Response, ApiError> {
+    let token = find(&app, &seller, filter.parse()?).await?;
+    app.store.delete_token(token.id).await?;
+    app.tokens.changed();
+    tracing::info!(token_id = token.id, app = %token.app, seller_id = token.identity.account_key().unwrap_or_default(), "seller forgotten through the API");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A token error as the API says it: a seller who must authorize again is sent to the
+/// page that starts an authorization in their own browser.
+fn explain(app: &AppState, error: TokenError) -> ApiError {
+    match error {
+        TokenError::Reauthorize => ApiError::Reauthorize {
+            authorize_url: format!(
+                "{}/authorize",
+                app.config.public_url.as_str().trim_end_matches('/')
+            ),
+        },
+        other => ApiError::Token(other),
+    }
+}
+
+/// The one pair a seller id names, within `app` when given.
+async fn find(
+    app: &AppState,
+    seller: &str,
+    filter: Option<AppId>,
+) -> Result<StoredToken, ApiError> {
+    let mut found: Vec<StoredToken> = app
+        .store
+        .find_seller(seller)
+        .await?
+        .into_iter()
+        .filter(|t| filter.as_ref().is_none_or(|a| &t.app == a))
+        .collect();
+    match found.len() {
+        0 => Err(ApiError::NotFound),
+        1 => Ok(found.remove(0)),
+        _ => Err(ApiError::Ambiguous(found)),
+    }
+}

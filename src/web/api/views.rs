@@ -1,0 +1,105 @@
+//! What the API answers, as serde types. Only `CurrentToken` carries a token, and no type
+//! here can carry a refresh token or the app secret.
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::clock;
+use crate::iop::CountryUserInfo;
+use crate::store::StoredToken;
+use crate::tokens::Health;
+
+fn rfc3339(at: Option<i64>) -> Option<String> {
+    at.map(clock::format_rfc3339)
+}
+
+/// One seller in `GET /api/v1/tokens`: everything but the tokens.
+#[derive(Serialize)]
+pub(super) struct TokenSummary {
+    app: String,
+    platform: &'static str,
+    app_key: String,
+    seller_id: Option<String>,
+    user_id: Option<String>,
+    nick: Option<String>,
+    account: Option<String>,
+    countries: Vec<CountryUserInfo>,
+    status: Health,
+    access_expires_at: Option<String>,
+    refresh_expires_at: Option<String>,
+    last_refresh_at: Option<String>,
+    last_error: Option<String>,
+    consecutive_failures: i64,
+}
+
+impl TokenSummary {
+    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+        let id = &token.identity;
+        TokenSummary {
+            app: token.app.to_string(),
+            platform: token.platform.as_str(),
+            app_key: token.app_key.clone(),
+            seller_id: id.seller_id.clone(),
+            user_id: id.user_id.clone(),
+            nick: id.user_nick.clone(),
+            account: id.account.clone(),
+            countries: id.country_user_info.clone(),
+            status: Health::of(token, now),
+            access_expires_at: rfc3339(token.access_expires_at),
+            refresh_expires_at: rfc3339(token.refresh_expires_at),
+            last_refresh_at: rfc3339(token.last_refresh_at),
+            last_error: token.last_error.clone(),
+            consecutive_failures: token.consecutive_failures,
+        }
+    }
+}
+
+/// `GET /api/v1/tokens/{seller}`: a working access token.
+#[derive(Serialize)]
+pub(super) struct CurrentToken {
+    app: String,
+    platform: &'static str,
+    seller_id: Option<String>,
+    user_id: Option<String>,
+    access_token: String,
+    access_expires_at: Option<String>,
+    status: Health,
+}
+
+impl CurrentToken {
+    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+        CurrentToken {
+            app: token.app.to_string(),
+            platform: token.platform.as_str(),
+            seller_id: token.identity.seller_id.clone(),
+            user_id: token.identity.user_id.clone(),
+            access_token: token.access_token.expose_secret().to_owned(),
+            access_expires_at: rfc3339(token.access_expires_at),
+            status: Health::of(token, now),
+        }
+    }
+}
+
+/// `POST /api/v1/tokens/{seller}/refresh`: the new expiry, no token.
+#[derive(Serialize)]
+pub(super) struct RefreshedToken {
+    app: String,
+    seller_id: Option<String>,
+    access_expires_at: Option<String>,
+    refresh_expires_at: Option<String>,
+    last_refresh_at: Option<String>,
+    status: Health,
+}
+
+impl RefreshedToken {
+    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+        RefreshedToken {
+            app: token.app.to_string(),
+            seller_id: token.identity.seller_id.clone(),
+            access_expires_at: rfc3339(token.access_expires_at),
+            refresh_expires_at: rfc3339(token.refresh_expires_at),
+            last_refresh_at: rfc3339(token.last_refresh_at),
+            status: Health::of(token, now),
+        }
+    }
+}

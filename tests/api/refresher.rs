@@ -1,0 +1,324 @@
+//! The refresher on an injected clock: when it plans to wake, what it renews, how it backs
+//! off, and that it works against the sandbox platform.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iop_callback::apps::AppId;
+use iop_callback::clock::{Clock, ManualClock};
+use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
+use iop_callback::metrics::Metrics;
+use iop_callback::refresher::{Pass, Refresher};
+use iop_callback::store::{self, Owner, SharedStore, TokenStatus};
+use iop_callback::tokens::{RefreshBefore, Tokens};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::sandbox::{SECRET as SANDBOX_SECRET, spawn_sandbox};
+
+const HOUR: Duration = Duration::from_secs(3_600);
+
+/// A store, a refresher of the default app, and the clock they share.
+pub struct Rig {
+    pub store: SharedStore,
+    pub tokens: Arc<Tokens>,
+    pub refresher: Refresher,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    pub async fn new(client: IopClient, clock: Arc<ManualClock>) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let tokens = Arc::new(Tokens::new(
+            store.clone(),
+            HashMap::from([(AppId::implicit(), Arc::new(client))]),
+            Metrics::default(),
+            clock.clone(),
+            RefreshBefore::default(),
+            Duration::from_secs(2),
+        ));
+        let refresher = Refresher {
+            tokens: tokens.clone(),
+            apps: vec![AppId::implicit()],
+            recheck: Duration::from_secs(24 * 3_600),
+            concurrency: 4,
+        };
+        Rig {
+            store,
+            tokens,
+            refresher,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// A rig whose client calls `server`.
+    pub async fn against(server: &MockServer) -> Rig {
+        let clock = ManualClock::starting_now();
+        let client = IopClient::new(
+            &format!("{}/rest", server.uri()),
+            APP_KEY,
+            SecretString::from(APP_SECRET),
+            Duration::from_secs(2),
+            clock.clone(),
+        )
+        .unwrap();
+        Rig::new(client, clock).await
+    }
+
+    /// Stores a pair of the default app as an exchange at the current time would.
+    pub async fn store_pair(&self, body: serde_json::Value) -> i64 {
+        let response = TokenResponse::from_json(body.to_string().as_bytes()).unwrap();
+        let app = AppId::implicit();
+        let owner = Owner {
+            app: &app,
+            platform: Platform::Aliexpress,
+            app_key: APP_KEY,
+        };
+        self.store
+            .save_authorization(owner, &response, self.clock.now_ms())
+            .await
+            .unwrap()
+    }
+
+    pub async fn pass_after(&self, wait: Duration) -> Pass {
+        self.clock.advance(wait);
+        self.refresher.pass(self.clock.now_ms()).await
+    }
+}
+
+/// A one-day pair, as AliExpress issues test apps.
+fn day_pair() -> serde_json::Value {
+    json!({"access_token": "old-access", "refresh_token": "the-refresh", "seller_id": "1001",
+           "expires_in": 86400, "refresh_expires_in": 172800})
+}
+
+async fn platform_refreshing_with(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .and(ValidSignature {
+            api_path: "/auth/token/refresh",
+        })
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn renewed(expires_in: i64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!(
+        {"access_token": "new-access", "refresh_token": "the-refresh", "expires_in": expires_in,
+         "seller_id": "1001", "code": "0"}))
+}
+
+#[tokio::test]
+async fn the_refresher_renews_a_token_in_its_last_quarter_and_stores_the_new_pair() {
+    let server = platform_refreshing_with(renewed(86_400)).await;
+    let rig = Rig::against(&server).await;
+    let id = rig.store_pair(day_pair()).await;
+
+    assert_eq!(
+        rig.pass_after(Duration::ZERO).await,
+        Pass::default(),
+        "a fresh token is left alone"
+    );
+    // Eighteen hours on, a quarter of the day is left.
+    let pass = rig.pass_after(18 * HOUR + Duration::from_secs(1)).await;
+    assert_eq!(
+        pass,
+        Pass {
+            refreshed: 1,
+            failed: 0,
+            reauthorize: 0
+        }
+    );
+    let row = rig.store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "new-access");
+    assert_eq!(row.last_refresh_at, Some(rig.clock.now_ms()));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(form(&requests[0])["refresh_token"], "the-refresh");
+}
+
+#[tokio::test]
+async fn the_refresher_sleeps_until_the_earliest_due_time() {
+    let server = platform_refreshing_with(renewed(9)).await;
+    let rig = Rig::against(&server).await;
+    assert_eq!(
+        rig.refresher.sleep_after(rig.clock.now_ms()).await,
+        rig.refresher.recheck,
+        "nothing stored: nothing to do until something changes"
+    );
+    // A token that lives 9 seconds is due 2.25 s before it expires.
+    rig.store_pair(
+        json!({"access_token": "a", "refresh_token": "r", "seller_id": "9",
+                          "expires_in": 9}),
+    )
+    .await;
+    assert_eq!(
+        rig.refresher.sleep_after(rig.clock.now_ms()).await,
+        Duration::from_millis(6_750)
+    );
+    assert_eq!(
+        rig.pass_after(Duration::from_millis(6_750)).await.refreshed,
+        1
+    );
+    // Renewed for another 9 s: due 6.75 s from now.
+    assert_eq!(
+        rig.refresher.sleep_after(rig.clock.now_ms()).await,
+        Duration::from_millis(6_750)
+    );
+    // Never a busy loop: a due time in the past still sleeps a second.
+    assert_eq!(
+        rig.refresher.sleep_after(rig.clock.now_ms() + 60_000).await,
+        Duration::from_secs(1)
+    );
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_marks_the_seller_for_reauthorization_instead_of_retrying() {
+    let server = platform_refreshing_with(ResponseTemplate::new(200).set_body_json(json!(
+        {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r"})))
+    .await;
+    let rig = Rig::against(&server).await;
+    let id = rig.store_pair(day_pair()).await;
+
+    assert_eq!(rig.pass_after(20 * HOUR).await.reauthorize, 1);
+    let row = rig.store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.status, TokenStatus::Reauthorize);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("IllegalRefreshToken: expired")
+    );
+    assert_eq!(rig.pass_after(HOUR).await, Pass::default(), "never retried");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_transient_failure_backs_off_instead_of_retrying_every_pass() {
+    let server = platform_refreshing_with(ResponseTemplate::new(503)).await;
+    let rig = Rig::against(&server).await;
+    let id = rig.store_pair(day_pair()).await;
+    assert_eq!(rig.pass_after(20 * HOUR).await.failed, 1);
+    assert_eq!(
+        rig.pass_after(Duration::from_secs(1)).await,
+        Pass::default(),
+        "left alone while it backs off"
+    );
+    let row = rig.store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.consecutive_failures, 1);
+    assert!(
+        row.last_error.as_deref().unwrap().contains("503"),
+        "{row:?}"
+    );
+    // The first backoff is 5 s ± 25 %, the second twice that.
+    assert_eq!(rig.pass_after(Duration::from_millis(5_300)).await.failed, 1);
+    assert_eq!(
+        rig.pass_after(Duration::from_secs(5)).await,
+        Pass::default(),
+        "the second wait is longer"
+    );
+    assert_eq!(rig.pass_after(Duration::from_secs(10)).await.failed, 1);
+    let row = rig.store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.consecutive_failures, 3);
+    assert_eq!(row.status, TokenStatus::Active);
+}
+
+#[tokio::test]
+async fn an_api_call_limit_ban_is_honoured() {
+    let server = platform_refreshing_with(ResponseTemplate::new(200).set_body_json(json!(
+        {"type": "ISP", "code": "ApiCallLimit", "request_id": "r",
+         "message": "The request has exceeded the limit, this ban will last 120 seconds"})))
+    .await;
+    let rig = Rig::against(&server).await;
+    rig.store_pair(day_pair()).await;
+    assert_eq!(rig.pass_after(20 * HOUR).await.failed, 1);
+    assert_eq!(
+        rig.pass_after(Duration::from_secs(119)).await,
+        Pass::default()
+    );
+    assert_eq!(rig.pass_after(Duration::from_secs(2)).await.failed, 1);
+}
+
+#[tokio::test]
+async fn many_due_tokens_are_renewed_in_one_pass_with_bounded_concurrency() {
+    let server = platform_refreshing_with(renewed(86_400)).await;
+    let rig = Rig::against(&server).await;
+    for seller in 0..25 {
+        rig.store_pair(
+            json!({"access_token": "a", "refresh_token": format!("r{seller}"),
+                              "seller_id": seller.to_string(), "expires_in": 86400}),
+        )
+        .await;
+    }
+    let pass = rig.pass_after(20 * HOUR).await;
+    assert_eq!(pass.refreshed, 25);
+    assert_eq!(server.received_requests().await.unwrap().len(), 25);
+}
+
+#[tokio::test]
+async fn the_refresher_works_against_the_sandbox_platform() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let client = sandbox.client("12345678", SANDBOX_SECRET);
+    let code = AuthCode::parse(Some(&sandbox.approve("ae-store").await)).unwrap();
+    let issued = client.create_token(&code).await.unwrap();
+    // The sandbox's and the service's clock are the same here, as in production.
+    let rig = Rig::new(client, sandbox.clock.clone()).await;
+    let app = AppId::implicit();
+    let owner = Owner {
+        app: &app,
+        platform: Platform::Aliexpress,
+        app_key: "12345678",
+    };
+    let id = rig
+        .store
+        .save_authorization(owner, &issued, rig.clock.now_ms())
+        .await
+        .unwrap();
+
+    // A day-long sandbox token, 19 hours on.
+    assert_eq!(rig.pass_after(19 * HOUR).await.refreshed, 1);
+    let row = rig.store.token(id).await.unwrap().unwrap();
+    assert_ne!(
+        row.access_token.expose_secret(),
+        issued.access_token.expose_secret()
+    );
+}
+
+#[tokio::test]
+async fn twenty_callers_and_the_refresher_asking_for_one_due_token_cause_one_refresh() {
+    let slow = renewed(86_400).set_delay(Duration::from_millis(300));
+    let server = platform_refreshing_with(slow).await;
+    let rig = Rig::against(&server).await;
+    let id = rig.store_pair(day_pair()).await;
+    rig.clock.advance(20 * HOUR);
+
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (store, tokens) = (rig.store.clone(), rig.tokens.clone());
+        callers.spawn(async move {
+            let seen = store.token(id).await.unwrap().unwrap();
+            let current = tokens.current(seen).await.unwrap();
+            current.access_token.expose_secret().to_owned()
+        });
+    }
+    let pass = rig.refresher.pass(rig.clock.now_ms()).await;
+    while let Some(handed_out) = callers.join_next().await {
+        assert_eq!(handed_out.unwrap(), "new-access");
+    }
+    assert!(pass.failed == 0 && pass.reauthorize == 0, "{pass:?}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "exactly one /auth/token/refresh"
+    );
+}
