@@ -30,6 +30,70 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Probe GET /healthz on the IOP_LISTEN address (127.0.0.1 for 0.0.0.0); exit 0 only on 200.
     Healthcheck,
+    /// The stored sellers and their tokens (works while the service runs).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Print the platform's authorize URL to send a seller to; its state is accepted by
+    /// `exchange --state`.
+    AuthorizeUrl,
+    /// Exchange an authorization code captured elsewhere and store the seller.
+    Exchange {
+        /// The `code` from the callback URL.
+        #[arg(long)]
+        code: String,
+        /// The `state` from the same URL, when it was printed by `authorize-url`: it is
+        /// then checked and used up.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Adopt a token pair made in the platform console: refresh it once, store the result.
+    Import {
+        /// The refresh token (prefer the variable, which stays out of process lists).
+        #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
+        refresh_token: SecretString,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Every stored seller: status and when its tokens expire.
+    List {
+        /// JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only this app's sellers.
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// One seller in detail; the access token only with --reveal.
+    Show {
+        #[command(flatten)]
+        seller: SellerArg,
+        #[arg(long)]
+        json: bool,
+        /// Also print the access token.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Refresh one seller's tokens now.
+    Refresh {
+        #[command(flatten)]
+        seller: SellerArg,
+    },
+    /// Forget one seller and its tokens.
+    Delete {
+        #[command(flatten)]
+        seller: SellerArg,
+    },
+}
+
+/// A seller, by seller id or user id (a Lazada country's too).
+#[derive(Debug, Args)]
+pub struct SellerArg {
+    pub seller: String,
+    /// The app, when the id is known under several.
+    #[arg(long)]
+    pub app: Option<String>,
 }
 
 /// Lifetimes of what the sandbox issues.

@@ -75,6 +75,55 @@ pub async fn bind(config: Config) -> Result<(TcpListener, Config), StartupError>
     Ok((listener, config.with_bound_port(port)))
 }
 
+/// What the service and the command-line tools share: the configuration, the store, the
+/// platform client, the token keeper and the flow rules of the app.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub store: SharedStore,
+    pub client: Arc<IopClient>,
+    pub tokens: Arc<Tokens>,
+    pub flows: Arc<Flows>,
+    pub metrics: Metrics,
+    pub app: AppId,
+}
+
+impl Services {
+    pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
+        let store = store::open(&config.database_url).await?;
+        let client = Arc::new(IopClient::new(
+            config.api_url.as_str(),
+            &config.app_key,
+            config.app_secret.clone(),
+            config.http_timeout,
+            clock.clone(),
+        )?);
+        let app = AppId::implicit();
+        let metrics = Metrics::default();
+        let tokens = Arc::new(Tokens::new(
+            store.clone(),
+            HashMap::from([(app.clone(), client.clone())]),
+            metrics.clone(),
+            clock.clone(),
+            config.refresh_before,
+            config.http_timeout,
+        ));
+        let flows = Arc::new(Flows::new(
+            app.clone(),
+            StateKey::derive(config.app_secret.expose_secret()),
+            clock::millis(config.state_ttl),
+        ));
+        Ok(Services {
+            config: Arc::new(config),
+            store,
+            client,
+            tokens,
+            flows,
+            metrics,
+            app,
+        })
+    }
+}
+
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         Self::build_with_clock(config, clock::system()).await
@@ -95,14 +144,6 @@ impl Application {
         extras: Extras,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        let store = store::open(&config.database_url).await?;
-        let client = Arc::new(IopClient::new(
-            config.api_url.as_str(),
-            &config.app_key,
-            config.app_secret.clone(),
-            config.http_timeout,
-            clock.clone(),
-        )?);
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -111,28 +152,22 @@ impl Application {
             ),
             None => None,
         };
-        let app = AppId::implicit();
-        let config = Arc::new(config);
-        let metrics = Metrics::default();
-        let tokens = Arc::new(Tokens::new(
-            store.clone(),
-            HashMap::from([(app.clone(), client.clone())]),
-            metrics.clone(),
-            clock.clone(),
-            config.refresh_before,
-            config.http_timeout,
-        ));
+        let services = Services::open(config, clock.clone()).await?;
+        let Services {
+            config,
+            store,
+            client,
+            tokens,
+            flows,
+            metrics,
+            app,
+        } = services;
         let refresher = config.refresh_interval.map(|recheck| Refresher {
             tokens: tokens.clone(),
-            apps: vec![app.clone()],
+            apps: vec![app],
             recheck,
             concurrency: config.refresh_concurrency,
         });
-        let flows = Flows::new(
-            app,
-            StateKey::derive(config.app_secret.expose_secret()),
-            clock::millis(config.state_ttl),
-        );
         let state = AppState {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
@@ -140,7 +175,7 @@ impl Application {
             client,
             store: store.clone(),
             tokens,
-            flows: Arc::new(flows),
+            flows,
             clock: clock.clone(),
             layout: Layout {
                 sandbox: extras.sandbox_banner,

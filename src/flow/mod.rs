@@ -110,6 +110,11 @@ impl Flows {
             .issue(&self.app, browser, now.saturating_add(self.state_ttl_ms))
     }
 
+    /// The binding of states issued to the command line rather than a browser.
+    pub fn command_line(&self) -> BrowserId {
+        self.key.binding("command line")
+    }
+
     /// Checks a callback's state against the browser presenting it: issued here, for this
     /// app and this browser.
     pub fn verify(

@@ -97,6 +97,14 @@ impl StateKey {
         })
     }
 
+    /// A browser binding no browser can present: its cookie value is a MAC under this key.
+    /// States for the command line (`authorize-url`, `exchange --state`) are bound to it.
+    pub fn binding(&self, label: &str) -> BrowserId {
+        let mac = hmac_sha256(&self.0, &[b"binding", label.as_bytes()]);
+        BrowserId::parse(&hex::encode(mac))
+            .unwrap_or_else(|| unreachable!("64 lower-case hex characters"))
+    }
+
     fn issued_tag(&self, app: &AppId, nonce: &[u8], expiry: &[u8]) -> [u8; TAG_LEN] {
         // The app name is length-prefixed so that no two (app, nonce) pairs share bytes.
         let app = app.as_str().as_bytes();

@@ -176,6 +176,19 @@ impl SellerIdentity {
         .next()
     }
 
+    /// The id to name the seller by in logs and listings (and to look it up with): the
+    /// seller id, else the user id, else the first Lazada country's seller id.
+    pub fn primary_id(&self) -> Option<&str> {
+        self.seller_id
+            .as_deref()
+            .or(self.user_id.as_deref())
+            .or_else(|| {
+                self.country_user_info
+                    .first()
+                    .and_then(|c| c.seller_id.as_deref())
+            })
+    }
+
     /// Every id the seller can be looked up by: seller and user ids, top-level and of each
     /// Lazada country, without repeats.
     pub fn lookup_ids(&self) -> Vec<String> {

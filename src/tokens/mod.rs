@@ -4,6 +4,7 @@
 
 mod health;
 mod policy;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use crate::store::{SharedStore, StoreError, StoredToken, TokenStatus};
 
 pub use health::Health;
 pub use policy::{RefreshBefore, backoff, ban, refresh_expiring};
+pub use views::{CurrentToken, RefreshedToken, SellerDetails, TokenSummary};
 
 /// Platform answers that mean this refresh token will never work again.
 const DEAD_REFRESH_CODES: &[&str] = &["IllegalRefreshToken", "AUTH_TYPE_UNSUPPORTED"];

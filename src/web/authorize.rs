@@ -29,7 +29,7 @@ pub(super) async fn authorize(State(app): State<AppState>, headers: HeaderMap) -
 }
 
 /// The platform's authorize page with our parameters. No `uuid`: it breaks the token call.
-pub(super) fn authorize_url(config: &Config, state: &FlowState) -> Url {
+pub fn authorize_url(config: &Config, state: &FlowState) -> Url {
     let mut url = config.authorize_url.clone();
     url.query_pairs_mut()
         .append_pair("response_type", "code")

@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 
+pub use authorize::authorize_url;
 pub use state::AppState;
 
 use crate::error::AppError;

@@ -6,6 +6,7 @@ use crate::clock;
 use crate::error::ErrorPage;
 use crate::iop::CountryUserInfo;
 use crate::store::{StoredToken, TokenStatus};
+use crate::tokens::Health;
 
 /// What the base layout needs on every page.
 #[derive(Clone, Copy)]
@@ -40,6 +41,10 @@ pub struct ResultPage {
     pub updated_at: String,
     /// The refresh token is dead: the seller must authorize again.
     pub needs_reauthorization: bool,
+    /// The refresh token dies soon: only the seller can renew it.
+    pub refresh_expiring: bool,
+    /// The last refreshes failed (retried automatically): why.
+    pub failing: Option<String>,
 }
 
 #[derive(Template)]
@@ -121,6 +126,9 @@ impl ResultPage {
             platform_request_id: token.last_request_id.clone(),
             updated_at: clock::format_utc(token.updated_at),
             needs_reauthorization: token.status == TokenStatus::Reauthorize,
+            refresh_expiring: Health::of(token, now_ms) == Health::RefreshExpiring,
+            failing: (Health::of(token, now_ms) == Health::Failing)
+                .then(|| token.last_error.clone().unwrap_or_default()),
         }
     }
 }

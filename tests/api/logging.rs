@@ -9,7 +9,12 @@ use crate::helpers::*;
 async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let platform = MockServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let binary = RunningBinary::start(&platform, &data, &["--log-format", log_format]);
+    let api_key = "logging-test-api-key-0123456789abcdefghij";
+    let binary = RunningBinary::start(
+        &platform,
+        &data,
+        &["--log-format", log_format, "--api-keys", api_key],
+    );
     let app = binary.as_test_app(platform);
 
     platform_answers(&app, aliexpress_success("LOGCODE7")).await;
@@ -22,6 +27,15 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let result_url = format!("{}{}", app.address, location(&callback));
     let cookie = callback_cookie(&browser, &app).await;
     assert_eq!(browser.get(&result_url).await.status(), 200);
+    // The token API, with the right key and a wrong one.
+    for key in [api_key, "wrong-key-that-must-not-be-logged-0123456789"] {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/tokens/1001", app.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+    }
 
     // A failed exchange too, so the error path is in the log.
     app.platform.reset().await;
@@ -49,6 +63,8 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let tokens = aliexpress_success("LOGCODE7");
     let mut secrets = vec![
         APP_SECRET.to_owned(),
+        api_key.to_owned(),
+        "wrong-key-that-must-not-be-logged-0123456789".to_owned(),
         code.to_owned(),
         failed_code.to_owned(),
         state.clone(),

@@ -5,6 +5,7 @@
 
 mod binary;
 mod browser;
+mod cli;
 mod client;
 mod flow;
 mod helpers;
@@ -14,3 +15,4 @@ mod pages;
 mod refresher;
 mod sandbox;
 mod state;
+mod token_api;

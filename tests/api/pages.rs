@@ -200,3 +200,20 @@ async fn a_missing_page_or_file_is_a_neutral_404() {
         assert!(!html.contains("Authorization not completed"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_result_page_says_when_the_refresh_token_is_about_to_die() {
+    let app = spawn_app().await;
+    let mut body = aliexpress_success("soon");
+    let map = body.as_object_mut().unwrap();
+    map.remove("refresh_token_valid_time");
+    // A refresh token that lives 20 minutes is "expiring" in its last 5.
+    map.insert("refresh_expires_in".into(), json!(1_200));
+    platform_answers(&app, body).await;
+    let browser = Browser::new();
+    let (result_url, html) = browser.authorize_fully(&app, "soon").await;
+    assert!(!html.contains("id=\"refresh-expiring\""), "not yet");
+    app.clock.advance(std::time::Duration::from_secs(16 * 60));
+    let html = browser.text(&result_url).await;
+    assert!(html.contains("id=\"refresh-expiring\""), "{html}");
+}

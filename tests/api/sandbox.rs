@@ -56,7 +56,7 @@ async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
 
 /// A running standalone sandbox with a known secret, on a clock the test moves.
 pub struct StandaloneSandbox {
-    base: String,
+    pub base: String,
     pub clock: Arc<ManualClock>,
 }
 
@@ -126,6 +126,11 @@ impl StandaloneSandbox {
             .await
             .unwrap()
     }
+}
+
+/// A code the sandbox issued for `seller`, ready to exchange.
+pub async fn code_for(sandbox: &StandaloneSandbox, seller: &str) -> AuthCode {
+    code(&sandbox.approve(seller).await)
 }
 
 fn code(raw: &str) -> AuthCode {

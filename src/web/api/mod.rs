@@ -4,7 +4,6 @@
 mod auth;
 mod error;
 mod openapi;
-mod views;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,10 +14,9 @@ use serde::Deserialize;
 
 use crate::apps::AppId;
 use crate::store::StoredToken;
-use crate::tokens::TokenError;
+use crate::tokens::{CurrentToken, RefreshedToken, TokenError, TokenSummary};
 use crate::web::state::AppState;
 use error::ApiError;
-use views::{CurrentToken, RefreshedToken, TokenSummary};
 
 /// The API's routes under `/api/v1`, or a 404 for every `/api/` path when it is off.
 pub(super) fn routes(app: AppState) -> Router {

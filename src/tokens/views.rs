@@ -1,5 +1,6 @@
-//! What the API answers, as serde types. Only `CurrentToken` carries a token, and no type
-//! here can carry a refresh token or the app secret.
+//! What programs see of a pair (the token API, `tokens ... --json`), as serde types. Only
+//! `CurrentToken` and a revealed `SellerDetails` carry an access token, and no type here
+//! can carry a refresh token or the app secret.
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -15,7 +16,7 @@ fn rfc3339(at: Option<i64>) -> Option<String> {
 
 /// One seller in `GET /api/v1/tokens`: everything but the tokens.
 #[derive(Serialize)]
-pub(super) struct TokenSummary {
+pub struct TokenSummary {
     app: String,
     platform: &'static str,
     app_key: String,
@@ -33,7 +34,7 @@ pub(super) struct TokenSummary {
 }
 
 impl TokenSummary {
-    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+    pub fn new(token: &StoredToken, now: i64) -> Self {
         let id = &token.identity;
         TokenSummary {
             app: token.app.to_string(),
@@ -56,7 +57,7 @@ impl TokenSummary {
 
 /// `GET /api/v1/tokens/{seller}`: a working access token.
 #[derive(Serialize)]
-pub(super) struct CurrentToken {
+pub struct CurrentToken {
     app: String,
     platform: &'static str,
     seller_id: Option<String>,
@@ -67,7 +68,7 @@ pub(super) struct CurrentToken {
 }
 
 impl CurrentToken {
-    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+    pub fn new(token: &StoredToken, now: i64) -> Self {
         CurrentToken {
             app: token.app.to_string(),
             platform: token.platform.as_str(),
@@ -82,7 +83,7 @@ impl CurrentToken {
 
 /// `POST /api/v1/tokens/{seller}/refresh`: the new expiry, no token.
 #[derive(Serialize)]
-pub(super) struct RefreshedToken {
+pub struct RefreshedToken {
     app: String,
     seller_id: Option<String>,
     access_expires_at: Option<String>,
@@ -92,7 +93,7 @@ pub(super) struct RefreshedToken {
 }
 
 impl RefreshedToken {
-    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+    pub fn new(token: &StoredToken, now: i64) -> Self {
         RefreshedToken {
             app: token.app.to_string(),
             seller_id: token.identity.seller_id.clone(),
@@ -100,6 +101,26 @@ impl RefreshedToken {
             refresh_expires_at: rfc3339(token.refresh_expires_at),
             last_refresh_at: rfc3339(token.last_refresh_at),
             status: Health::of(token, now),
+        }
+    }
+}
+
+/// `tokens show`: the summary, with the access token only when asked to reveal it.
+#[derive(Serialize)]
+pub struct SellerDetails {
+    #[serde(flatten)]
+    summary: TokenSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    last_request_id: Option<String>,
+}
+
+impl SellerDetails {
+    pub fn new(token: &StoredToken, now: i64, reveal: bool) -> Self {
+        SellerDetails {
+            summary: TokenSummary::new(token, now),
+            access_token: reveal.then(|| token.access_token.expose_secret().to_owned()),
+            last_request_id: token.last_request_id.clone(),
         }
     }
 }

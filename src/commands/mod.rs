@@ -1,0 +1,135 @@
+//! What each subcommand does, once the command line is parsed, and the exit code it ends
+//! with: 0 ok, 1 platform or store failure, 2 configuration, 3 not found, 4 the seller
+//! must authorize again.
+
+mod onboarding;
+mod tokens;
+
+use crate::cli::{Cli, Command, ServiceArgs};
+use crate::clock;
+use crate::config::{Config, ConfigError};
+use crate::demo::{self, DemoError};
+use crate::healthcheck::Unhealthy;
+use crate::iop::IopError;
+use crate::startup::{self, Application, Services, StartupError, shutdown_signal};
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    Unhealthy(#[from] Unhealthy),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Platform(#[from] IopError),
+    #[error("no stored seller has the id `{0}`")]
+    NotFound(String),
+    #[error("{seller} must authorize again: send the seller to {authorize_url}")]
+    Reauthorize {
+        seller: String,
+        authorize_url: String,
+    },
+}
+
+impl CommandError {
+    /// The documented exit code (README, "Command line").
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Serve(_)
+            | CommandError::Unhealthy(_)
+            | CommandError::Store(_)
+            | CommandError::Platform(_) => 1,
+            CommandError::Config(_)
+            | CommandError::Startup(_)
+            | CommandError::Demo(_)
+            | CommandError::Usage(_) => 2,
+            CommandError::NotFound(_) => 3,
+            CommandError::Reauthorize { .. } => 4,
+        }
+    }
+
+    /// A token error about `seller`, in the command line's terms.
+    fn from_token(error: TokenError, seller: &str, services: &Services) -> Self {
+        match error {
+            TokenError::NotFound => CommandError::NotFound(seller.to_owned()),
+            TokenError::Reauthorize => CommandError::Reauthorize {
+                seller: seller.to_owned(),
+                authorize_url: format!(
+                    "{}/authorize",
+                    services.config.public_url.as_str().trim_end_matches('/')
+                ),
+            },
+            TokenError::Platform(e) => CommandError::Platform(e),
+            TokenError::Store(e) => CommandError::Store(e),
+            other => CommandError::Usage(other.to_string()),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CommandError> {
+    // Installed first, so that a signal during startup already means "stop gracefully".
+    let shutdown = shutdown_signal();
+    let Cli { command, service } = cli;
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let config = Config::from_args(&service)?;
+            let app = Application::build(config).await?;
+            app.run_until(shutdown).await?;
+        }
+        Command::Demo(lifetimes) => {
+            let app = demo::build_demo(&service, &lifetimes, clock::system()).await?;
+            let config = app.config();
+            println!(
+                "\n  iop-callback demo: the whole flow against a built-in sandbox {} (nothing real).\n\n  Open {}/ in a browser and click \"Authorize a seller\".\n",
+                config.platform.display_name(),
+                config.public_url.as_str().trim_end_matches('/'),
+            );
+            app.run_until(shutdown).await?;
+        }
+        Command::Sandbox(args) => {
+            let (listener, router, settings) =
+                demo::build_sandbox(&service, &args, clock::system()).await?;
+            println!(
+                "\n  iop-callback sandbox: a stand-in {} platform.\n\n  IOP_APP_KEY={}\n  IOP_APP_SECRET={}\n  IOP_AUTHORIZE_URL={}\n  IOP_API_URL={}\n  registered redirect_uri: {}\n",
+                settings.platform.display_name(),
+                settings.app_key,
+                settings.app_secret,
+                settings.authorize_url(),
+                settings.api_url(),
+                settings.redirect_uri,
+            );
+            startup::serve(listener, router, shutdown).await?;
+        }
+        Command::Healthcheck => {
+            let listen =
+                crate::config::parse_listen(&service, crate::config::SERVICE_DEFAULTS.listen)?;
+            crate::healthcheck::probe(listen, std::time::Duration::from_secs(3)).await?;
+        }
+        Command::Tokens(command) => tokens::run(open(&service).await?, command).await?,
+        Command::AuthorizeUrl => onboarding::authorize_url(&open(&service).await?),
+        Command::Exchange { code, state } => {
+            onboarding::exchange(&open(&service).await?, &code, state.as_deref()).await?;
+        }
+        Command::Import { refresh_token } => {
+            onboarding::import(&open(&service).await?, &refresh_token).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The service's configuration and database, for a command that runs beside it.
+async fn open(service: &ServiceArgs) -> Result<Services, CommandError> {
+    let config = Config::from_args(service)?;
+    Ok(Services::open(config, clock::system()).await?)
+}

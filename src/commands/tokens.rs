@@ -1,0 +1,210 @@
+//! `iop-callback tokens ...`: the stored sellers, for a person at a terminal (a table) or
+//! a script (`--json`). Data goes to stdout, errors to stderr.
+
+use secrecy::ExposeSecret;
+
+use super::CommandError;
+use crate::apps::AppId;
+use crate::cli::{SellerArg, TokensCommand};
+use crate::clock;
+use crate::startup::Services;
+use crate::store::StoredToken;
+use crate::tokens::{Health, SellerDetails, TokenSummary};
+
+pub(super) async fn run(services: Services, command: TokensCommand) -> Result<(), CommandError> {
+    let result = match command {
+        TokensCommand::List { json, app } => list(&services, json, app.as_deref()).await,
+        TokensCommand::Show {
+            seller,
+            json,
+            reveal,
+        } => show(&services, &seller, json, reveal).await,
+        TokensCommand::Refresh { seller } => refresh(&services, &seller).await,
+        TokensCommand::Delete { seller } => delete(&services, &seller).await,
+    };
+    services.store.close().await;
+    result
+}
+
+fn app_filter(raw: Option<&str>) -> Result<Option<AppId>, CommandError> {
+    raw.map(|a| AppId::parse(a).map_err(CommandError::Usage))
+        .transpose()
+}
+
+async fn list(services: &Services, json: bool, app: Option<&str>) -> Result<(), CommandError> {
+    let now = services.tokens.now_ms();
+    let tokens = services
+        .store
+        .list_tokens(app_filter(app)?.as_ref())
+        .await?;
+    if json {
+        let summaries: Vec<TokenSummary> =
+            tokens.iter().map(|t| TokenSummary::new(t, now)).collect();
+        print_json(&summaries);
+    } else if tokens.is_empty() {
+        println!(
+            "No sellers yet: open {}/ and click \"Authorize a seller\".",
+            services.config.public_url.as_str().trim_end_matches('/')
+        );
+    } else {
+        print!("{}", table(&tokens, now));
+    }
+    Ok(())
+}
+
+/// The listing for people: one line per seller, in aligned columns.
+fn table(tokens: &[StoredToken], now: i64) -> String {
+    let expiry = |at: Option<i64>| at.map_or("never".to_owned(), |at| clock::remaining(at, now));
+    let mut rows = vec![[
+        "SELLER".to_owned(),
+        "NICK".to_owned(),
+        "APP".to_owned(),
+        "STATUS".to_owned(),
+        "ACCESS EXPIRES".to_owned(),
+        "REFRESH EXPIRES".to_owned(),
+    ]];
+    rows.extend(tokens.iter().map(|t| {
+        [
+            t.identity.primary_id().unwrap_or("-").to_owned(),
+            t.identity.display_name(),
+            t.app.to_string(),
+            Health::of(t, now).as_str().to_owned(),
+            expiry(t.access_expires_at),
+            expiry(t.refresh_expires_at),
+        ]
+    }));
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+async fn show(
+    services: &Services,
+    seller: &SellerArg,
+    json: bool,
+    reveal: bool,
+) -> Result<(), CommandError> {
+    let token = find(services, seller).await?;
+    let now = services.tokens.now_ms();
+    if json {
+        print_json(&SellerDetails::new(&token, now, reveal));
+        return Ok(());
+    }
+    let time = |at: Option<i64>| {
+        at.map_or("-".to_owned(), |at| {
+            format!("{} ({})", clock::format_utc(at), clock::remaining(at, now))
+        })
+    };
+    let id = &token.identity;
+    let lines = [
+        ("seller", id.primary_id().unwrap_or("-").to_owned()),
+        ("name", id.display_name()),
+        (
+            "app",
+            format!(
+                "{} ({}, app key {})",
+                token.app, token.platform, token.app_key
+            ),
+        ),
+        ("status", Health::of(&token, now).as_str().to_owned()),
+        ("access expires", time(token.access_expires_at)),
+        ("refresh expires", time(token.refresh_expires_at)),
+        ("last refresh", time(token.last_refresh_at)),
+        (
+            "last error",
+            token.last_error.clone().unwrap_or_else(|| "-".into()),
+        ),
+    ];
+    for (label, value) in lines {
+        println!("{label:<16} {value}");
+    }
+    for country in &id.country_user_info {
+        println!(
+            "{:<16} {} seller {} user {} ({})",
+            "country",
+            country.country.as_deref().unwrap_or("-"),
+            country.seller_id.as_deref().unwrap_or("-"),
+            country.user_id.as_deref().unwrap_or("-"),
+            country.short_code.as_deref().unwrap_or("-"),
+        );
+    }
+    if reveal {
+        println!(
+            "{:<16} {}",
+            "access token",
+            token.access_token.expose_secret()
+        );
+    }
+    Ok(())
+}
+
+async fn refresh(services: &Services, seller: &SellerArg) -> Result<(), CommandError> {
+    let token = find(services, seller).await?;
+    let token = services
+        .tokens
+        .refresh_now(&token)
+        .await
+        .map_err(|e| CommandError::from_token(e, &seller.seller, services))?;
+    let now = services.tokens.now_ms();
+    println!(
+        "refreshed {}: the access token expires {}",
+        seller.seller,
+        token
+            .access_expires_at
+            .map_or("never".to_owned(), |at| clock::remaining(at, now))
+    );
+    Ok(())
+}
+
+async fn delete(services: &Services, seller: &SellerArg) -> Result<(), CommandError> {
+    let token = find(services, seller).await?;
+    services.store.delete_token(token.id).await?;
+    println!(
+        "forgot {} ({})",
+        seller.seller,
+        token.identity.display_name()
+    );
+    Ok(())
+}
+
+/// The one pair `seller` names, within `--app` when given.
+async fn find(services: &Services, seller: &SellerArg) -> Result<StoredToken, CommandError> {
+    let app = app_filter(seller.app.as_deref())?;
+    let mut found: Vec<StoredToken> = services
+        .store
+        .find_seller(&seller.seller)
+        .await?
+        .into_iter()
+        .filter(|t| app.as_ref().is_none_or(|a| &t.app == a))
+        .collect();
+    match found.len() {
+        0 => Err(CommandError::NotFound(seller.seller.clone())),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let apps: Vec<String> = found.iter().map(|t| t.app.to_string()).collect();
+            Err(CommandError::Usage(format!(
+                "`{}` names sellers of several apps: add --app (one of {})",
+                seller.seller,
+                apps.join(", ")
+            )))
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("iop-callback: cannot write JSON: {e}"),
+    }
+}

@@ -1,0 +1,234 @@
+//! The command line against the stand-in platform: each `tokens` command, `exchange`,
+//! `authorize-url`, `import`, and the documented exit codes.
+
+use std::process::Output;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::sandbox::{SECRET as SANDBOX_SECRET, StandaloneSandbox, spawn_sandbox};
+
+/// The binary's configuration: a platform at `api_base` and a database in `data`.
+struct Cli {
+    args: Vec<String>,
+    _data: tempfile::TempDir,
+}
+
+impl Cli {
+    fn against(api_url: &str, authorize_url: &str, app_key: &str, secret: &str) -> Cli {
+        let data = tempfile::tempdir().unwrap();
+        let args = vec![
+            "--app-key".to_owned(),
+            app_key.to_owned(),
+            "--app-secret".to_owned(),
+            secret.to_owned(),
+            "--api-url".to_owned(),
+            api_url.to_owned(),
+            "--authorize-url".to_owned(),
+            authorize_url.to_owned(),
+            "--database-url".to_owned(),
+            format!("sqlite://{}/tokens.db", data.path().display()),
+        ];
+        Cli { args, _data: data }
+    }
+
+    fn sandbox(sandbox: &StandaloneSandbox) -> Cli {
+        Cli::against(
+            &format!("{}/sandbox/rest", sandbox.base),
+            &format!("{}/sandbox/oauth/authorize", sandbox.base),
+            "12345678",
+            SANDBOX_SECRET,
+        )
+    }
+
+    /// Runs `iop-callback <command...>` to the end (off the async runtime's threads).
+    async fn run(&self, command: &[&str]) -> Output {
+        let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+        process
+            .args(command)
+            .args(&self.args)
+            .env("RUST_LOG", "warn");
+        tokio::task::spawn_blocking(move || process.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn stdout(&self, command: &[&str]) -> String {
+        let output = self.run(command).await;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+fn exit_code(output: &Output) -> Option<i32> {
+    output.status.code()
+}
+
+#[tokio::test]
+async fn exchange_then_list_show_refresh_and_delete_a_seller() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let cli = Cli::sandbox(&sandbox);
+    let code = sandbox.approve("ae-store").await;
+
+    let exchanged = cli.stdout(&["exchange", "--code", &code]).await;
+    assert!(exchanged.contains("stored seller"), "{exchanged}");
+    // The code is spent: a second exchange is the platform's refusal, exit 1.
+    assert_eq!(
+        exit_code(&cli.run(&["exchange", "--code", &code]).await),
+        Some(1)
+    );
+
+    let table = cli.stdout(&["tokens", "list"]).await;
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("SELLER") && header.contains("ACCESS EXPIRES"),
+        "{table}"
+    );
+    assert!(
+        table.lines().nth(1).unwrap().contains("in 1 day"),
+        "{table}"
+    );
+    let listed: Value =
+        serde_json::from_str(&cli.stdout(&["tokens", "list", "--json"]).await).unwrap();
+    let seller = listed[0]["seller_id"].as_str().unwrap().to_owned();
+    assert!(table.contains(&seller));
+
+    let shown = cli.stdout(&["tokens", "show", &seller]).await;
+    assert!(
+        shown.contains("status") && !shown.contains("access token"),
+        "{shown}"
+    );
+    let revealed: Value = serde_json::from_str(
+        &cli.stdout(&["tokens", "show", &seller, "--json", "--reveal"])
+            .await,
+    )
+    .unwrap();
+    let first_token = revealed["access_token"].as_str().unwrap().to_owned();
+    assert!(!first_token.is_empty());
+
+    let refreshed = cli.stdout(&["tokens", "refresh", &seller]).await;
+    assert!(refreshed.contains("refreshed"), "{refreshed}");
+    let after: Value = serde_json::from_str(
+        &cli.stdout(&["tokens", "show", &seller, "--json", "--reveal"])
+            .await,
+    )
+    .unwrap();
+    assert_ne!(after["access_token"], first_token);
+
+    assert!(
+        cli.stdout(&["tokens", "delete", &seller])
+            .await
+            .contains("forgot")
+    );
+    let gone = cli.run(&["tokens", "show", &seller]).await;
+    assert_eq!(exit_code(&gone), Some(3));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no stored seller"));
+    assert!(gone.stdout.is_empty(), "errors go to stderr");
+}
+
+#[tokio::test]
+async fn a_state_printed_by_authorize_url_is_accepted_once_by_exchange() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let cli = Cli::sandbox(&sandbox);
+    let url = cli.stdout(&["authorize-url"]).await;
+    let state = query_param(url.trim(), "state").expect("a state in the URL");
+    assert_eq!(
+        query_param(url.trim(), "client_id").as_deref(),
+        Some("12345678")
+    );
+
+    let code = sandbox.approve("ae-store").await;
+    cli.stdout(&["exchange", "--code", &code, "--state", &state])
+        .await;
+    let again = sandbox.approve("ae-store").await;
+    let reused = cli
+        .run(&["exchange", "--code", &again, "--state", &state])
+        .await;
+    assert_eq!(exit_code(&reused), Some(2));
+    assert!(String::from_utf8_lossy(&reused.stderr).contains("already used"));
+    let forged = cli
+        .run(&["exchange", "--code", &again, "--state", "forged"])
+        .await;
+    assert_eq!(exit_code(&forged), Some(2));
+}
+
+#[tokio::test]
+async fn import_adopts_a_refresh_token_made_elsewhere() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let code = crate::sandbox::code_for(&sandbox, "ae-store").await;
+    let made_elsewhere = sandbox
+        .client("12345678", SANDBOX_SECRET)
+        .create_token(&code)
+        .await
+        .unwrap();
+    let cli = Cli::sandbox(&sandbox);
+    let refresh =
+        secrecy::ExposeSecret::expose_secret(made_elsewhere.refresh_token.as_ref().unwrap())
+            .to_owned();
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+    process
+        .arg("import")
+        .args(&cli.args)
+        .env("IOP_IMPORT_REFRESH_TOKEN", &refresh);
+    let output = tokio::task::spawn_blocking(move || process.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        exit_code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported"));
+    let listed: Value =
+        serde_json::from_str(&cli.stdout(&["tokens", "list", "--json"]).await).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let bogus = cli.run(&["import", "--refresh-token", "not-a-token"]).await;
+    assert_eq!(exit_code(&bogus), Some(1), "the platform refused it");
+}
+
+#[tokio::test]
+async fn a_seller_who_must_authorize_again_exits_4_and_bad_configuration_exits_2() {
+    let platform = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(aliexpress_success("R4")))
+        .mount(&platform)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(
+            {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r"})))
+        .mount(&platform)
+        .await;
+    let cli = Cli::against(
+        &format!("{}/rest", platform.uri()),
+        &format!("{}/oauth/authorize", platform.uri()),
+        APP_KEY,
+        APP_SECRET,
+    );
+    cli.stdout(&["exchange", "--code", "R4"]).await;
+    let dead = cli.run(&["tokens", "refresh", "1001"]).await;
+    assert_eq!(exit_code(&dead), Some(4));
+    assert!(String::from_utf8_lossy(&dead.stderr).contains("/authorize"));
+
+    let output = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(["tokens", "list"])
+            .env_remove("IOP_APP_KEY")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(exit_code(&output), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("IOP_APP_KEY"));
+}

@@ -1,0 +1,302 @@
+//! The token API over HTTP: keys, what it lists and hands out, refresh on demand, errors,
+//! and its OpenAPI document.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::*;
+
+pub const API_KEY: &str = "test-api-key-0123456789abcdef-0123456789";
+
+async fn spawn_api() -> TestApp {
+    spawn_app_with(&["--api-keys", API_KEY]).await
+}
+
+/// An AliExpress answer for seller 1001 that expires a day after it is received.
+fn day_token(code: &str) -> Value {
+    let mut body = aliexpress_success(code);
+    let map = body.as_object_mut().unwrap();
+    map.remove("expire_time");
+    map.remove("refresh_token_valid_time");
+    map.insert("expires_in".into(), json!(86_400));
+    map.insert("refresh_expires_in".into(), json!(172_800));
+    body
+}
+
+async fn api(app: &TestApp, verb: reqwest::Method, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(verb, format!("{}{path}", app.address))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = api(app, reqwest::Method::GET, path).await;
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{path}"
+    );
+    (status, response.json().await.unwrap())
+}
+
+async fn platform_refreshes(app: &TestApp, delay: Duration) {
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .and(ValidSignature {
+            api_path: "/auth/token/refresh",
+        })
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(
+                    json!({"access_token": "renewed-access", "expires_in": 86_400,
+                                      "seller_id": "1001", "code": "0", "request_id": "rr"}),
+                )
+                .set_delay(delay),
+        )
+        .mount(&app.platform)
+        .await;
+}
+
+fn refresh_calls(requests: &[wiremock::Request]) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.url.path() == "/rest/auth/token/refresh")
+        .count()
+}
+
+#[tokio::test]
+async fn without_keys_every_api_route_is_404() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/tokens",
+        "/api/v1/tokens/1001",
+        "/api/v1/openapi.json",
+    ] {
+        let (status, body) = get_json(&app, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(body["message"].as_str().unwrap().contains("IOP_API_KEYS"));
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_401_with_a_bearer_challenge() {
+    let app = spawn_api().await;
+    let url = format!("{}/api/v1/tokens", app.address);
+    let http = reqwest::Client::new();
+    for request in [
+        http.get(&url),
+        http.get(&url)
+            .bearer_auth("wrong-key-0123456789abcdef-0123456789"),
+        http.get(&url).bearer_auth(&API_KEY[..API_KEY.len() - 1]),
+        http.get(&url)
+            .header("authorization", format!("Basic {API_KEY}")),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+    assert_eq!(get_json(&app, "/api/v1/tokens").await.0, 200);
+}
+
+#[tokio::test]
+async fn the_list_describes_every_seller_without_token_values() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("LIST7")).await;
+    Browser::new().authorize_fully(&app, "LIST7").await;
+
+    let response = api(&app, reqwest::Method::GET, "/api/v1/tokens").await;
+    let text = response.text().await.unwrap();
+    assert!(
+        !text.contains("LIST7ACCESS") && !text.contains("LIST7REFRESH"),
+        "{text}"
+    );
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let seller = &list[0];
+    assert_eq!(seller["app"], "default");
+    assert_eq!(seller["platform"], "aliexpress");
+    assert_eq!(seller["app_key"], APP_KEY);
+    assert_eq!(seller["seller_id"], "1001");
+    assert_eq!(seller["user_id"], "10101");
+    assert_eq!(seller["nick"], "cn1001");
+    assert_eq!(seller["status"], "active");
+    assert!(seller["access_expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(seller["last_refresh_at"].is_null());
+}
+
+#[tokio::test]
+async fn a_current_token_is_handed_out_by_seller_or_user_id() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("CUR1")).await;
+    Browser::new().authorize_fully(&app, "CUR1").await;
+    for id in ["1001", "10101"] {
+        let (status, body) = get_json(&app, &format!("/api/v1/tokens/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["access_token"], "50000601c30atCUR1ACCESS");
+        assert_eq!(body["status"], "active");
+        assert!(body.get("refresh_token").is_none());
+    }
+    let (status, body) = get_json(&app, "/api/v1/tokens/999").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "unknown_seller");
+}
+
+#[tokio::test]
+async fn a_stale_token_is_refreshed_once_for_twenty_concurrent_gets() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("STALE")).await;
+    Browser::new().authorize_fully(&app, "STALE").await;
+    platform_refreshes(&app, Duration::from_millis(300)).await;
+    // Twenty hours on, less than a quarter of the day is left.
+    app.clock.advance(Duration::from_secs(20 * 3_600));
+
+    let mut gets = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let url = format!("{}/api/v1/tokens/1001", app.address);
+        gets.spawn(async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(API_KEY)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        });
+    }
+    while let Some(body) = gets.join_next().await {
+        assert_eq!(body.unwrap()["access_token"], "renewed-access");
+    }
+    let requests = app.platform.received_requests().await.unwrap();
+    assert_eq!(refresh_calls(&requests), 1);
+}
+
+#[tokio::test]
+async fn refresh_now_renews_and_delete_forgets() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("RN")).await;
+    Browser::new().authorize_fully(&app, "RN").await;
+    platform_refreshes(&app, Duration::ZERO).await;
+
+    let response = api(&app, reqwest::Method::POST, "/api/v1/tokens/1001/refresh").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["last_refresh_at"].is_string(), "{body}");
+    assert!(body.get("access_token").is_none());
+    let (_, current) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(current["access_token"], "renewed-access");
+
+    let response = api(&app, reqwest::Method::DELETE, "/api/v1/tokens/1001").await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(get_json(&app, "/api/v1/tokens/1001").await.0, 404);
+    assert_eq!(get_json(&app, "/api/v1/tokens").await.1, json!([]));
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_is_409_with_the_link_to_authorize_again() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("DEAD")).await;
+    Browser::new().authorize_fully(&app, "DEAD").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(
+            {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r9"})))
+        .mount(&app.platform)
+        .await;
+    app.clock.advance(Duration::from_secs(25 * 3_600));
+
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"], "reauthorize");
+    assert_eq!(
+        body["authorize_url"],
+        format!(
+            "{}/authorize",
+            app.config.public_url.as_str().trim_end_matches('/')
+        )
+    );
+    let (_, list) = get_json(&app, "/api/v1/tokens").await;
+    assert_eq!(list[0]["status"], "reauthorize");
+    assert_eq!(list[0]["last_error"], "IllegalRefreshToken: expired");
+}
+
+#[tokio::test]
+async fn a_failing_platform_is_502_with_its_code_when_the_token_has_expired() {
+    let app = spawn_api().await;
+    platform_answers(&app, day_token("DOWN")).await;
+    Browser::new().authorize_fully(&app, "DOWN").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(
+            {"type": "ISP", "code": "ServiceUnavailable", "message": "busy", "request_id": "r5"})))
+        .mount(&app.platform)
+        .await;
+    app.clock.advance(Duration::from_secs(25 * 3_600));
+
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["platform"]["code"], "ServiceUnavailable");
+    assert_eq!(body["platform"]["request_id"], "r5");
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_and_are_refreshed_by_the_next_process() {
+    let first = spawn_api().await;
+    platform_answers(&first, day_token("RESTART")).await;
+    Browser::new().authorize_fully(&first, "RESTART").await;
+    let database = format!("sqlite://{}/tokens.db", first._data.path().display());
+
+    let second = spawn_app_with(&["--api-keys", API_KEY, "--database-url", &database]).await;
+    platform_refreshes(&second, Duration::ZERO).await;
+    // Stopped past the token's expiry, then started again.
+    second
+        .clock
+        .advance(Duration::from_secs(2 * 86_400 - 3_600));
+    let (status, body) = get_json(&second, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_token"], "renewed-access");
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let app = spawn_api().await;
+    let (status, doc) = get_json(&app, "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let methods = ["get", "post", "put", "patch", "delete"];
+    for (template, operations) in paths {
+        let concrete = template.replace("{seller}", "1001");
+        for verb in methods {
+            let response = api(&app, verb.to_uppercase().parse().unwrap(), &concrete).await;
+            let status = response.status().as_u16();
+            if operations.get(verb).is_some() {
+                assert!(
+                    status != 405
+                        && !(status == 404
+                            && response.text().await.unwrap().contains("No such API route")),
+                    "{verb} {template} is documented but not routed ({status})"
+                );
+            } else {
+                assert_eq!(
+                    status, 405,
+                    "{verb} {template} is routed but not documented"
+                );
+            }
+        }
+    }
+    for unlisted in ["/api/v1/sellers", "/api/v1/tokens/1001/reveal"] {
+        assert_eq!(get_json(&app, unlisted).await.0, 404, "{unlisted}");
+    }
+}
