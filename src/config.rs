@@ -175,10 +175,10 @@ impl Config {
             .as_deref()
             .unwrap_or(defaults.database_url)
             .trim();
-        if !database_url.starts_with("sqlite:") {
+        if crate::store::Engine::of(database_url).is_none() {
             return Err(bad(
                 "IOP_DATABASE_URL",
-                "only sqlite: URLs are supported (e.g. sqlite://data/iop-callback.db)",
+                "must be a sqlite: URL (sqlite://data/iop-callback.db) or a postgres:// URL",
             ));
         }
         Ok(Config {
@@ -490,10 +490,7 @@ mod tests {
         assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
         assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
         assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");
-        assert_eq!(
-            with(&["--database-url", "postgres://x"]),
-            "IOP_DATABASE_URL"
-        );
+        assert_eq!(with(&["--database-url", "mysql://x"]), "IOP_DATABASE_URL");
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! claimed, result grants, and refresh leases. Anything two replicas (or a restart) must
 //! agree on lives here, never in one process's memory.
 //!
-//! `Store` is the interface; `sqlite` is the embedded engine. A second engine implements
-//! the same trait, and `conformance` holds the tests every engine must pass.
+//! `Store` is the interface (tests put failing stores behind it); `sql` implements it for
+//! SQLite and PostgreSQL alike, and `conformance` holds the tests both engines pass.
 
 #[cfg(test)]
 mod conformance;
 mod open;
-mod sqlite;
+mod sql;
+#[doc(hidden)]
+pub mod test_database;
 
 use std::sync::Arc;
 
@@ -20,7 +22,8 @@ use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, SellerIdentity, TokenResponse};
 use crate::tokens::RefreshBefore;
 
-pub use sqlite::SqliteStore;
+pub use open::Engine;
+pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -242,7 +245,7 @@ pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store a database URL names.
 pub async fn open(database_url: &str) -> Result<SharedStore, StoreError> {
-    Ok(Arc::new(SqliteStore::open(database_url).await?))
+    Ok(Arc::new(SqlStore::open(database_url).await?))
 }
 
 /// The key a seller's row is found by: the platform's most stable id. Without any id the

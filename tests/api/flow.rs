@@ -8,9 +8,12 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::*;
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn landing_page_shows_the_redirect_uri_to_register() {
-    let app = spawn_app().await;
+async fn landing_page_shows_the_redirect_uri_to_register(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let page = Browser::new().text(&format!("{}/", app.address)).await;
     assert!(page.contains(&app.config.redirect_uri()));
     assert!(page.contains(r#"href="/authorize""#));
@@ -21,9 +24,14 @@ async fn landing_page_shows_the_redirect_uri_to_register() {
     );
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn authorize_redirects_to_the_platform_with_every_parameter_and_sets_the_cookie() {
-    let app = spawn_app().await;
+async fn authorize_redirects_to_the_platform_with_every_parameter_and_sets_the_cookie(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let response = Browser::new()
         .get(&format!("{}/authorize", app.address))
         .await;
@@ -67,18 +75,24 @@ async fn authorize_redirects_to_the_platform_with_every_parameter_and_sets_the_c
     assert!(state.len() >= 32, "at least 128 bits of state");
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn each_authorization_gets_a_fresh_state() {
-    let app = spawn_app().await;
+async fn each_authorization_gets_a_fresh_state(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let browser = Browser::new();
     let a = browser.start_authorization(&app).await;
     let b = browser.start_authorization(&app).await;
     assert_ne!(a, b);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_full_authorization_shows_tokens_expiry_and_seller() {
-    let app = spawn_app().await;
+async fn a_full_authorization_shows_tokens_expiry_and_seller(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("full")).await;
 
     let browser = Browser::new();
@@ -116,9 +130,12 @@ async fn a_full_authorization_shows_tokens_expiry_and_seller() {
     assert_eq!(token_calls(&app).await, 1);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn lifetimes_without_absolute_times_count_from_the_exchange() {
-    let app = spawn_app().await;
+async fn lifetimes_without_absolute_times_count_from_the_exchange(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(
         &app,
         json!({"access_token": "acc-rel", "refresh_token": "ref-rel", "expires_in": "86400",
@@ -136,9 +153,12 @@ async fn lifetimes_without_absolute_times_count_from_the_exchange() {
     );
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn lazada_cross_border_seller_shows_every_country() {
-    let app = spawn_app_with(&["--platform", "lazada"]).await;
+async fn lazada_cross_border_seller_shows_every_country(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &["--platform", "lazada"]).await else {
+        return;
+    };
     platform_answers(
         &app,
         json!({"access_token": "lz-access", "refresh_token": "lz-refresh", "country": "cb",
@@ -166,9 +186,12 @@ async fn lazada_cross_border_seller_shows_every_country() {
     }
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn reloading_the_result_page_keeps_showing_it() {
-    let app = spawn_app().await;
+async fn reloading_the_result_page_keeps_showing_it(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("reload")).await;
     let browser = Browser::new();
     let (result_url, _) = browser.authorize_fully(&app, "reload").await;
@@ -184,9 +207,12 @@ async fn reloading_the_result_page_keeps_showing_it() {
     assert_eq!(token_calls(&app).await, 1);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn replaying_the_callback_url_never_calls_the_platform_again() {
-    let app = spawn_app().await;
+async fn replaying_the_callback_url_never_calls_the_platform_again(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("replay")).await;
     let browser = Browser::new();
     let state = browser.start_authorization(&app).await;
@@ -205,9 +231,12 @@ async fn replaying_the_callback_url_never_calls_the_platform_again() {
     assert_eq!(token_calls(&app).await, 1);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_stranger_cannot_see_the_result_page() {
-    let app = spawn_app().await;
+async fn a_stranger_cannot_see_the_result_page(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("private")).await;
     let (result_url, _) = Browser::new().authorize_fully(&app, "private").await;
 
@@ -217,9 +246,12 @@ async fn a_stranger_cannot_see_the_result_page() {
     assert!(!html.contains("privateACCESS") && !html.contains("privateREFRESH"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn two_tabs_authorizing_at_once_both_succeed() {
-    let app = spawn_app().await;
+async fn two_tabs_authorizing_at_once_both_succeed(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("tab")).await;
     let browser = Browser::new();
     let first = browser.start_authorization(&app).await;
@@ -238,9 +270,14 @@ async fn two_tabs_authorizing_at_once_both_succeed() {
     assert_eq!(token_calls(&app).await, 2);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn the_seller_cancelling_shows_a_cancellation_page_without_a_platform_call() {
-    let app = spawn_app().await;
+async fn the_seller_cancelling_shows_a_cancellation_page_without_a_platform_call(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let state = browser.start_authorization(&app).await;
@@ -256,9 +293,14 @@ async fn the_seller_cancelling_shows_a_cancellation_page_without_a_platform_call
     assert!(html.contains("access_denied") && html.contains("User said no"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn missing_empty_or_oversized_codes_are_rejected_without_a_platform_call() {
-    let app = spawn_app().await;
+async fn missing_empty_or_oversized_codes_are_rejected_without_a_platform_call(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let long = "a".repeat(513);
@@ -276,9 +318,12 @@ async fn missing_empty_or_oversized_codes_are_rejected_without_a_platform_call()
     }
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_platform_error_shows_its_code_message_request_id_and_advice() {
-    let app = spawn_app().await;
+async fn a_platform_error_shows_its_code_message_request_id_and_advice(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let response = callback_answered_with(
         &app,
         json!({"type": "ISV", "code": "InvalidCode", "message": "The code is invalid or expired", "request_id": "0ba2887315178178017221014"}),
@@ -298,9 +343,12 @@ async fn a_platform_error_shows_its_code_message_request_id_and_advice() {
     assert!(html.contains("Authorize again"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn signature_advice_is_given_for_incomplete_signature() {
-    let app = spawn_app().await;
+async fn signature_advice_is_given_for_incomplete_signature(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let html = callback_answered_with(
         &app,
         json!({"type": "ISV", "code": "IncompleteSignature", "message": "bad", "request_id": "r"}),
@@ -312,9 +360,12 @@ async fn signature_advice_is_given_for_incomplete_signature() {
     assert!(html.contains("check the app secret"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_platform_outage_is_a_502_without_the_raw_body() {
-    let app = spawn_app().await;
+async fn a_platform_outage_is_a_502_without_the_raw_body(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     Mock::given(method("POST"))
         .and(path(CREATE_PATH))
         .respond_with(
@@ -330,9 +381,12 @@ async fn a_platform_outage_is_a_502_without_the_raw_body() {
     assert!(!html.contains("NullPointerException"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_platform_timeout_is_a_504() {
-    let app = spawn_app_with(&["--http-timeout", "300ms"]).await;
+async fn a_platform_timeout_is_a_504(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &["--http-timeout", "300ms"]).await else {
+        return;
+    };
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -345,9 +399,12 @@ async fn a_platform_timeout_is_a_504() {
     assert_eq!(response.status(), 504);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn healthz_answers_200_with_no_data() {
-    let app = spawn_app().await;
+async fn healthz_answers_200_with_no_data(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     let response = Browser::new()
         .get(&format!("{}/healthz", app.address))
         .await;

@@ -9,6 +9,9 @@ use iop_callback::clock::ManualClock;
 use iop_callback::config::Config;
 use iop_callback::iop::sign;
 use iop_callback::startup::Application;
+pub use iop_callback::store::Engine;
+pub use rstest::rstest;
+pub use rstest_reuse::{self, apply, template};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -31,6 +34,28 @@ pub struct TestApp {
 /// Starts the service against a fresh stand-in platform and an empty database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// The black-box tests that run once on each store engine: `#[apply(each_engine)]`.
+#[template]
+#[export]
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+pub fn each_engine(#[case] engine: Engine) {}
+
+/// As `spawn_app_with`, on a fresh database of `engine`: `None` where no PostgreSQL server
+/// is configured (the test then says it skipped; CI requires one).
+pub async fn spawn_app_on(engine: Engine, extra: &[&str]) -> Option<TestApp> {
+    match engine {
+        Engine::Sqlite => Some(spawn_app_with(extra).await),
+        Engine::Postgres => {
+            let url = iop_callback::store::test_database::fresh_postgres_url().await?;
+            let mut flags = extra.to_vec();
+            flags.extend(["--database-url", &url]);
+            Some(spawn_app_with(&flags).await)
+        }
+    }
 }
 
 /// As `spawn_app`, with extra command-line flags (`--http-timeout`, `--state-ttl`, ...).

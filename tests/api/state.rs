@@ -10,9 +10,12 @@ async fn rejected(app: &TestApp, browser: &Browser, query: &str) -> (u16, String
     (status, response.text().await.unwrap())
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_without_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app().await;
+async fn callback_without_state_is_rejected_without_calling_the_platform(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     browser.start_authorization(&app).await;
@@ -21,18 +24,28 @@ async fn callback_without_state_is_rejected_without_calling_the_platform() {
     assert!(html.contains("no state"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_empty_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app().await;
+async fn callback_with_empty_state_is_rejected_without_calling_the_platform(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     browser.start_authorization(&app).await;
     assert_eq!(rejected(&app, &browser, "code=abc&state=").await.0, 400);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_unknown_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app().await;
+async fn callback_with_unknown_state_is_rejected_without_calling_the_platform(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     browser.start_authorization(&app).await;
@@ -42,9 +55,14 @@ async fn callback_with_unknown_state_is_rejected_without_calling_the_platform() 
     assert!(html.contains("not known"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_another_browsers_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app().await;
+async fn callback_with_another_browsers_state_is_rejected_without_calling_the_platform(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let victim = Browser::new();
     let state = victim.start_authorization(&app).await;
@@ -65,9 +83,12 @@ async fn callback_with_another_browsers_state_is_rejected_without_calling_the_pl
     );
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn an_attempt_from_another_browser_does_not_burn_the_owners_state() {
-    let app = spawn_app().await;
+async fn an_attempt_from_another_browser_does_not_burn_the_owners_state(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(&app, aliexpress_success("owner")).await;
     let owner = Browser::new();
     let state = owner.start_authorization(&app).await;
@@ -84,9 +105,14 @@ async fn an_attempt_from_another_browser_does_not_burn_the_owners_state() {
     assert_eq!(response.status(), 303);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_expired_state_is_rejected_without_calling_the_platform() {
-    let app = spawn_app().await;
+async fn callback_with_expired_state_is_rejected_without_calling_the_platform(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let state = browser.start_authorization(&app).await;
@@ -97,9 +123,12 @@ async fn callback_with_expired_state_is_rejected_without_calling_the_platform() 
     assert!(html.contains("within minutes"));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_a_reused_state_is_rejected_after_a_failed_exchange() {
-    let app = spawn_app().await;
+async fn callback_with_a_reused_state_is_rejected_after_a_failed_exchange(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_answers(
         &app,
         serde_json::json!({"type": "ISV", "code": "InvalidCode", "message": "expired", "request_id": "r1"}),
@@ -123,9 +152,12 @@ async fn callback_with_a_reused_state_is_rejected_after_a_failed_exchange() {
     );
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_cancelled_state_cannot_be_used_for_a_code_afterwards() {
-    let app = spawn_app().await;
+async fn a_cancelled_state_cannot_be_used_for_a_code_afterwards(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let state = browser.start_authorization(&app).await;

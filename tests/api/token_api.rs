@@ -11,8 +11,8 @@ use crate::helpers::*;
 
 pub const API_KEY: &str = "test-api-key-0123456789abcdef-0123456789";
 
-async fn spawn_api() -> TestApp {
-    spawn_app_with(&["--api-keys", API_KEY]).await
+async fn spawn_api(engine: Engine) -> Option<TestApp> {
+    spawn_app_on(engine, &["--api-keys", API_KEY]).await
 }
 
 /// An AliExpress answer for seller 1001 that expires a day after it is received.
@@ -74,9 +74,12 @@ fn refresh_calls(requests: &[wiremock::Request]) -> usize {
         .count()
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn without_keys_every_api_route_is_404() {
-    let app = spawn_app().await;
+async fn without_keys_every_api_route_is_404(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &[]).await else {
+        return;
+    };
     for path in [
         "/api/v1/tokens",
         "/api/v1/tokens/1001",
@@ -88,9 +91,12 @@ async fn without_keys_every_api_route_is_404() {
     }
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_missing_or_wrong_key_is_401_with_a_bearer_challenge() {
-    let app = spawn_api().await;
+async fn a_missing_or_wrong_key_is_401_with_a_bearer_challenge(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     let url = format!("{}/api/v1/tokens", app.address);
     let http = reqwest::Client::new();
     for request in [
@@ -110,9 +116,12 @@ async fn a_missing_or_wrong_key_is_401_with_a_bearer_challenge() {
     assert_eq!(get_json(&app, "/api/v1/tokens").await.0, 200);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn the_list_describes_every_seller_without_token_values() {
-    let app = spawn_api().await;
+async fn the_list_describes_every_seller_without_token_values(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("LIST7")).await;
     Browser::new().authorize_fully(&app, "LIST7").await;
 
@@ -135,9 +144,12 @@ async fn the_list_describes_every_seller_without_token_values() {
     assert!(seller["last_refresh_at"].is_null());
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_current_token_is_handed_out_by_seller_or_user_id() {
-    let app = spawn_api().await;
+async fn a_current_token_is_handed_out_by_seller_or_user_id(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("CUR1")).await;
     Browser::new().authorize_fully(&app, "CUR1").await;
     for id in ["1001", "10101"] {
@@ -152,9 +164,12 @@ async fn a_current_token_is_handed_out_by_seller_or_user_id() {
     assert_eq!(body["error"], "unknown_seller");
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_stale_token_is_refreshed_once_for_twenty_concurrent_gets() {
-    let app = spawn_api().await;
+async fn a_stale_token_is_refreshed_once_for_twenty_concurrent_gets(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("STALE")).await;
     Browser::new().authorize_fully(&app, "STALE").await;
     platform_refreshes(&app, Duration::from_millis(300)).await;
@@ -182,9 +197,12 @@ async fn a_stale_token_is_refreshed_once_for_twenty_concurrent_gets() {
     assert_eq!(refresh_calls(&requests), 1);
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn refresh_now_renews_and_delete_forgets() {
-    let app = spawn_api().await;
+async fn refresh_now_renews_and_delete_forgets(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("RN")).await;
     Browser::new().authorize_fully(&app, "RN").await;
     platform_refreshes(&app, Duration::ZERO).await;
@@ -203,9 +221,12 @@ async fn refresh_now_renews_and_delete_forgets() {
     assert_eq!(get_json(&app, "/api/v1/tokens").await.1, json!([]));
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_dead_refresh_token_is_409_with_the_link_to_authorize_again() {
-    let app = spawn_api().await;
+async fn a_dead_refresh_token_is_409_with_the_link_to_authorize_again(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("DEAD")).await;
     Browser::new().authorize_fully(&app, "DEAD").await;
     Mock::given(method("POST"))
@@ -231,9 +252,14 @@ async fn a_dead_refresh_token_is_409_with_the_link_to_authorize_again() {
     assert_eq!(list[0]["last_error"], "IllegalRefreshToken: expired");
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn a_failing_platform_is_502_with_its_code_when_the_token_has_expired() {
-    let app = spawn_api().await;
+async fn a_failing_platform_is_502_with_its_code_when_the_token_has_expired(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&app, day_token("DOWN")).await;
     Browser::new().authorize_fully(&app, "DOWN").await;
     Mock::given(method("POST"))
@@ -250,12 +276,15 @@ async fn a_failing_platform_is_502_with_its_code_when_the_token_has_expired() {
     assert_eq!(body["platform"]["request_id"], "r5");
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn tokens_survive_a_restart_and_are_refreshed_by_the_next_process() {
-    let first = spawn_api().await;
+async fn tokens_survive_a_restart_and_are_refreshed_by_the_next_process(#[case] engine: Engine) {
+    let Some(first) = spawn_api(engine).await else {
+        return;
+    };
     platform_answers(&first, day_token("RESTART")).await;
     Browser::new().authorize_fully(&first, "RESTART").await;
-    let database = format!("sqlite://{}/tokens.db", first._data.path().display());
+    let database = first.config.database_url.clone();
 
     let second = spawn_app_with(&["--api-keys", API_KEY, "--database-url", &database]).await;
     platform_refreshes(&second, Duration::ZERO).await;
@@ -268,9 +297,12 @@ async fn tokens_survive_a_restart_and_are_refreshed_by_the_next_process() {
     assert_eq!(body["access_token"], "renewed-access");
 }
 
+#[apply(each_engine)]
 #[tokio::test]
-async fn the_openapi_document_matches_the_routes() {
-    let app = spawn_api().await;
+async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
     let (status, doc) = get_json(&app, "/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");

@@ -1,10 +1,14 @@
-//! The embedded engine: one SQLite file, WAL, for a single box.
+//! The store in SQL, one implementation for both engines: SQLite (embedded, one box) and
+//! PostgreSQL (several replicas), through sqlx's `Any` driver. The statements are written
+//! in the SQL both understand: `$N` placeholders, `CASE` instead of `MAX(a, b)` or
+//! `GREATEST`, `COUNT(*) FILTER`, integers for times and flags. What differs (connecting,
+//! the schema's migrations) lives in `open.rs` and `migrations/{sqlite,postgres}`.
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
-use super::open::open_pool;
+use super::open::{Engine, open_pool};
 use super::{
     ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
 };
@@ -14,8 +18,9 @@ use crate::iop::{Platform, TokenResponse};
 use crate::tokens::RefreshBefore;
 
 #[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
 }
 
 #[derive(sqlx::FromRow)]
@@ -28,7 +33,7 @@ struct TokenRow {
     refresh_token: Option<String>,
     access_expires_at: Option<i64>,
     refresh_expires_at: Option<i64>,
-    refreshable: bool,
+    refreshable: i64,
     identity: String,
     last_request_id: Option<String>,
     status: String,
@@ -52,33 +57,40 @@ macro_rules! token_columns {
     };
 }
 
-/// When a pair is due under the policy's `?1` (thousandths of the lifetime) and `?2`
-/// (milliseconds ahead); the same rule as `RefreshBefore::due_at`.
+/// When a pair is due under the policy's `$1` (thousandths of the lifetime) and `$2`
+/// (milliseconds ahead): the later of that and half its life, as `RefreshBefore::due_at`.
 macro_rules! due_at {
     () => {
-        "MAX(access_expires_at - (access_expires_at - issued_at) * ?1 / 1000 - ?2, \
-             issued_at + (access_expires_at - issued_at) / 2)"
+        "CASE WHEN access_expires_at - (access_expires_at - issued_at) * $1 / 1000 - $2 \
+                   > issued_at + (access_expires_at - issued_at) / 2 \
+              THEN access_expires_at - (access_expires_at - issued_at) * $1 / 1000 - $2 \
+              ELSE issued_at + (access_expires_at - issued_at) / 2 END"
     };
 }
 
 /// The pairs the refresher may renew at all.
 macro_rules! refreshable {
     () => {
-        "status = 'active' AND refreshable AND refresh_token IS NOT NULL \
+        "status = 'active' AND refreshable = 1 AND refresh_token IS NOT NULL \
          AND access_expires_at IS NOT NULL"
     };
 }
 
-impl SqliteStore {
+impl SqlStore {
+    /// Opens the database a URL names (`sqlite:` or `postgres:`), migrating it to this
+    /// version's schema.
     pub async fn open(database_url: &str) -> Result<Self, StoreError> {
-        Ok(SqliteStore {
-            pool: open_pool(database_url).await?,
-        })
+        let (pool, engine) = open_pool(database_url).await?;
+        Ok(SqlStore { pool, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn save_authorization(
         &self,
         owner: Owner<'_>,
@@ -93,7 +105,7 @@ impl Store for SqliteStore {
                  refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
                  last_request_id, status, created_at, updated_at, issued_at, authorized_at,
                  last_refresh_at, last_error, consecutive_failures, retry_after)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, NULL)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, NULL, 0, NULL)
              ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
                  app_id = excluded.app_id,
                  access_token = excluded.access_token,
@@ -120,7 +132,7 @@ impl Store for SqliteStore {
         .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
         .bind(expiries.access_expires_at)
         .bind(expiries.refresh_expires_at)
-        .bind(expiries.refreshable)
+        .bind(i64::from(expiries.refreshable))
         .bind(identity)
         .bind(response.request_id.as_deref())
         .bind(TokenStatus::Active.as_str())
@@ -130,12 +142,12 @@ impl Store for SqliteStore {
         .bind(now_ms)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM token_sellers WHERE token_id = ?")
+        sqlx::query("DELETE FROM token_sellers WHERE token_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         for key in response.identity.lookup_ids() {
-            sqlx::query("INSERT INTO token_sellers (token_id, seller_key) VALUES (?, ?)")
+            sqlx::query("INSERT INTO token_sellers (token_id, seller_key) VALUES ($1, $2)")
                 .bind(id)
                 .bind(key)
                 .execute(&mut *tx)
@@ -149,7 +161,7 @@ impl Store for SqliteStore {
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens WHERE ?1 IS NULL OR app_id = ?1 ORDER BY app_id, id"
+            " FROM tokens WHERE $1 IS NULL OR app_id = $1 ORDER BY app_id, id"
         ))
         .bind(app.map(AppId::as_str))
         .fetch_all(&self.pool)
@@ -161,7 +173,7 @@ impl Store for SqliteStore {
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens WHERE id IN (SELECT token_id FROM token_sellers WHERE seller_key = ?)
+            " FROM tokens WHERE id IN (SELECT token_id FROM token_sellers WHERE seller_key = $1)
              ORDER BY app_id, id"
         ))
         .bind(seller)
@@ -172,11 +184,11 @@ impl Store for SqliteStore {
 
     async fn delete_token(&self, id: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM token_sellers WHERE token_id = ?")
+        sqlx::query("DELETE FROM token_sellers WHERE token_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM tokens WHERE id = ?")
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -188,7 +200,7 @@ impl Store for SqliteStore {
         let row: Option<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens WHERE id = ?"
+            " FROM tokens WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -206,13 +218,13 @@ impl Store for SqliteStore {
         let rows: Vec<TokenRow> = sqlx::query_as(concat!(
             "SELECT ",
             token_columns!(),
-            " FROM tokens WHERE app_id = ?3 AND ",
+            " FROM tokens WHERE app_id = $3 AND ",
             refreshable!(),
             " AND ",
             due_at!(),
-            " <= ?4
-               AND (refresh_expires_at IS NULL OR refresh_expires_at > ?4)
-               AND (retry_after IS NULL OR retry_after <= ?4)
+            " <= $4
+               AND (refresh_expires_at IS NULL OR refresh_expires_at > $4)
+               AND (retry_after IS NULL OR retry_after <= $4)
              ORDER BY access_expires_at"
         ))
         .bind(permille)
@@ -230,11 +242,13 @@ impl Store for SqliteStore {
         policy: RefreshBefore,
     ) -> Result<Option<i64>, StoreError> {
         let (permille, ahead) = policy.sql_params();
+        // The later of the due time and the end of a backoff, earliest over the pairs.
         let next: Option<i64> = sqlx::query_scalar(concat!(
-            "SELECT MIN(MAX(",
+            "SELECT MIN(CASE WHEN retry > due THEN retry ELSE due END) FROM (SELECT ",
             due_at!(),
-            ", COALESCE(retry_after, 0))) FROM tokens WHERE app_id = ?3 AND ",
-            refreshable!()
+            " AS due, COALESCE(retry_after, 0) AS retry FROM tokens WHERE app_id = $3 AND ",
+            refreshable!(),
+            ") AS pending"
         ))
         .bind(permille)
         .bind(ahead)
@@ -251,9 +265,9 @@ impl Store for SqliteStore {
         retry_after: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE tokens SET last_error = ?, consecutive_failures = consecutive_failures + 1,
-                 retry_after = ?
-             WHERE id = ?",
+            "UPDATE tokens SET last_error = $1, consecutive_failures = consecutive_failures + 1,
+                 retry_after = $2
+             WHERE id = $3",
         )
         .bind(error)
         .bind(retry_after)
@@ -272,18 +286,18 @@ impl Store for SqliteStore {
         let expiries = response.expiries(now_ms);
         let done = sqlx::query(
             "UPDATE tokens SET
-                 access_token = ?1,
-                 refresh_token = COALESCE(?2, refresh_token),
-                 access_expires_at = ?3,
-                 refresh_expires_at = COALESCE(?4, refresh_expires_at),
-                 last_request_id = ?5,
-                 updated_at = ?6,
-                 issued_at = ?6,
-                 last_refresh_at = ?6,
+                 access_token = $1,
+                 refresh_token = COALESCE($2, refresh_token),
+                 access_expires_at = $3,
+                 refresh_expires_at = COALESCE($4, refresh_expires_at),
+                 last_request_id = $5,
+                 updated_at = $6,
+                 issued_at = $6,
+                 last_refresh_at = $6,
                  last_error = NULL,
                  consecutive_failures = 0,
                  retry_after = NULL
-             WHERE id = ?7 AND updated_at = ?8",
+             WHERE id = $7 AND updated_at = $8",
         )
         .bind(response.access_token.expose_secret())
         .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
@@ -299,23 +313,25 @@ impl Store for SqliteStore {
     }
 
     async fn mark_reauthorize(&self, id: i64, error: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tokens SET status = ?, last_error = ?, updated_at = ? WHERE id = ?")
-            .bind(TokenStatus::Reauthorize.as_str())
-            .bind(error)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE tokens SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(TokenStatus::Reauthorize.as_str())
+        .bind(error)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn mark_dead(&self, now_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE tokens SET status = ?, updated_at = ?,
+            "UPDATE tokens SET status = $1, updated_at = $2,
                  last_error = 'the refresh token expired (or the pair was not refreshable)'
-             WHERE status = ?
-               AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)
-                    OR (NOT refreshable AND access_expires_at IS NOT NULL AND access_expires_at <= ?))",
+             WHERE status = $3
+               AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= $4)
+                    OR (refreshable = 0 AND access_expires_at IS NOT NULL AND access_expires_at <= $5))",
         )
         .bind(TokenStatus::Reauthorize.as_str())
         .bind(now_ms)
@@ -330,9 +346,10 @@ impl Store for SqliteStore {
     async fn count_by_status(&self, now_ms: i64) -> Result<Vec<TokenCounts>, StoreError> {
         let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
             "SELECT app_id,
-                 COALESCE(SUM(status = ?1 AND (access_expires_at IS NULL OR access_expires_at > ?3)), 0),
-                 COALESCE(SUM(status = ?1 AND access_expires_at <= ?3), 0),
-                 COALESCE(SUM(status = ?2), 0)
+                 COUNT(*) FILTER (WHERE status = $1
+                     AND (access_expires_at IS NULL OR access_expires_at > $3)),
+                 COUNT(*) FILTER (WHERE status = $1 AND access_expires_at <= $3),
+                 COUNT(*) FILTER (WHERE status = $2)
              FROM tokens GROUP BY app_id ORDER BY app_id",
         )
         .bind(TokenStatus::Active.as_str())
@@ -360,8 +377,8 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE tokens SET lease_holder = ?, lease_until = ?
-             WHERE id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_holder = ?)",
+            "UPDATE tokens SET lease_holder = $1, lease_until = $2
+             WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4 OR lease_holder = $5)",
         )
         .bind(holder)
         .bind(until)
@@ -376,7 +393,7 @@ impl Store for SqliteStore {
     async fn release_refresh(&self, token_id: i64, holder: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE tokens SET lease_holder = NULL, lease_until = NULL
-             WHERE id = ? AND lease_holder = ?",
+             WHERE id = $1 AND lease_holder = $2",
         )
         .bind(token_id)
         .bind(holder)
@@ -390,13 +407,13 @@ impl Store for SqliteStore {
         record: &ClaimRecord,
         now_ms: i64,
     ) -> Result<ClaimAttempt, StoreError> {
-        sqlx::query("DELETE FROM flow_claims WHERE keep_until < ?")
+        sqlx::query("DELETE FROM flow_claims WHERE keep_until < $1")
             .bind(now_ms)
             .execute(&self.pool)
             .await?;
         let inserted = sqlx::query(
             "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
-             VALUES (?, ?, ?, 'exchanging', ?)
+             VALUES ($1, $2, $3, 'exchanging', $4)
              ON CONFLICT (state_digest) DO NOTHING",
         )
         .bind(&record.state_digest[..])
@@ -417,7 +434,7 @@ impl Store for SqliteStore {
 
     async fn claim_stage(&self, state_digest: &[u8; 32]) -> Result<Option<ClaimStage>, StoreError> {
         let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT stage, result_id FROM flow_claims WHERE state_digest = ?")
+            sqlx::query_as("SELECT stage, result_id FROM flow_claims WHERE state_digest = $1")
                 .bind(&state_digest[..])
                 .fetch_optional(&self.pool)
                 .await?;
@@ -431,7 +448,7 @@ impl Store for SqliteStore {
         result: Option<&ResultId>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE flow_claims SET stage = 'finished', result_id = ? WHERE state_digest = ?",
+            "UPDATE flow_claims SET stage = 'finished', result_id = $1 WHERE state_digest = $2",
         )
         .bind(result.map(ResultId::as_str))
         .bind(&state_digest[..])
@@ -441,13 +458,13 @@ impl Store for SqliteStore {
     }
 
     async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM flow_results WHERE expires_at < ?")
+        sqlx::query("DELETE FROM flow_results WHERE expires_at < $1")
             .bind(now_ms)
             .execute(&self.pool)
             .await?;
         sqlx::query(
             "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(grant.id.as_str())
         .bind(grant.app.as_str())
@@ -462,7 +479,7 @@ impl Store for SqliteStore {
     async fn result(&self, id: &ResultId) -> Result<Option<ResultGrant>, StoreError> {
         let row: Option<(String, Vec<u8>, i64, i64)> = sqlx::query_as(
             "SELECT app_id, browser_digest, token_id, expires_at
-             FROM flow_results WHERE result_id = ?",
+             FROM flow_results WHERE result_id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -522,7 +539,7 @@ impl TryFrom<TokenRow> for StoredToken {
             refresh_token: row.refresh_token.map(Into::into),
             access_expires_at: row.access_expires_at,
             refresh_expires_at: row.refresh_expires_at,
-            refreshable: row.refreshable,
+            refreshable: row.refreshable != 0,
             identity: serde_json::from_str(&row.identity)?,
             last_request_id: row.last_request_id,
             status: TokenStatus::parse(&row.status)?,
