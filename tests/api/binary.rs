@@ -91,3 +91,13 @@ impl RunningBinary {
         }
     }
 }
+
+/// A test that fails half-way must not leave the process running.
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod logging;
 mod ops;
 mod pages;
 mod refresher;
+mod replicas;
 mod sandbox;
 mod state;
 mod token_api;
