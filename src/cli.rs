@@ -203,6 +203,16 @@ pub struct ServiceArgs {
     )]
     pub refresh_concurrency: String,
 
+    /// Platform calls one client address may cause with callbacks, per minute; `off`
+    /// disables the limit (the bounds on exchanges in flight stay).
+    #[arg(long, env = "IOP_EXCHANGE_LIMIT", default_value = "60", global = true)]
+    pub exchange_limit: String,
+
+    /// Reverse proxies whose `X-Forwarded-For` names the client: addresses or networks,
+    /// comma-separated (`10.0.0.0/8, 127.0.0.1`). Others' headers are ignored.
+    #[arg(long, env = "IOP_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+
     /// Keys for the token API (`/api/v1/`), comma-separated, each at least 32 characters.
     /// The API answers 404 when no key is set. Prefer IOP_API_KEYS_FILE.
     #[arg(long, env = "IOP_API_KEYS", hide_env_values = true, global = true)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub refresh_concurrency: usize,
     /// Keys that open the token API; empty when it is off.
     pub api_keys: Vec<SecretString>,
+    /// Exchanges one client address may cause per minute; `None` when off.
+    pub exchange_limit: Option<u32>,
+    pub trusted_proxies: Vec<IpNet>,
     pub metrics_listen: Option<SocketAddr>,
     pub shutdown_grace: Duration,
 }
@@ -157,6 +161,16 @@ impl Config {
                 )
             })?;
         let api_keys = read_api_keys(args)?;
+        let exchange_limit = match args.exchange_limit.trim() {
+            "off" => None,
+            raw => Some(raw.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "IOP_EXCHANGE_LIMIT",
+                    format!("`{raw}` is not a number of exchanges per minute (or `off`)"),
+                )
+            })?),
+        };
+        let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
         let metrics_listen = args
             .metrics_listen
@@ -197,6 +211,8 @@ impl Config {
             refresh_before,
             refresh_concurrency,
             api_keys,
+            exchange_limit,
+            trusted_proxies,
             metrics_listen,
             shutdown_grace,
         })
@@ -275,6 +291,24 @@ pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
         return Err(bad("IOP_APP_SECRET", "is empty"));
     }
     Ok(secret.into())
+}
+
+/// IOP_TRUSTED_PROXIES: addresses (`127.0.0.1`) or networks (`10.0.0.0/8`).
+fn parse_networks(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    bad(
+                        "IOP_TRUSTED_PROXIES",
+                        format!("`{item}` is not an address or network like 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// IOP_API_KEYS (comma-separated) or IOP_API_KEYS_FILE (one per line, `#` comments).
@@ -487,6 +521,11 @@ mod tests {
         );
         assert_eq!(with(&["--api-keys", "short"]), "IOP_API_KEYS");
         assert_eq!(with(&["--api-keys", " , "]), "IOP_API_KEYS");
+        assert_eq!(with(&["--exchange-limit", "0"]), "IOP_EXCHANGE_LIMIT");
+        assert_eq!(
+            with(&["--trusted-proxies", "10.0.0.0/33"]),
+            "IOP_TRUSTED_PROXIES"
+        );
         assert_eq!(with(&["--api-url", "not a url"]), "IOP_API_URL");
         assert_eq!(with(&["--authorize-url", "/relative"]), "IOP_AUTHORIZE_URL");
         assert_eq!(with(&["--http-timeout", "ten"]), "IOP_HTTP_TIMEOUT");

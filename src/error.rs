@@ -3,13 +3,15 @@
 //! `into_response` logs the error once and attaches an `ErrorPage` to the response; the
 //! request middleware renders it with the request id (see `web::middleware`).
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::flow::StateRejection;
 use crate::iop::auth_code::AuthCodeError;
 use crate::iop::{IopError, PlatformError};
 use crate::store::StoreError;
+use crate::web::limits::Limited;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -21,10 +23,18 @@ pub enum AppError {
     Platform(#[from] IopError),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
+    #[error("exchange limited: {}", .0.as_str())]
+    Limited(Limited),
     #[error("not found")]
     NotFound,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<Limited> for AppError {
+    fn from(limited: Limited) -> Self {
+        AppError::Limited(limited)
+    }
 }
 
 impl From<StateRejection> for AppError {
@@ -72,6 +82,19 @@ impl ErrorPage {
 }
 
 impl AppError {
+    /// A short, stable word for the metrics of refused callbacks.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AppError::State(rejection) => rejection.as_str(),
+            AppError::Limited(limited) => limited.as_str(),
+            AppError::Code(_) => "bad_code",
+            AppError::Platform(_) => "platform",
+            AppError::Store(_) => "store",
+            AppError::NotFound => "not_found",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             AppError::State(StateRejection::OtherBrowser) => StatusCode::FORBIDDEN,
@@ -81,6 +104,8 @@ impl AppError {
             AppError::State(_) | AppError::Code(_) => StatusCode::BAD_REQUEST,
             AppError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Platform(_) => StatusCode::BAD_GATEWAY,
+            AppError::Limited(Limited::Rate { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Limited(Limited::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +120,16 @@ impl AppError {
             )
             .retry(),
             AppError::Platform(e) => platform_page(e),
+            AppError::Limited(Limited::Rate { retry_after_secs }) => ErrorPage::new(
+                "Too many authorizations from your network",
+                format!(
+                    "This network completed as many authorizations as allowed in a minute. Reload this page in {retry_after_secs} seconds; nothing was sent to the platform and the authorization is still good."
+                ),
+            ),
+            AppError::Limited(Limited::Busy) => ErrorPage::new(
+                "The service is busy",
+                "Too many authorizations are being completed right now. Reload this page in a moment; nothing was sent to the platform and the authorization is still good.",
+            ),
             AppError::NotFound => ErrorPage::new(
                 "Not found",
                 "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
@@ -176,12 +211,23 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         // Logged once, here. None of the variants' Display holds a secret or a raw body.
-        if status.is_server_error() {
-            tracing::error!(error = %self, status = status.as_u16(), "request failed");
-        } else {
-            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        // What anyone can cause at any rate (a forged state, a limit) goes to debug and to
+        // the metrics, so that a flood fills neither the disk nor the alerts.
+        match &self {
+            AppError::State(_) | AppError::Limited(_) | AppError::NotFound | AppError::Code(_) => {
+                tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+            }
+            _ if status.is_server_error() => {
+                tracing::error!(error = %self, status = status.as_u16(), "request failed");
+            }
+            _ => tracing::info!(error = %self, status = status.as_u16(), "request refused"),
         }
         let mut response = status.into_response();
+        if let AppError::Limited(Limited::Rate { retry_after_secs }) = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         response.extensions_mut().insert(self.page());
         response
     }

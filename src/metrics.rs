@@ -35,6 +35,11 @@ struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
     route: String,
     status: u16,
@@ -55,6 +60,7 @@ pub struct Metrics {
     refreshes: Family<OutcomeLabels, Counter>,
     platform_latency: Family<ApiLabels, Histogram>,
     http_requests: Family<HttpLabels, Counter>,
+    callbacks_refused: Family<ReasonLabels, Counter>,
     tokens: Family<StatusLabels, Gauge>,
 }
 
@@ -69,6 +75,7 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 13))
         });
         let http_requests = Family::default();
+        let callbacks_refused = Family::default();
         let tokens = Family::default();
         registry.register(
             "authorizations_started",
@@ -95,6 +102,11 @@ impl Default for Metrics {
             "HTTP requests by route and status",
             http_requests.clone(),
         );
+        registry.register(
+            "callbacks_refused",
+            "Callbacks refused before any platform call, by reason (forged or foreign states, limits)",
+            callbacks_refused.clone(),
+        );
         registry.register("tokens", "Stored tokens by status", tokens.clone());
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
@@ -103,6 +115,7 @@ impl Default for Metrics {
             refreshes,
             platform_latency,
             http_requests,
+            callbacks_refused,
             tokens,
         }
     }
@@ -163,6 +176,12 @@ impl Metrics {
                 api: api.label(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    pub fn callback_rejected(&self, reason: &'static str) {
+        self.callbacks_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     pub fn http_request(&self, route: &str, status: u16) {

@@ -22,6 +22,7 @@ use crate::refresher::Refresher;
 use crate::store::{self, SharedStore, StoreError};
 use crate::tokens::Tokens;
 use crate::web::cookies::BrowserCookie;
+use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
 use crate::web::{self, AppState};
 
@@ -180,6 +181,10 @@ impl Application {
             layout: Layout {
                 sandbox: extras.sandbox_banner,
             },
+            limits: Arc::new(ExchangeLimits::new(
+                config.exchange_limit,
+                config.trusted_proxies.clone(),
+            )),
         };
         let router = web::router(state, extras.routes);
         Ok(Application {
@@ -298,9 +303,13 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address, for the per-client exchange limit.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed here, when it

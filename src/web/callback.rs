@@ -1,6 +1,8 @@
 //! `GET /callback`: the registered redirect_uri. Checks the state, exchanges the code once,
 //! stores the tokens and sends the browser on to a result URL that holds no code.
 
+use std::net::IpAddr;
+
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,6 +12,7 @@ use crate::error::AppError;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::{AuthCode, TokenApi};
 use crate::store::{ClaimAttempt, Owner};
+use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
 use crate::web::views::{CancelledPage, render};
 
@@ -48,18 +51,30 @@ impl CallbackParams {
 #[instrument(skip_all)]
 pub(super) async fn callback(
     State(app): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
+    let client = app.limits.client_address(peer, &headers);
     // The state is checked before anything else, and before any platform call.
-    let claim = match claim(&app, params.state.as_deref(), app.cookie.read(&headers)).await {
-        Ok(claim) => claim,
+    let (claim, admitted) = match claim(
+        &app,
+        params.state.as_deref(),
+        app.cookie.read(&headers),
+        client,
+    )
+    .await
+    {
+        Ok(claimed) => claimed,
         // This browser reopened its own finished callback URL: show the result again.
         Err(AppError::State(StateRejection::AlreadyUsed { result: Some(id) })) => {
             return Ok(to_result(&id));
         }
-        Err(error) => return Err(error),
+        Err(error) => {
+            app.metrics.callback_rejected(error.reason());
+            return Err(error);
+        }
     };
 
     if let Some(error) = params.error.filter(|e| !e.is_empty()) {
@@ -82,20 +97,30 @@ pub(super) async fn callback(
     };
     // The exchange runs in its own task: if the browser goes away mid-call, the code has
     // already been spent at the platform and the tokens must still be stored.
-    let task = tokio::spawn(exchange(app, code, claim).in_current_span());
+    let task = tokio::spawn(
+        async move {
+            let result = exchange(app, code, claim).await;
+            drop(admitted);
+            result
+        }
+        .in_current_span(),
+    );
     let result = task
         .await
         .map_err(|e| AppError::Internal(format!("exchange task: {e}")))??;
     Ok(to_result(&result))
 }
 
-/// Verifies the state (issued here, for this app and browser, not expired) and claims it
-/// in the store, so that no other request, here or on another replica, exchanges its code.
+/// Verifies the state (issued here, for this app and browser, not expired), admits the
+/// exchange under the client's limits, and claims the state in the store, so that no other
+/// request, here or on another replica, exchanges its code. A limited client's state is not
+/// used up: the same callback URL works once the limit allows.
 async fn claim(
     app: &AppState,
     state: Option<&str>,
     browser: Option<BrowserId>,
-) -> Result<Claim, AppError> {
+    client: Option<IpAddr>,
+) -> Result<(Claim, Option<Admitted>), AppError> {
     let verified = app.flows.verify(state, browser.as_ref())?;
     // `verify` refuses a state without a browser; this only turns that into the type.
     let browser = browser.ok_or(StateRejection::OtherBrowser)?;
@@ -108,12 +133,20 @@ async fn claim(
             return Err(before.map_or(expired, flow::already_claimed).into());
         }
     };
+    let admitted = match client {
+        Some(client) => Some(app.limits.admit(client, now)?),
+        // Served without peer addresses (never by `startup::serve`): no per-client limit.
+        None => None,
+    };
     match app.store.claim_state(&record, now).await? {
-        ClaimAttempt::Claimed => Ok(Claim {
-            state_digest: verified.digest,
-            app: app.flows.app.clone(),
-            browser,
-        }),
+        ClaimAttempt::Claimed => Ok((
+            Claim {
+                state_digest: verified.digest,
+                app: app.flows.app.clone(),
+                browser,
+            },
+            admitted,
+        )),
         ClaimAttempt::Taken(stage) => Err(flow::already_claimed(stage).into()),
     }
 }

@@ -6,6 +6,7 @@ mod callback;
 pub mod cookies;
 mod health;
 mod landing;
+pub mod limits;
 mod middleware;
 mod result;
 pub mod state;

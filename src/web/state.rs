@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::store::SharedStore;
 use crate::tokens::Tokens;
 use crate::web::cookies::BrowserCookie;
+use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
 
 #[derive(Clone)]
@@ -25,4 +26,5 @@ pub struct AppState {
     pub metrics: Metrics,
     /// What every page's layout needs (the demo's sandbox banner).
     pub layout: Layout,
+    pub limits: Arc<ExchangeLimits>,
 }

@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod cli;
 mod client;
+mod flood;
 mod flow;
 mod helpers;
 mod logging;

@@ -44,10 +44,18 @@ async fn a_flow_started_on_one_replica_finishes_on_another(#[case] engine: Engin
     for app in [&first, &second] {
         let page = browser.get(&format!("{}{result}", app.address)).await;
         assert_eq!(page.status(), 200);
-        assert!(page.text().await.unwrap().contains("50000601c30atreplicaACCESS"));
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("50000601c30atreplicaACCESS")
+        );
     }
     let again = browser
-        .get(&format!("{}/callback?code=replica&state={state}", first.address))
+        .get(&format!(
+            "{}/callback?code=replica&state={state}",
+            first.address
+        ))
         .await;
     assert_eq!(again.status(), 303);
     assert_eq!(location(&again), result);

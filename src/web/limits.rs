@@ -1,0 +1,258 @@
+//! Bounds on the platform calls anonymous clients can cause: `IOP_EXCHANGE_LIMIT`
+//! exchanges a minute per client address, at most `PER_CLIENT_IN_FLIGHT` of one client's
+//! at a time, and at most `IN_FLIGHT` in all. Only callbacks that would reach the platform
+//! (a valid, unexpired state of this browser) are counted.
+//!
+//! The counts are per process: N replicas allow N times the limit. Memory is bounded: at
+//! most `MAX_CLIENTS` addresses are remembered, the idle ones forgotten first.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use ipnet::IpNet;
+
+use crate::lock::lock;
+
+/// Exchanges in flight in all; a platform call takes well under a second.
+const IN_FLIGHT: usize = 64;
+/// Exchanges in flight per client address: one flood cannot take every slot.
+const PER_CLIENT_IN_FLIGHT: u32 = 4;
+/// Client addresses remembered at once.
+const MAX_CLIENTS: usize = 10_000;
+const MINUTE_MS: i64 = 60_000;
+
+/// Why an exchange was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// This client used its exchanges for the minute; try again after this many seconds.
+    Rate { retry_after_secs: u64 },
+    /// Too many exchanges in flight (this client's, or everyone's).
+    Busy,
+}
+
+impl Limited {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limited::Rate { .. } => "rate",
+            Limited::Busy => "busy",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    started: i64,
+    count: u32,
+    in_flight: u32,
+}
+
+pub struct ExchangeLimits {
+    per_minute: Option<u32>,
+    trusted_proxies: Vec<IpNet>,
+    clients: Mutex<HashMap<IpAddr, Window>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Held while an exchange runs; dropping it frees the client's and the global slot.
+pub struct Admitted {
+    limits: Arc<ExchangeLimits>,
+    client: IpAddr,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Some(window) = lock(&self.limits.clients).get_mut(&self.client) {
+            window.in_flight = window.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+impl ExchangeLimits {
+    /// `per_minute`: `None` is `IOP_EXCHANGE_LIMIT=off` (no rate; the in-flight bounds stay).
+    pub fn new(per_minute: Option<u32>, trusted_proxies: Vec<IpNet>) -> Self {
+        ExchangeLimits {
+            per_minute,
+            trusted_proxies,
+            clients: Mutex::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
+        }
+    }
+
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the last
+    /// address in `X-Forwarded-For` that is not one of ours (earlier entries are whatever
+    /// the client claimed).
+    pub fn client_address(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer?;
+        if !self.is_trusted(peer) {
+            return Some(peer);
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        Some(
+            forwarded
+                .into_iter()
+                .rev()
+                .find(|a| !self.is_trusted(*a))
+                .unwrap_or(peer),
+        )
+    }
+
+    fn is_trusted(&self, address: IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|net| net.contains(&address))
+    }
+
+    /// Admits one exchange for `client` at `now`, or says why not.
+    pub fn admit(self: &Arc<Self>, client: IpAddr, now: i64) -> Result<Admitted, Limited> {
+        let mut clients = lock(&self.clients);
+        if !clients.contains_key(&client) && clients.len() >= MAX_CLIENTS {
+            forget_idle(&mut clients, now);
+        }
+        let window = clients.entry(client).or_insert(Window {
+            started: now,
+            count: 0,
+            in_flight: 0,
+        });
+        if now - window.started >= MINUTE_MS {
+            window.started = now;
+            window.count = 0;
+        }
+        if let Some(limit) = self.per_minute
+            && window.count >= limit
+        {
+            let left_ms = MINUTE_MS - (now - window.started);
+            return Err(Limited::Rate {
+                retry_after_secs: u64::try_from(left_ms.max(0) / 1000 + 1).unwrap_or(60),
+            });
+        }
+        if window.in_flight >= PER_CLIENT_IN_FLIGHT {
+            return Err(Limited::Busy);
+        }
+        let slot = self
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Limited::Busy)?;
+        window.count += 1;
+        window.in_flight += 1;
+        Ok(Admitted {
+            limits: self.clone(),
+            client,
+            _slot: slot,
+        })
+    }
+}
+
+/// Makes room: first every address whose minute is over and that has nothing in flight,
+/// then (a flood from many addresses) the idle one seen longest ago.
+fn forget_idle(clients: &mut HashMap<IpAddr, Window>, now: i64) {
+    clients.retain(|_, w| w.in_flight > 0 || now - w.started < MINUTE_MS);
+    if clients.len() >= MAX_CLIENTS
+        && let Some(oldest) = clients
+            .iter()
+            .filter(|(_, w)| w.in_flight == 0)
+            .min_by_key(|(_, w)| w.started)
+            .map(|(address, _)| *address)
+    {
+        clients.remove(&oldest);
+    }
+}
+
+/// The TCP peer's address, when the listener records it.
+pub(super) struct Peer(pub(super) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn a_client_gets_its_exchanges_per_minute_and_then_waits() {
+        let limits = Arc::new(ExchangeLimits::new(Some(3), vec![]));
+        let client = ip("203.0.113.7");
+        for _ in 0..3 {
+            drop(limits.admit(client, 1_000).unwrap());
+        }
+        assert_eq!(
+            limits.admit(client, 31_000).err(),
+            Some(Limited::Rate {
+                retry_after_secs: 31
+            })
+        );
+        assert!(
+            limits.admit(ip("203.0.113.8"), 31_000).is_ok(),
+            "others are not held up"
+        );
+        assert!(limits.admit(client, 61_000).is_ok(), "a new minute");
+    }
+
+    #[test]
+    fn one_client_cannot_hold_every_slot() {
+        let limits = Arc::new(ExchangeLimits::new(None, vec![]));
+        let flood = ip("198.51.100.1");
+        let held: Vec<Admitted> = (0..PER_CLIENT_IN_FLIGHT)
+            .map(|_| limits.admit(flood, 0).unwrap())
+            .collect();
+        assert_eq!(limits.admit(flood, 0).err(), Some(Limited::Busy));
+        assert!(limits.admit(ip("198.51.100.2"), 0).is_ok());
+        drop(held);
+        assert!(limits.admit(flood, 0).is_ok(), "slots come back");
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let limits = ExchangeLimits::new(Some(1), vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 198.51.100.9, 10.1.1.1".parse().unwrap(),
+        );
+        assert_eq!(
+            limits.client_address(Some(ip("10.0.0.2")), &headers),
+            Some(ip("198.51.100.9")),
+            "the rightmost address our proxies did not add"
+        );
+        assert_eq!(
+            limits.client_address(Some(ip("192.0.2.1")), &headers),
+            Some(ip("192.0.2.1")),
+            "an untrusted peer's header is ignored"
+        );
+    }
+
+    #[test]
+    fn the_remembered_clients_are_bounded() {
+        let limits = Arc::new(ExchangeLimits::new(Some(60), vec![]));
+        for i in 0..(MAX_CLIENTS as u32 + 50) {
+            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
+            drop(limits.admit(address, i64::from(i)).unwrap());
+        }
+        assert!(lock(&limits.clients).len() <= MAX_CLIENTS);
+    }
+}
