@@ -33,6 +33,9 @@ pub enum Command {
     /// The stored sellers and their tokens (works while the service runs).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The store itself: encryption at rest and backups.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the platform's authorize URL to send a seller to; its state is accepted by
     /// `exchange --state`.
     AuthorizeUrl,
@@ -51,6 +54,28 @@ pub enum Command {
         /// The refresh token (prefer the variable, which stays out of process lists).
         #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
         refresh_token: SecretString,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Print a new random encryption key (base64 of 32 bytes) for IOP_ENCRYPTION_KEY.
+    GenerateKey,
+    /// Encrypt every stored token under IOP_ENCRYPTION_KEY (a plain store, once).
+    Encrypt,
+    /// Re-encrypt every stored token under a new key; IOP_ENCRYPTION_KEY is the current one.
+    RotateKey {
+        /// A file holding the new key (or IOP_NEW_ENCRYPTION_KEY).
+        #[arg(long, env = "IOP_NEW_ENCRYPTION_KEY_FILE")]
+        new_key_file: Option<PathBuf>,
+        /// The new key (prefer --new-key-file).
+        #[arg(long, env = "IOP_NEW_ENCRYPTION_KEY", hide_env_values = true)]
+        new_key: Option<SecretString>,
+    },
+    /// Write a consistent copy of a SQLite store to FILE, while the service runs.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        file: PathBuf,
     },
 }
 
@@ -212,6 +237,20 @@ pub struct ServiceArgs {
     /// comma-separated (`10.0.0.0/8, 127.0.0.1`). Others' headers are ignored.
     #[arg(long, env = "IOP_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+
+    /// Encrypt stored tokens with this key: base64 of 32 bytes (`iop-callback store
+    /// generate-key` makes one). Prefer IOP_ENCRYPTION_KEY_FILE.
+    #[arg(
+        long,
+        env = "IOP_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_key: Option<SecretString>,
+
+    /// A file holding the encryption key.
+    #[arg(long, env = "IOP_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
 
     /// Keys for the token API (`/api/v1/`), comma-separated, each at least 32 characters.
     /// The API answers 404 when no key is set. Prefer IOP_API_KEYS_FILE.

@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
+use crate::store::TokenCipher;
 use crate::tokens::RefreshBefore;
 
 /// API keys are compared in constant time, but a short one could still be guessed.
@@ -42,6 +43,8 @@ pub struct Config {
     /// Exchanges one client address may cause per minute; `None` when off.
     pub exchange_limit: Option<u32>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Encrypts tokens at rest; `None`: stored in plain text (the startup log says so).
+    pub encryption_key: Option<TokenCipher>,
     pub metrics_listen: Option<SocketAddr>,
     pub shutdown_grace: Duration,
 }
@@ -171,6 +174,7 @@ impl Config {
             })?),
         };
         let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
+        let encryption_key = read_encryption_key(args)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
         let metrics_listen = args
             .metrics_listen
@@ -213,6 +217,7 @@ impl Config {
             api_keys,
             exchange_limit,
             trusted_proxies,
+            encryption_key,
             metrics_listen,
             shutdown_grace,
         })
@@ -271,26 +276,65 @@ fn local_url(port: u16) -> Url {
 }
 
 pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
-    let secret = match (&args.app_secret, &args.app_secret_file) {
+    secret_setting(
+        ("IOP_APP_SECRET", args.app_secret.as_ref()),
+        ("IOP_APP_SECRET_FILE", args.app_secret_file.as_deref()),
+    )?
+    .ok_or_else(|| {
+        bad(
+            "IOP_APP_SECRET",
+            "is required (or IOP_APP_SECRET_FILE, or --app-secret)",
+        )
+    })
+}
+
+/// IOP_ENCRYPTION_KEY or IOP_ENCRYPTION_KEY_FILE: base64 of 32 bytes.
+fn read_encryption_key(args: &ServiceArgs) -> Result<Option<TokenCipher>, ConfigError> {
+    let value = ("IOP_ENCRYPTION_KEY", args.encryption_key.as_ref());
+    let file = (
+        "IOP_ENCRYPTION_KEY_FILE",
+        args.encryption_key_file.as_deref(),
+    );
+    let variable = if file.1.is_some() { file.0 } else { value.0 };
+    secret_setting(value, file)?
+        .map(|key| {
+            TokenCipher::from_base64(&key).map_err(|e| {
+                bad(
+                    variable,
+                    format!("{e} (make one with `iop-callback store generate-key`)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A secret given either as a variable's value or in a file the other variable names (a
+/// mounted secret; its trailing newline is not part of it). An empty one names the
+/// variable it came from.
+fn secret_setting(
+    value: (&'static str, Option<&SecretString>),
+    file: (&'static str, Option<&Path>),
+) -> Result<Option<SecretString>, ConfigError> {
+    let (variable, secret) = match (value.1, file.1) {
         (Some(_), Some(_)) => {
             return Err(bad(
-                "IOP_APP_SECRET_FILE",
-                "set either IOP_APP_SECRET or IOP_APP_SECRET_FILE, not both",
+                file.0,
+                format!("set either {} or {}, not both", value.0, file.0),
             ));
         }
-        (Some(secret), None) => secret.expose_secret().trim().to_owned(),
-        (None, Some(path)) => read_secret_file(path)?,
-        (None, None) => {
-            return Err(bad(
-                "IOP_APP_SECRET",
-                "is required (or IOP_APP_SECRET_FILE, or --app-secret)",
-            ));
-        }
+        (Some(secret), None) => (value.0, secret.expose_secret().trim().to_owned()),
+        (None, Some(path)) => (
+            file.0,
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| bad(file.0, format!("cannot read {}: {e}", path.display())))?,
+        ),
+        (None, None) => return Ok(None),
     };
     if secret.is_empty() {
-        return Err(bad("IOP_APP_SECRET", "is empty"));
+        return Err(bad(variable, "is empty"));
     }
-    Ok(secret.into())
+    Ok(Some(secret.into()))
 }
 
 /// IOP_TRUSTED_PROXIES: addresses (`127.0.0.1`) or networks (`10.0.0.0/8`).
@@ -360,18 +404,6 @@ fn read_api_keys(args: &ServiceArgs) -> Result<Vec<SecretString>, ConfigError> {
         ));
     }
     Ok(keys.into_iter().map(SecretString::from).collect())
-}
-
-fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        // Mounted secrets usually end with a newline that is not part of the secret.
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| {
-            bad(
-                "IOP_APP_SECRET_FILE",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })
 }
 
 fn parse_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {

@@ -90,7 +90,7 @@ pub struct Services {
 
 impl Services {
     pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
-        let store = store::open(&config.database_url).await?;
+        let store = store::open(&config.database_url, config.encryption_key.clone()).await?;
         let client = Arc::new(IopClient::new(
             config.api_url.as_str(),
             &config.app_key,
@@ -233,6 +233,11 @@ impl Application {
             platform = %self.config.platform,
             "iop-callback listening"
         );
+        if self.config.encryption_key.is_none() {
+            tracing::warn!(
+                "tokens are stored unencrypted: set IOP_ENCRYPTION_KEY to encrypt them at rest"
+            );
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopping = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stopped| *stopped).await;

@@ -3,6 +3,7 @@
 //! must authorize again.
 
 mod onboarding;
+mod store;
 mod tokens;
 
 use crate::cli::{Cli, Command, ServiceArgs};
@@ -117,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             crate::healthcheck::probe(listen, std::time::Duration::from_secs(3)).await?;
         }
         Command::Tokens(command) => tokens::run(open(&service).await?, command).await?,
+        Command::Store(command) => store::run(&service, command).await?,
         Command::AuthorizeUrl => onboarding::authorize_url(&open(&service).await?),
         Command::Exchange { code, state } => {
             onboarding::exchange(&open(&service).await?, &code, state.as_deref()).await?;

@@ -434,7 +434,7 @@ macro_rules! all_engine_tests {
 pub(super) async fn temp_sqlite() -> Option<(tempfile::TempDir, SqlStore)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/nested/tokens.db", dir.path().display());
-    let store = SqlStore::open(&url).await.unwrap();
+    let store = SqlStore::open(&url, None).await.unwrap();
     assert_eq!(store.engine(), Engine::Sqlite);
     Some((dir, store))
 }
@@ -442,7 +442,7 @@ pub(super) async fn temp_sqlite() -> Option<(tempfile::TempDir, SqlStore)> {
 /// A store on a new database of the test server, or `None` where there is none.
 pub(super) async fn temp_postgres() -> Option<((), SqlStore)> {
     let url = test_database::fresh_postgres_url().await?;
-    let store = SqlStore::open(&url).await.unwrap();
+    let store = SqlStore::open(&url, None).await.unwrap();
     assert_eq!(store.engine(), Engine::Postgres);
     Some(((), store))
 }
@@ -454,7 +454,7 @@ all_engine_tests!(postgres, super::temp_postgres());
 async fn sqlite_tokens_survive_reopening_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/tokens.db", dir.path().display());
-    let store = SqlStore::open(&url).await.unwrap();
+    let store = SqlStore::open(&url, None).await.unwrap();
     let app = AppId::implicit();
     let id = store
         .save_authorization(
@@ -465,7 +465,7 @@ async fn sqlite_tokens_survive_reopening_the_database() {
         .await
         .unwrap();
     store.close().await;
-    let reopened = SqlStore::open(&url).await.unwrap();
+    let reopened = SqlStore::open(&url, None).await.unwrap();
     let row = reopened.token(id).await.unwrap().unwrap();
     assert_eq!(row.access_token.expose_secret(), "kept");
 }
@@ -480,4 +480,179 @@ async fn the_sqlite_database_file_is_owner_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// A new database of `engine`: its URL, and what must live as long as it (a folder).
+async fn fresh_database(engine: Engine) -> Option<(Option<tempfile::TempDir>, String)> {
+    match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/tokens.db", dir.path().display());
+            Some((Some(dir), url))
+        }
+        Engine::Postgres => Some((None, test_database::fresh_postgres_url().await?)),
+    }
+}
+
+async fn raw_tokens(url: &str) -> Vec<(String, Option<String>)> {
+    use sqlx::Connection;
+    let mut db = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query_as("SELECT access_token, refresh_token FROM tokens ORDER BY id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+}
+
+fn new_key() -> TokenCipher {
+    TokenCipher::from_base64(&TokenCipher::generate_key().into()).unwrap()
+}
+
+async fn encryption_at_rest(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let key = new_key();
+    let store = SqlStore::open(&url, Some(key.clone())).await.unwrap();
+    let id = save(
+        &store,
+        "k",
+        r#"{"access_token":"plain-access-1","refresh_token":"plain-refresh-1","seller_id":"1"}"#,
+        0,
+    )
+    .await;
+    save(
+        &store,
+        "k",
+        r#"{"access_token":"plain-access-2","seller_id":"2"}"#,
+        0,
+    )
+    .await;
+    let raw = raw_tokens(&url).await;
+    assert!(
+        raw.iter()
+            .all(|(a, r)| a.starts_with("v1:") && r.as_ref().is_none_or(|r| r.starts_with("v1:")))
+    );
+    assert!(
+        !format!("{raw:?}").contains("plain-"),
+        "ciphertext only: {raw:?}"
+    );
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "plain-access-1");
+    store.close().await;
+
+    // A wrong key, or none, is refused at startup.
+    let wrong = SqlStore::open(&url, Some(new_key())).await.unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("IOP_ENCRYPTION_KEY is not the key"),
+        "{wrong}"
+    );
+    let none = SqlStore::open(&url, None).await.unwrap_err();
+    assert!(
+        none.to_string().contains("set IOP_ENCRYPTION_KEY"),
+        "{none}"
+    );
+
+    // A ciphertext moved to another seller's row does not decrypt there.
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE tokens SET access_token = $1 WHERE id <> $2")
+            .bind(raw[0].0.clone())
+            .bind(id)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let store = SqlStore::open(&url, Some(key.clone())).await.unwrap();
+    assert!(matches!(
+        store.list_tokens(None).await,
+        Err(StoreError::Encryption(_))
+    ));
+    assert!(
+        store.token(id).await.unwrap().is_some(),
+        "its own row still reads"
+    );
+
+    // Rotation is all or nothing: a row that cannot be read stops it, the old key still works.
+    let rotated = store.rotate_key(new_key()).await;
+    assert!(
+        rotated.is_err(),
+        "the swapped row cannot be read, so nothing is rotated"
+    );
+    store.close().await;
+    let store = SqlStore::open(&url, Some(key)).await.unwrap();
+    assert!(store.token(id).await.unwrap().is_some());
+    store.close().await;
+}
+
+async fn encrypting_a_plain_store(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let plain = SqlStore::open(&url, None).await.unwrap();
+    let id = save(
+        &plain,
+        "k",
+        r#"{"access_token":"was-plain","refresh_token":"was-plain-r","seller_id":"9"}"#,
+        0,
+    )
+    .await;
+    plain.close().await;
+    let key = new_key();
+    let refused = SqlStore::open(&url, Some(key.clone())).await.unwrap_err();
+    assert!(refused.to_string().contains("store encrypt"), "{refused}");
+
+    let converting = SqlStore::open_unchecked(&url, Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(converting.encrypt_all().await.unwrap(), 1);
+    converting.close().await;
+    assert!(!format!("{:?}", raw_tokens(&url).await).contains("was-plain"));
+
+    let store = SqlStore::open(&url, Some(key.clone())).await.unwrap();
+    let newer = new_key();
+    assert_eq!(store.rotate_key(newer.clone()).await.unwrap(), 1);
+    store.close().await;
+    assert!(
+        SqlStore::open(&url, Some(key)).await.is_err(),
+        "the old key is gone"
+    );
+    let store = SqlStore::open(&url, Some(newer)).await.unwrap();
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.refresh_token.unwrap().expose_secret(), "was-plain-r");
+}
+
+#[tokio::test]
+async fn sqlite_tokens_are_encrypted_at_rest_and_bound_to_their_row() {
+    encryption_at_rest(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_tokens_are_encrypted_at_rest_and_bound_to_their_row() {
+    encryption_at_rest(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_plain_sqlite_store_is_encrypted_and_its_key_rotated() {
+    encrypting_a_plain_store(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_plain_postgres_store_is_encrypted_and_its_key_rotated() {
+    encrypting_a_plain_store(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_running_sqlite_store_is_backed_up_consistently() {
+    let (dir, store) = temp_sqlite().await.unwrap();
+    save(&store, "k", r#"{"access_token":"kept","seller_id":"5"}"#, 0).await;
+    let copy = dir.path().join("backup.db");
+    store.backup(&copy).await.unwrap();
+    assert!(store.backup(&copy).await.is_err(), "never overwrites");
+    let restored = SqlStore::open(&format!("sqlite://{}", copy.display()), None)
+        .await
+        .unwrap();
+    assert_eq!(restored.find_seller("5").await.unwrap().len(), 1);
 }

@@ -5,6 +5,7 @@
 //! `Store` is the interface (tests put failing stores behind it); `sql` implements it for
 //! SQLite and PostgreSQL alike, and `conformance` holds the tests both engines pass.
 
+mod cipher;
 #[cfg(test)]
 mod conformance;
 mod open;
@@ -22,6 +23,7 @@ use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, SellerIdentity, TokenResponse};
 use crate::tokens::RefreshBefore;
 
+pub use cipher::{CipherError, TokenCipher};
 pub use open::Engine;
 pub use sql::SqlStore;
 
@@ -40,6 +42,8 @@ pub enum StoreError {
     Identity(#[from] serde_json::Error),
     #[error("stored value is not understood: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Encryption(String),
 }
 
 /// Whether a stored pair can still be used and renewed.
@@ -82,6 +86,9 @@ pub struct StoredToken {
     pub app: AppId,
     pub platform: Platform,
     pub app_key: String,
+    /// The seller's key within the app (`seller:1001`): with platform and app key, the
+    /// row's identity.
+    pub account_key: String,
     pub access_token: SecretString,
     pub refresh_token: Option<SecretString>,
     pub access_expires_at: Option<i64>,
@@ -243,9 +250,12 @@ pub trait Store: Send + Sync {
 
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the store a database URL names.
-pub async fn open(database_url: &str) -> Result<SharedStore, StoreError> {
-    Ok(Arc::new(SqlStore::open(database_url).await?))
+/// Opens the store a database URL names, with tokens encrypted under `cipher` if given.
+pub async fn open(
+    database_url: &str,
+    cipher: Option<TokenCipher>,
+) -> Result<SharedStore, StoreError> {
+    Ok(Arc::new(SqlStore::open(database_url, cipher).await?))
 }
 
 /// The key a seller's row is found by: the platform's most stable id. Without any id the

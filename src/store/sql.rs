@@ -5,9 +5,10 @@
 //! the schema's migrations) lives in `open.rs` and `migrations/{sqlite,postgres}`.
 
 use async_trait::async_trait;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::AnyPool;
 
+use super::cipher::{Row, TokenCipher, is_encrypted};
 use super::open::{Engine, open_pool};
 use super::{
     ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
@@ -17,11 +18,27 @@ use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, TokenResponse};
 use crate::tokens::RefreshBefore;
 
+/// `Debug` names the engine only: the pool and the key stay out of logs.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
+    /// Tokens are encrypted at rest with this key, when the operator gave one.
+    cipher: Option<TokenCipher>,
 }
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("engine", &self.engine)
+            .field("encrypted", &self.cipher.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The columns whose values are encrypted, as named in the associated data.
+const ACCESS: &str = "access_token";
+const REFRESH: &str = "refresh_token";
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
@@ -39,6 +56,7 @@ struct TokenRow {
     status: String,
     created_at: i64,
     updated_at: i64,
+    account_key: String,
     issued_at: Option<i64>,
     authorized_at: Option<i64>,
     last_refresh_at: Option<i64>,
@@ -52,7 +70,7 @@ macro_rules! token_columns {
     () => {
         "id, app_id, platform, app_key, access_token, refresh_token, access_expires_at, \
          refresh_expires_at, refreshable, identity, last_request_id, status, created_at, \
-         updated_at, issued_at, authorized_at, last_refresh_at, last_error, \
+         updated_at, account_key, issued_at, authorized_at, last_refresh_at, last_error, \
          consecutive_failures, retry_after"
     };
 }
@@ -78,10 +96,181 @@ macro_rules! refreshable {
 
 impl SqlStore {
     /// Opens the database a URL names (`sqlite:` or `postgres:`), migrating it to this
-    /// version's schema.
-    pub async fn open(database_url: &str) -> Result<Self, StoreError> {
+    /// version's schema, and checks that `cipher` is the key its tokens are encrypted with
+    /// (or that they are plain, without one).
+    pub async fn open(database_url: &str, cipher: Option<TokenCipher>) -> Result<Self, StoreError> {
+        let store = Self::open_unchecked(database_url, cipher).await?;
+        store.check_key().await?;
+        Ok(store)
+    }
+
+    /// Opens without the key check: for `store encrypt`, which makes it true.
+    pub async fn open_unchecked(
+        database_url: &str,
+        cipher: Option<TokenCipher>,
+    ) -> Result<Self, StoreError> {
         let (pool, engine) = open_pool(database_url).await?;
-        Ok(SqlStore { pool, engine })
+        Ok(SqlStore {
+            pool,
+            engine,
+            cipher,
+        })
+    }
+
+    async fn key_check(&self) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE name = 'key_check'")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn check_key(&self) -> Result<(), StoreError> {
+        match (self.key_check().await?, &self.cipher) {
+            (None, None) => Ok(()),
+            (Some(check), Some(cipher)) if cipher.accepts_key_check(&check) => Ok(()),
+            (Some(_), Some(_)) => Err(StoreError::Encryption(
+                "IOP_ENCRYPTION_KEY is not the key this store's tokens are encrypted with \
+                 (to change keys, use `iop-callback store rotate-key`)"
+                    .into(),
+            )),
+            (Some(_), None) => Err(StoreError::Encryption(
+                "the store's tokens are encrypted: set IOP_ENCRYPTION_KEY (or \
+                 IOP_ENCRYPTION_KEY_FILE) to its key"
+                    .into(),
+            )),
+            (None, Some(cipher)) => {
+                let plain: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
+                    .fetch_one(&self.pool)
+                    .await?;
+                if plain > 0 {
+                    return Err(StoreError::Encryption(
+                        "IOP_ENCRYPTION_KEY is set, but the store holds unencrypted tokens: \
+                         run `iop-callback store encrypt` once with the key set"
+                            .into(),
+                    ));
+                }
+                // A new store: encrypted from the start.
+                sqlx::query(
+                    "INSERT INTO store_meta (name, value) VALUES ('key_check', $1)
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(cipher.key_check())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Encrypts every plain token under the store's key (`iop-callback store encrypt`),
+    /// in one transaction. Returns how many pairs it encrypted.
+    pub async fn encrypt_all(&self) -> Result<u64, StoreError> {
+        let cipher = self.cipher.clone().ok_or_else(|| {
+            StoreError::Encryption("set IOP_ENCRYPTION_KEY to the key to encrypt with".into())
+        })?;
+        if let Some(check) = self.key_check().await? {
+            if cipher.accepts_key_check(&check) {
+                return Ok(0);
+            }
+            return Err(StoreError::Encryption(
+                "the store is already encrypted under another key: use `store rotate-key`".into(),
+            ));
+        }
+        let plain = SqlStore {
+            cipher: None,
+            ..self.clone()
+        };
+        self.reseal_all(&plain, &cipher).await
+    }
+
+    /// Re-encrypts every token under `new` (`iop-callback store rotate-key`), in one
+    /// transaction. Returns how many pairs it re-encrypted.
+    pub async fn rotate_key(&self, new: TokenCipher) -> Result<u64, StoreError> {
+        if self.cipher.is_none() {
+            return Err(StoreError::Encryption(
+                "the store is not encrypted: use `store encrypt`".into(),
+            ));
+        }
+        self.reseal_all(self, &new).await
+    }
+
+    /// Reads every pair with `from`'s key and writes it back under `to`, key check
+    /// included, all or nothing.
+    async fn reseal_all(&self, from: &SqlStore, to: &TokenCipher) -> Result<u64, StoreError> {
+        let target = SqlStore {
+            cipher: Some(to.clone()),
+            ..self.clone()
+        };
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<TokenRow> =
+            sqlx::query_as(concat!("SELECT ", token_columns!(), " FROM tokens"))
+                .fetch_all(&mut *tx)
+                .await?;
+        let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        for row in rows {
+            let id = row.id;
+            let token = from.decode(row)?;
+            let identity = Row {
+                platform: token.platform.as_str(),
+                app_key: &token.app_key,
+                account_key: &token.account_key,
+            };
+            sqlx::query("UPDATE tokens SET access_token = $1, refresh_token = $2 WHERE id = $3")
+                .bind(target.seal(token.access_token.expose_secret(), &identity, ACCESS))
+                .bind(
+                    token
+                        .refresh_token
+                        .as_ref()
+                        .map(|t| target.seal(t.expose_secret(), &identity, REFRESH)),
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO store_meta (name, value) VALUES ('key_check', $1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(to.key_check())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// A consistent copy of a SQLite store while it runs (`iop-callback store backup`).
+    pub async fn backup(&self, file: &std::path::Path) -> Result<(), StoreError> {
+        if self.engine != Engine::Sqlite {
+            return Err(StoreError::Corrupt(
+                "`store backup` copies SQLite stores; back up PostgreSQL with pg_dump".into(),
+            ));
+        }
+        if file.exists() {
+            return Err(StoreError::File {
+                path: file.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists"),
+            });
+        }
+        let path = file
+            .to_str()
+            .ok_or_else(|| StoreError::Corrupt("the backup path is not valid UTF-8".into()))?;
+        // VACUUM INTO writes a transactionally consistent copy while others keep writing.
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StoreError::File {
+                    path: file.display().to_string(),
+                    source,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     pub fn engine(&self) -> Engine {
@@ -99,6 +288,13 @@ impl Store for SqlStore {
     ) -> Result<i64, StoreError> {
         let expiries = response.expiries(now_ms);
         let identity = serde_json::to_string(&response.identity)?;
+        let account_key = account_key(response, now_ms);
+        let row = Row {
+            platform: owner.platform.as_str(),
+            app_key: owner.app_key,
+            account_key: &account_key,
+        };
+        let (access_token, refresh_token) = self.seal_pair(response, &row);
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
@@ -127,9 +323,9 @@ impl Store for SqlStore {
         .bind(owner.app.as_str())
         .bind(owner.platform.as_str())
         .bind(owner.app_key)
-        .bind(account_key(response, now_ms))
-        .bind(response.access_token.expose_secret())
-        .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
+        .bind(&account_key)
+        .bind(access_token)
+        .bind(refresh_token)
         .bind(expiries.access_expires_at)
         .bind(expiries.refresh_expires_at)
         .bind(i64::from(expiries.refreshable))
@@ -166,7 +362,7 @@ impl Store for SqlStore {
         .bind(app.map(AppId::as_str))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(StoredToken::try_from).collect()
+        rows.into_iter().map(|row| self.decode(row)).collect()
     }
 
     async fn find_seller(&self, seller: &str) -> Result<Vec<StoredToken>, StoreError> {
@@ -179,7 +375,7 @@ impl Store for SqlStore {
         .bind(seller)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(StoredToken::try_from).collect()
+        rows.into_iter().map(|row| self.decode(row)).collect()
     }
 
     async fn delete_token(&self, id: i64) -> Result<bool, StoreError> {
@@ -205,7 +401,7 @@ impl Store for SqlStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(StoredToken::try_from).transpose()
+        row.map(|row| self.decode(row)).transpose()
     }
 
     async fn due_for_refresh(
@@ -233,7 +429,7 @@ impl Store for SqlStore {
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(StoredToken::try_from).collect()
+        rows.into_iter().map(|row| self.decode(row)).collect()
     }
 
     async fn next_due_at(
@@ -284,6 +480,12 @@ impl Store for SqlStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let expiries = response.expiries(now_ms);
+        let row = Row {
+            platform: refreshed.platform.as_str(),
+            app_key: &refreshed.app_key,
+            account_key: &refreshed.account_key,
+        };
+        let (access_token, refresh_token) = self.seal_pair(response, &row);
         let done = sqlx::query(
             "UPDATE tokens SET
                  access_token = $1,
@@ -299,8 +501,8 @@ impl Store for SqlStore {
                  retry_after = NULL
              WHERE id = $7 AND updated_at = $8",
         )
-        .bind(response.access_token.expose_secret())
-        .bind(response.refresh_token.as_ref().map(|t| t.expose_secret()))
+        .bind(access_token)
+        .bind(refresh_token)
         .bind(expiries.access_expires_at)
         .bind(expiries.refresh_expires_at)
         .bind(response.request_id.as_deref())
@@ -525,18 +727,65 @@ fn claim_stage(stage: &str, result: Option<String>) -> Result<ClaimStage, StoreE
     }
 }
 
-impl TryFrom<TokenRow> for StoredToken {
-    type Error = StoreError;
+impl SqlStore {
+    /// A token value as stored: encrypted when the store has a key.
+    fn seal(&self, value: &str, row: &Row<'_>, column: &str) -> String {
+        match &self.cipher {
+            Some(cipher) => cipher.encrypt(value, row, column),
+            None => value.to_owned(),
+        }
+    }
 
-    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+    /// An answer's access and refresh tokens as stored.
+    fn seal_pair(&self, response: &TokenResponse, row: &Row<'_>) -> (String, Option<String>) {
+        (
+            self.seal(response.access_token.expose_secret(), row, ACCESS),
+            response
+                .refresh_token
+                .as_ref()
+                .map(|t| self.seal(t.expose_secret(), row, REFRESH)),
+        )
+    }
+
+    /// A stored token value as it was given.
+    fn unseal(
+        &self,
+        stored: String,
+        row: &Row<'_>,
+        column: &str,
+    ) -> Result<SecretString, StoreError> {
+        match &self.cipher {
+            Some(cipher) => cipher
+                .decrypt(&stored, row, column)
+                .map_err(|e| StoreError::Encryption(e.to_string())),
+            None if is_encrypted(&stored) => Err(StoreError::Encryption(
+                "a token is encrypted, but no IOP_ENCRYPTION_KEY is set".into(),
+            )),
+            None => Ok(stored.into()),
+        }
+    }
+
+    fn decode(&self, row: TokenRow) -> Result<StoredToken, StoreError> {
+        let identity = Row {
+            platform: &row.platform,
+            app_key: &row.app_key,
+            account_key: &row.account_key,
+        };
+        let access_token = self.unseal(row.access_token.clone(), &identity, ACCESS)?;
+        let refresh_token = row
+            .refresh_token
+            .clone()
+            .map(|t| self.unseal(t, &identity, REFRESH))
+            .transpose()?;
         Ok(StoredToken {
             id: row.id,
             app: app_id(&row.app_id)?,
             platform: Platform::parse(&row.platform)
                 .ok_or_else(|| StoreError::Corrupt(format!("platform `{}`", row.platform)))?,
             app_key: row.app_key,
-            access_token: row.access_token.into(),
-            refresh_token: row.refresh_token.map(Into::into),
+            account_key: row.account_key,
+            access_token,
+            refresh_token,
             access_expires_at: row.access_expires_at,
             refresh_expires_at: row.refresh_expires_at,
             refreshable: row.refreshable != 0,

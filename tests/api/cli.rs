@@ -232,3 +232,81 @@ async fn a_seller_who_must_authorize_again_exits_4_and_bad_configuration_exits_2
     assert_eq!(exit_code(&output), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("IOP_APP_KEY"));
 }
+
+#[tokio::test]
+async fn a_plain_store_is_encrypted_rotated_and_backed_up_from_the_command_line() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let cli = Cli::sandbox(&sandbox);
+    let code = sandbox.approve("ae-store").await;
+    cli.stdout(&["exchange", "--code", &code]).await;
+
+    let key = cli
+        .stdout(&["store", "generate-key"])
+        .await
+        .trim()
+        .to_owned();
+    assert_eq!(key.len(), 44, "base64 of 32 bytes: {key}");
+    // The plain store refuses a key until it is converted.
+    let refused = cli.run(&["tokens", "list", "--encryption-key", &key]).await;
+    assert_eq!(exit_code(&refused), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("store encrypt"));
+    assert!(
+        cli.stdout(&["store", "encrypt", "--encryption-key", &key])
+            .await
+            .contains("encrypted 1")
+    );
+    let listed = cli
+        .stdout(&["tokens", "list", "--json", "--encryption-key", &key])
+        .await;
+    assert!(listed.contains("seller_id"));
+    let without = cli.run(&["tokens", "list"]).await;
+    assert_eq!(exit_code(&without), Some(2));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("IOP_ENCRYPTION_KEY"));
+
+    let new_key = cli
+        .stdout(&["store", "generate-key"])
+        .await
+        .trim()
+        .to_owned();
+    let new_key_file = cli._data.path().join("new.key");
+    std::fs::write(&new_key_file, format!("{new_key}\n")).unwrap();
+    cli.stdout(&[
+        "store",
+        "rotate-key",
+        "--encryption-key",
+        &key,
+        "--new-key-file",
+        new_key_file.to_str().unwrap(),
+    ])
+    .await;
+    let old = cli.run(&["tokens", "list", "--encryption-key", &key]).await;
+    assert_eq!(exit_code(&old), Some(2), "the old key no longer opens it");
+
+    let backup = cli._data.path().join("copy.db");
+    cli.stdout(&[
+        "store",
+        "backup",
+        backup.to_str().unwrap(),
+        "--encryption-key",
+        &new_key,
+    ])
+    .await;
+    let copy = Cli {
+        args: cli
+            .args
+            .iter()
+            .map(|a| {
+                if a.starts_with("sqlite://") {
+                    format!("sqlite://{}", backup.display())
+                } else {
+                    a.clone()
+                }
+            })
+            .collect(),
+        _data: tempfile::tempdir().unwrap(),
+    };
+    let restored = copy
+        .stdout(&["tokens", "list", "--json", "--encryption-key", &new_key])
+        .await;
+    assert_eq!(restored, listed);
+}

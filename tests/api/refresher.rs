@@ -34,7 +34,7 @@ pub struct Rig {
 impl Rig {
     pub async fn new(client: IopClient, clock: Arc<ManualClock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let store = store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        let store = store::open(&format!("sqlite://{}/t.db", dir.path().display()), None)
             .await
             .unwrap();
         let tokens = Arc::new(Tokens::new(

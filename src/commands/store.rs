@@ -1,0 +1,84 @@
+//! `iop-callback store ...`: encryption at rest (`generate-key`, `encrypt`, `rotate-key`)
+//! and `backup`.
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::CommandError;
+use crate::cli::{ServiceArgs, StoreCommand};
+use crate::config::Config;
+use crate::store::{SqlStore, TokenCipher};
+
+pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<(), CommandError> {
+    if let StoreCommand::GenerateKey = command {
+        println!("{}", TokenCipher::generate_key());
+        return Ok(());
+    }
+    let config = Config::from_args(service)?;
+    let key = config.encryption_key.clone();
+    match command {
+        StoreCommand::GenerateKey => {}
+        StoreCommand::Encrypt => {
+            if key.is_none() {
+                return Err(CommandError::Usage(
+                    "IOP_ENCRYPTION_KEY: set it (or IOP_ENCRYPTION_KEY_FILE) to the key to encrypt with"
+                        .into(),
+                ));
+            }
+            // The store is not yet what the key says, so it is opened without the check.
+            let store = SqlStore::open_unchecked(&config.database_url, key).await?;
+            let count = store.encrypt_all().await;
+            store_close(&store).await;
+            println!("encrypted {} token pairs", count?);
+        }
+        StoreCommand::RotateKey {
+            new_key_file,
+            new_key,
+        } => {
+            let new = new_cipher(new_key.as_ref(), new_key_file.as_deref())?;
+            let store = SqlStore::open(&config.database_url, key).await?;
+            let count = store.rotate_key(new).await;
+            store_close(&store).await;
+            println!(
+                "re-encrypted {} token pairs: start the service with the new IOP_ENCRYPTION_KEY",
+                count?
+            );
+        }
+        StoreCommand::Backup { file } => {
+            let store = SqlStore::open(&config.database_url, key).await?;
+            let result = store.backup(&file).await;
+            store_close(&store).await;
+            result?;
+            println!("wrote a consistent copy to {}", file.display());
+        }
+    }
+    Ok(())
+}
+
+async fn store_close(store: &SqlStore) {
+    crate::store::Store::close(store).await;
+}
+
+fn new_cipher(
+    value: Option<&SecretString>,
+    file: Option<&Path>,
+) -> Result<TokenCipher, CommandError> {
+    let encoded = match (value, file) {
+        (Some(value), None) => value.expose_secret().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            CommandError::Usage(format!(
+                "IOP_NEW_ENCRYPTION_KEY_FILE: cannot read {}: {e}",
+                path.display()
+            ))
+        })?,
+        _ => {
+            return Err(CommandError::Usage(
+                "give the new key with --new-key-file (IOP_NEW_ENCRYPTION_KEY_FILE) or IOP_NEW_ENCRYPTION_KEY"
+                    .into(),
+            ));
+        }
+    };
+    TokenCipher::from_base64(&encoded.trim().to_owned().into())
+        .map_err(|e| CommandError::Usage(format!("the new key: {e}")))
+}
