@@ -83,6 +83,20 @@ assert service["environment"]["IOP_APP_SECRET_FILE"] == f"/run/secrets/{secret}"
 assert "IOP_APP_SECRET" not in service["environment"], "no secret values in the file"
 PY
 
+check "docker-compose.replicas.yml: replicas share the database and key, nothing sticky" python3 - <<'PY'
+import yaml
+compose = yaml.safe_load(open("docker-compose.replicas.yml"))
+replicas = [compose["services"][name] for name in ("iop-a", "iop-b")]
+for service in replicas:
+    env = service["environment"]
+    assert env["IOP_DATABASE_URL"].startswith("${"), "the database URL comes from the env file"
+    assert env["IOP_ENCRYPTION_KEY_FILE"] == "/run/secrets/iop_encryption_key"
+    assert "IOP_ENCRYPTION_KEY" not in env and "IOP_APP_SECRET" not in env
+assert replicas[0] == replicas[1], "the replicas are configured alike"
+caddy = compose["configs"]["caddyfile"]["content"]
+assert "round_robin" in caddy and "sticky" not in caddy and "cookie" not in caddy
+PY
+
 # What the runtime stage holds on top of the distroless/cc base.
 binary=$(stat -c %s "$bin")
 total=$(du -sb "$root" | cut -f1)
