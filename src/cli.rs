@@ -24,8 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the service against the configured platform (the default).
     Serve,
-    /// Run the service together with a built-in sandbox platform: the whole flow, offline.
-    Demo(SandboxLifetimeArgs),
+    /// Run the service together with built-in sandbox platforms: the whole flow, offline.
+    Demo(DemoArgs),
     /// Run the sandbox platform alone, to develop other services against it.
     Sandbox(SandboxArgs),
     /// Probe GET /healthz on the IOP_LISTEN address (127.0.0.1 for 0.0.0.0); exit 0 only on 200.
@@ -38,9 +38,16 @@ pub enum Command {
     Store(StoreCommand),
     /// Print the platform's authorize URL to send a seller to; its state is accepted by
     /// `exchange --state`.
-    AuthorizeUrl,
+    AuthorizeUrl {
+        /// The app, when several are configured.
+        #[arg(long)]
+        app: Option<String>,
+    },
     /// Exchange an authorization code captured elsewhere and store the seller.
     Exchange {
+        /// The app, when several are configured.
+        #[arg(long)]
+        app: Option<String>,
         /// The `code` from the callback URL.
         #[arg(long)]
         code: String,
@@ -51,6 +58,9 @@ pub enum Command {
     },
     /// Adopt a token pair made in the platform console: refresh it once, store the result.
     Import {
+        /// The app, when several are configured.
+        #[arg(long)]
+        app: Option<String>,
         /// The refresh token (prefer the variable, which stays out of process lists).
         #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
         refresh_token: SecretString,
@@ -121,6 +131,17 @@ pub struct SellerArg {
     pub app: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub lifetimes: SandboxLifetimeArgs,
+
+    /// One app of IOP_PLATFORM at /authorize and /callback, instead of an AliExpress app
+    /// and a Lazada app side by side.
+    #[arg(long)]
+    pub single: bool,
+}
+
 /// Lifetimes of what the sandbox issues.
 #[derive(Debug, Args)]
 pub struct SandboxLifetimeArgs {
@@ -164,6 +185,12 @@ pub struct ServiceArgs {
         global = true
     )]
     pub platform: Platform,
+
+    /// A TOML file with one `[apps.<name>]` table per app, for several apps and platforms in
+    /// one deployment (see the README); replaces the single-app IOP_PLATFORM, IOP_APP_KEY,
+    /// IOP_APP_SECRET, IOP_AUTHORIZE_URL and IOP_API_URL.
+    #[arg(long, env = "IOP_APPS_FILE", global = true)]
+    pub apps_file: Option<PathBuf>,
 
     /// Override the platform's authorize page URL.
     #[arg(long, env = "IOP_AUTHORIZE_URL", global = true)]

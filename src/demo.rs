@@ -8,9 +8,10 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::cli::{SandboxArgs, SandboxLifetimeArgs, ServiceArgs};
+use crate::apps::AppId;
+use crate::cli::{DemoArgs, SandboxArgs, SandboxLifetimeArgs, ServiceArgs};
 use crate::clock::SharedClock;
-use crate::config::{self, Config, ConfigError, DEMO_DEFAULTS, SANDBOX_LISTEN};
+use crate::config::{self, AppConfig, Config, ConfigError, DEMO_DEFAULTS, SANDBOX_LISTEN};
 use crate::iop::Platform;
 use crate::random::random_hex;
 use crate::sandbox::{Sandbox, SandboxSettings};
@@ -53,47 +54,79 @@ fn url(raw: &str) -> Url {
     Url::parse(raw).expect("built from a valid base URL")
 }
 
-/// The service wired to a sandbox in the same process. The browser reaches the sandbox's
-/// authorize page through the public URL; the token client calls it over loopback HTTP,
-/// through the same client and signer as in production.
+/// The service wired to built-in sandboxes in the same process: an AliExpress app and a
+/// Lazada app (with a cross-border seller and a country choice), or with `--single` one
+/// app of IOP_PLATFORM at the plain `/authorize` and `/callback`. The browser reaches each
+/// sandbox's authorize page through the public URL; the token client calls it over
+/// loopback HTTP, through the same client and signer as in production.
 pub async fn build_demo(
     args: &ServiceArgs,
-    lifetime_args: &SandboxLifetimeArgs,
+    demo: &DemoArgs,
     clock: SharedClock,
 ) -> Result<Application, DemoError> {
-    let app_key = args
-        .app_key
-        .clone()
-        .unwrap_or_else(|| SANDBOX_APP_KEY.to_owned());
-    let secret = random_secret();
-    let (code_ttl, access_ttl, refresh_ttl) = lifetimes(args.platform, lifetime_args)?;
-    let config =
-        Config::with_credentials(args, app_key.clone(), secret.clone().into(), &DEMO_DEFAULTS)?;
+    let apps = if demo.single {
+        let app_key = args
+            .app_key
+            .clone()
+            .unwrap_or_else(|| SANDBOX_APP_KEY.to_owned());
+        vec![config::implicit_app(args, app_key, random_secret().into())?]
+    } else {
+        vec![
+            demo_app("aliexpress", Platform::Aliexpress, SANDBOX_APP_KEY, &[]),
+            demo_app("lazada", Platform::Lazada, "87654321", &["sg", "th", "cb"]),
+        ]
+    };
+    let config = Config::with_apps(args, apps, &DEMO_DEFAULTS)?;
     let (listener, mut config) = startup::bind(config).await?;
-    let public_base = config.public_url.as_str().trim_end_matches('/').to_owned();
-    config.authorize_url = url(&format!("{public_base}/sandbox/oauth/authorize"));
-    config.api_url = url(&format!(
-        "http://{}/sandbox/rest",
-        crate::healthcheck::target(config.listen)
-    ));
-    let sandbox = Sandbox::new(
-        SandboxSettings {
-            platform: config.platform,
-            app_key,
-            app_secret: secret,
-            redirect_uri: config.redirect_uri(),
-            public_base,
-            code_ttl,
-            access_ttl,
-            refresh_ttl,
-        },
-        clock.clone(),
-    );
+    let public_base = config.public_base().to_owned();
+    let loopback = crate::healthcheck::target(config.listen);
+    let redirect_uris: Vec<String> = config.apps.iter().map(|a| config.redirect_uri(a)).collect();
+    let mut routes = Router::new();
+    for (app, redirect_uri) in config.apps.iter_mut().zip(redirect_uris) {
+        let prefix = if app.named {
+            format!("/sandbox/{}", app.id)
+        } else {
+            "/sandbox".to_owned()
+        };
+        app.authorize_url = url(&format!("{public_base}{prefix}/oauth/authorize"));
+        app.api_url = url(&format!("http://{loopback}{prefix}/rest"));
+        let (code_ttl, access_ttl, refresh_ttl) = lifetimes(app.platform, &demo.lifetimes)?;
+        let sandbox = Sandbox::new(
+            SandboxSettings {
+                platform: app.platform,
+                app_key: app.app_key.clone(),
+                app_secret: secrecy::ExposeSecret::expose_secret(&app.app_secret).to_owned(),
+                redirect_uri,
+                public_base: public_base.clone(),
+                prefix,
+                code_ttl,
+                access_ttl,
+                refresh_ttl,
+            },
+            clock.clone(),
+        );
+        routes = routes.merge(sandbox.routes());
+    }
     let extras = Extras {
         sandbox_banner: true,
-        routes: sandbox.routes(),
+        routes,
     };
     Ok(Application::assemble(listener, config, extras, clock).await?)
+}
+
+/// One named app of the two-app demo, with a fresh secret; its URLs are set once the
+/// listener's port is known.
+fn demo_app(name: &str, platform: Platform, app_key: &str, countries: &[&str]) -> AppConfig {
+    AppConfig {
+        id: AppId::parse(name).unwrap_or_else(|_| AppId::implicit()),
+        platform,
+        authorize_url: url(platform.authorize_url()),
+        api_url: url(platform.api_url()),
+        app_key: app_key.to_owned(),
+        app_secret: random_secret().into(),
+        countries: countries.iter().map(|c| (*c).to_owned()).collect(),
+        named: true,
+    }
 }
 
 /// The sandbox alone: its listener, its router with the common layers, and its settings
@@ -136,6 +169,7 @@ pub async fn build_sandbox(
         app_secret,
         redirect_uri: sandbox_args.redirect_uri.trim().to_owned(),
         public_base: public_base.clone(),
+        prefix: "/sandbox".to_owned(),
         code_ttl,
         access_ttl,
         refresh_ttl,

@@ -27,6 +27,8 @@ pub enum AppError {
     Limited(Limited),
     #[error("not found")]
     NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -91,6 +93,7 @@ impl AppError {
             AppError::Platform(_) => "platform",
             AppError::Store(_) => "store",
             AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
             AppError::Internal(_) => "internal",
         }
     }
@@ -101,7 +104,9 @@ impl AppError {
             AppError::State(StateRejection::InProgress | StateRejection::AlreadyUsed { .. }) => {
                 StatusCode::CONFLICT
             }
-            AppError::State(_) | AppError::Code(_) => StatusCode::BAD_REQUEST,
+            AppError::State(_) | AppError::Code(_) | AppError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Platform(_) => StatusCode::BAD_GATEWAY,
             AppError::Limited(Limited::Rate { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -130,6 +135,9 @@ impl AppError {
                 "The service is busy",
                 "Too many authorizations are being completed right now. Reload this page in a moment; nothing was sent to the platform and the authorization is still good.",
             ),
+            AppError::BadRequest(message) => {
+                ErrorPage::new("This link is not right", message.clone()).neutral()
+            }
             AppError::NotFound => ErrorPage::new(
                 "Not found",
                 "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
@@ -214,7 +222,11 @@ impl IntoResponse for AppError {
         // What anyone can cause at any rate (a forged state, a limit) goes to debug and to
         // the metrics, so that a flood fills neither the disk nor the alerts.
         match &self {
-            AppError::State(_) | AppError::Limited(_) | AppError::NotFound | AppError::Code(_) => {
+            AppError::State(_)
+            | AppError::Limited(_)
+            | AppError::NotFound
+            | AppError::Code(_)
+            | AppError::BadRequest(_) => {
                 tracing::debug!(error = %self, status = status.as_u16(), "request refused");
             }
             _ if status.is_server_error() => {

@@ -1,26 +1,21 @@
 //! Builds the application (state, router, listener) and serves it until shutdown. Used by
 //! `main` and by the tests, so both run exactly the same service.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::apps::AppId;
 use crate::clock::{self, SharedClock};
 use crate::config::Config;
-use crate::flow::{Flows, StateKey};
-use crate::iop::IopClient;
 use crate::metrics::Metrics;
 use crate::refresher::Refresher;
-use crate::store::{self, SharedStore, StoreError};
-use crate::tokens::Tokens;
+use crate::services::Services;
+use crate::store::{SharedStore, StoreError};
 use crate::web::cookies::BrowserCookie;
 use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
@@ -76,55 +71,6 @@ pub async fn bind(config: Config) -> Result<(TcpListener, Config), StartupError>
     Ok((listener, config.with_bound_port(port)))
 }
 
-/// What the service and the command-line tools share: the configuration, the store, the
-/// platform client, the token keeper and the flow rules of the app.
-pub struct Services {
-    pub config: Arc<Config>,
-    pub store: SharedStore,
-    pub client: Arc<IopClient>,
-    pub tokens: Arc<Tokens>,
-    pub flows: Arc<Flows>,
-    pub metrics: Metrics,
-    pub app: AppId,
-}
-
-impl Services {
-    pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
-        let store = store::open(&config.database_url, config.encryption_key.clone()).await?;
-        let client = Arc::new(IopClient::new(
-            config.api_url.as_str(),
-            &config.app_key,
-            config.app_secret.clone(),
-            config.http_timeout,
-            clock.clone(),
-        )?);
-        let app = AppId::implicit();
-        let metrics = Metrics::default();
-        let tokens = Arc::new(Tokens::new(
-            store.clone(),
-            HashMap::from([(app.clone(), client.clone())]),
-            metrics.clone(),
-            clock.clone(),
-            config.refresh_before,
-            config.http_timeout,
-        ));
-        let flows = Arc::new(Flows::new(
-            app.clone(),
-            StateKey::derive(config.app_secret.expose_secret()),
-            clock::millis(config.state_ttl),
-        ));
-        Ok(Services {
-            config: Arc::new(config),
-            store,
-            client,
-            tokens,
-            flows,
-            metrics,
-            app,
-        })
-    }
-}
-
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         Self::build_with_clock(config, clock::system()).await
@@ -153,19 +99,17 @@ impl Application {
             ),
             None => None,
         };
-        let services = Services::open(config, clock.clone()).await?;
         let Services {
             config,
             store,
-            client,
+            apps,
             tokens,
-            flows,
             metrics,
-            app,
-        } = services;
+            clock,
+        } = Services::open(config, clock).await?;
         let refresher = config.refresh_interval.map(|recheck| Refresher {
             tokens: tokens.clone(),
-            apps: vec![app],
+            apps: apps.ids(),
             recheck,
             concurrency: config.refresh_concurrency,
         });
@@ -173,10 +117,9 @@ impl Application {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
             config: config.clone(),
-            client,
+            apps,
             store: store.clone(),
             tokens,
-            flows,
             clock: clock.clone(),
             layout: Layout {
                 sandbox: extras.sandbox_banner,
@@ -227,12 +170,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(
-            listen = %self.config.listen,
-            redirect_uri = %self.config.redirect_uri(),
-            platform = %self.config.platform,
-            "iop-callback listening"
-        );
+        tracing::info!(listen = %self.config.listen, "iop-callback listening");
+        for app in &self.config.apps {
+            tracing::info!(
+                app = %app.id,
+                platform = %app.platform,
+                redirect_uri = %self.config.redirect_uri(app),
+                "serving app"
+            );
+        }
         if self.config.encryption_key.is_none() {
             tracing::warn!(
                 "tokens are stored unencrypted: set IOP_ENCRYPTION_KEY to encrypt them at rest"

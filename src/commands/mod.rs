@@ -6,13 +6,15 @@ mod onboarding;
 mod store;
 mod tokens;
 
+use crate::apps::AppId;
 use crate::cli::{Cli, Command, ServiceArgs};
 use crate::clock;
 use crate::config::{Config, ConfigError};
 use crate::demo::{self, DemoError};
 use crate::healthcheck::Unhealthy;
 use crate::iop::IopError;
-use crate::startup::{self, Application, Services, StartupError, shutdown_signal};
+use crate::services::Services;
+use crate::startup::{self, Application, StartupError, shutdown_signal};
 use crate::store::StoreError;
 use crate::tokens::TokenError;
 
@@ -60,15 +62,19 @@ impl CommandError {
         }
     }
 
-    /// A token error about `seller`, in the command line's terms.
-    fn from_token(error: TokenError, seller: &str, services: &Services) -> Self {
+    /// A token error about `seller` of `app`, in the command line's terms.
+    fn from_token(error: TokenError, seller: &str, app: &AppId, services: &Services) -> Self {
         match error {
             TokenError::NotFound => CommandError::NotFound(seller.to_owned()),
             TokenError::Reauthorize => CommandError::Reauthorize {
                 seller: seller.to_owned(),
                 authorize_url: format!(
-                    "{}/authorize",
-                    services.config.public_url.as_str().trim_end_matches('/')
+                    "{}{}",
+                    services.config.public_base(),
+                    services
+                        .config
+                        .app(app)
+                        .map_or("/authorize".to_owned(), |a| a.authorize_path())
                 ),
             },
             TokenError::Platform(e) => CommandError::Platform(e),
@@ -88,13 +94,18 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let app = Application::build(config).await?;
             app.run_until(shutdown).await?;
         }
-        Command::Demo(lifetimes) => {
-            let app = demo::build_demo(&service, &lifetimes, clock::system()).await?;
+        Command::Demo(demo_args) => {
+            let app = demo::build_demo(&service, &demo_args, clock::system()).await?;
             let config = app.config();
+            let platforms: Vec<&str> = config
+                .apps
+                .iter()
+                .map(|a| a.platform.display_name())
+                .collect();
             println!(
-                "\n  iop-callback demo: the whole flow against a built-in sandbox {} (nothing real).\n\n  Open {}/ in a browser and click \"Authorize a seller\".\n",
-                config.platform.display_name(),
-                config.public_url.as_str().trim_end_matches('/'),
+                "\n  iop-callback demo: the whole flow against built-in sandbox platforms ({}), nothing real.\n\n  Open {}/ in a browser and click \"Authorize a seller\".\n",
+                platforms.join(" and "),
+                config.public_base(),
             );
             app.run_until(shutdown).await?;
         }
@@ -119,12 +130,15 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Tokens(command) => tokens::run(open(&service).await?, command).await?,
         Command::Store(command) => store::run(&service, command).await?,
-        Command::AuthorizeUrl => onboarding::authorize_url(&open(&service).await?),
-        Command::Exchange { code, state } => {
-            onboarding::exchange(&open(&service).await?, &code, state.as_deref()).await?;
+        Command::AuthorizeUrl { app } => {
+            onboarding::authorize_url(&open(&service).await?, app.as_deref())?;
         }
-        Command::Import { refresh_token } => {
-            onboarding::import(&open(&service).await?, &refresh_token).await?;
+        Command::Exchange { app, code, state } => {
+            let services = open(&service).await?;
+            onboarding::exchange(&services, app.as_deref(), &code, state.as_deref()).await?;
+        }
+        Command::Import { app, refresh_token } => {
+            onboarding::import(&open(&service).await?, app.as_deref(), &refresh_token).await?;
         }
     }
     Ok(())

@@ -5,56 +5,75 @@ use secrecy::SecretString;
 use super::CommandError;
 use crate::clock;
 use crate::iop::{AuthCode, TokenApi, TokenResponse};
-use crate::startup::Services;
+use crate::services::{AppRuntime, Services};
 use crate::store::{ClaimAttempt, Owner};
 use crate::web::authorize_url as platform_authorize_url;
 
+/// The app a command acts on: `--app`, or the only one.
+fn pick<'a>(services: &'a Services, app: Option<&str>) -> Result<&'a AppRuntime, CommandError> {
+    let config = services.config.pick_app(app)?;
+    services
+        .apps
+        .get(&config.id)
+        .map(AsRef::as_ref)
+        .ok_or_else(|| CommandError::Usage(format!("no app `{}` is configured", config.id)))
+}
+
 /// Prints the platform's authorize page for this app, with a state bound to the command
 /// line: the seller's browser cannot finish it at /callback, but `exchange --state` can.
-pub(super) fn authorize_url(services: &Services) {
-    let binding = services.flows.command_line();
-    let state = services.flows.start(&binding, services.tokens.now_ms());
-    println!("{}", platform_authorize_url(&services.config, &state));
+pub(super) fn authorize_url(services: &Services, app: Option<&str>) -> Result<(), CommandError> {
+    let runtime = pick(services, app)?;
+    let binding = runtime.flows.command_line();
+    let state = runtime.flows.start(&binding, services.tokens.now_ms());
+    let url = platform_authorize_url(&services.config, &runtime.config, &state, None);
+    println!("{url}");
+    Ok(())
 }
 
 pub(super) async fn exchange(
     services: &Services,
+    app: Option<&str>,
     code: &str,
     state: Option<&str>,
 ) -> Result<(), CommandError> {
+    let runtime = pick(services, app)?;
     let code = AuthCode::parse(Some(code)).map_err(|e| CommandError::Usage(e.to_string()))?;
     let claimed = match state {
-        Some(state) => Some(claim(services, state).await?),
+        Some(state) => Some(claim(services, runtime, state).await?),
         None => None,
     };
     let result = services
         .metrics
         .platform_call(
-            &services.app,
+            &runtime.config.id,
             TokenApi::Create,
-            services.client.create_token(&code),
+            runtime.client.create_token(&code),
         )
         .await;
     if let Some(digest) = claimed {
         services.store.finish_claim(&digest, None).await?;
     }
-    store(services, &result?, "exchanged").await
+    store(services, runtime, &result?, "exchanged").await
 }
 
 /// Checks that `state` was printed by `authorize-url` for this app, and uses it up.
-async fn claim(services: &Services, state: &str) -> Result<[u8; 32], CommandError> {
-    let binding = services.flows.command_line();
+async fn claim(
+    services: &Services,
+    runtime: &AppRuntime,
+    state: &str,
+) -> Result<[u8; 32], CommandError> {
+    let binding = runtime.flows.command_line();
     let refused = |why: &str| {
         CommandError::Usage(format!(
             "--state was not printed by `authorize-url` for this app, or is no longer good ({why})"
         ))
     };
-    let verified = services
+    let verified = runtime
         .flows
         .verify(Some(state), Some(&binding))
         .map_err(|r| refused(r.as_str()))?;
     let now = services.tokens.now_ms();
-    let record = services
+    let record = runtime
         .flows
         .claim_record(&verified, &binding, now)
         .map_err(|r| refused(r.as_str()))?;
@@ -66,29 +85,32 @@ async fn claim(services: &Services, state: &str) -> Result<[u8; 32], CommandErro
 
 pub(super) async fn import(
     services: &Services,
+    app: Option<&str>,
     refresh_token: &SecretString,
 ) -> Result<(), CommandError> {
+    let runtime = pick(services, app)?;
     let response = services
         .metrics
         .platform_call(
-            &services.app,
+            &runtime.config.id,
             TokenApi::Refresh,
-            services.client.refresh_token(refresh_token),
+            runtime.client.refresh_token(refresh_token),
         )
         .await?;
-    store(services, &response, "imported").await
+    store(services, runtime, &response, "imported").await
 }
 
 async fn store(
     services: &Services,
+    runtime: &AppRuntime,
     response: &TokenResponse,
     how: &str,
 ) -> Result<(), CommandError> {
     let now = services.tokens.now_ms();
     let owner = Owner {
-        app: &services.app,
-        platform: services.config.platform,
-        app_key: &services.config.app_key,
+        app: &runtime.config.id,
+        platform: runtime.config.platform,
+        app_key: &runtime.config.app_key,
     };
     let id = services
         .store

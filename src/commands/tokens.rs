@@ -7,7 +7,7 @@ use super::CommandError;
 use crate::apps::AppId;
 use crate::cli::{SellerArg, TokensCommand};
 use crate::clock;
-use crate::startup::Services;
+use crate::services::Services;
 use crate::store::StoredToken;
 use crate::tokens::{Health, SellerDetails, TokenSummary};
 
@@ -155,7 +155,7 @@ async fn refresh(services: &Services, seller: &SellerArg) -> Result<(), CommandE
         .tokens
         .refresh_now(&token)
         .await
-        .map_err(|e| CommandError::from_token(e, &seller.seller, services))?;
+        .map_err(|e| CommandError::from_token(e, &seller.seller, &token.app, services))?;
     let now = services.tokens.now_ms();
     println!(
         "refreshed {}: the access token expires {}",

@@ -51,6 +51,20 @@ impl Platform {
     }
 }
 
+/// A Lazada site code's name (`cb`: cross-border sellers, who sell into several sites).
+pub fn lazada_country_name(code: &str) -> &'static str {
+    match code {
+        "sg" => "Singapore",
+        "my" => "Malaysia",
+        "th" => "Thailand",
+        "vn" => "Vietnam",
+        "ph" => "Philippines",
+        "id" => "Indonesia",
+        "cb" => "Cross-border",
+        _ => "Unknown site",
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

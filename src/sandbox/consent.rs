@@ -67,6 +67,7 @@ pub(super) async fn authorize(
     let settings = &sandbox.settings;
     let page = ConsentPage {
         layout: LAYOUT,
+        decide_path: format!("{}/oauth/decide", settings.prefix),
         platform_name: settings.platform.display_name(),
         app_key: settings.app_key.clone(),
         redirect_uri: settings.redirect_uri.clone(),

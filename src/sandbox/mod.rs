@@ -35,6 +35,8 @@ pub struct SandboxSettings {
     pub redirect_uri: String,
     /// Where browsers reach the sandbox (for its home page).
     pub public_base: String,
+    /// The path its routes live under: `/sandbox`, or `/sandbox/{platform}` beside another.
+    pub prefix: String,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -51,11 +53,11 @@ impl SandboxSettings {
     }
 
     pub fn authorize_url(&self) -> String {
-        format!("{}/sandbox/oauth/authorize", self.public_base)
+        format!("{}{}/oauth/authorize", self.public_base, self.prefix)
     }
 
     pub fn api_url(&self) -> String {
-        format!("{}/sandbox/rest", self.public_base)
+        format!("{}{}/rest", self.public_base, self.prefix)
     }
 }
 
@@ -89,18 +91,22 @@ impl Sandbox {
         self.clock.now_ms()
     }
 
-    /// The sandbox's routes, all under `/sandbox/`.
+    /// The sandbox's routes, all under its prefix (`/sandbox/`, or `/sandbox/lazada/` in a
+    /// demo of several apps).
     pub fn routes(self) -> Router {
+        let prefix = self.settings.prefix.clone();
+        let at = |path: &str| format!("{prefix}{path}");
+        let home_slash = at("/");
         Router::new()
             .route(
-                "/sandbox",
-                get(|| async { Redirect::permanent("/sandbox/") }),
+                &prefix,
+                get(move || async move { Redirect::permanent(&home_slash) }),
             )
-            .route("/sandbox/", get(home))
-            .route("/sandbox/oauth/authorize", get(consent::authorize))
-            .route("/sandbox/oauth/decide", post(consent::decide))
-            .route("/sandbox/rest/auth/token/create", post(token_api::create))
-            .route("/sandbox/rest/auth/token/refresh", post(token_api::refresh))
+            .route(&at("/"), get(home))
+            .route(&at("/oauth/authorize"), get(consent::authorize))
+            .route(&at("/oauth/decide"), post(consent::decide))
+            .route(&at("/rest/auth/token/create"), post(token_api::create))
+            .route(&at("/rest/auth/token/refresh"), post(token_api::refresh))
             .with_state(self)
     }
 }

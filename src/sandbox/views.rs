@@ -23,6 +23,8 @@ pub(super) struct SellerChoice {
 #[template(path = "sandbox/consent.html")]
 pub(super) struct ConsentPage {
     pub(super) layout: Layout,
+    /// Where the form posts: `{prefix}/oauth/decide`.
+    pub(super) decide_path: String,
     pub(super) platform_name: &'static str,
     pub(super) app_key: String,
     pub(super) redirect_uri: String,

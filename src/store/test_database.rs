@@ -17,18 +17,23 @@ pub async fn fresh_postgres_url() -> Option<String> {
         );
         return None;
     };
+    Some(fresh_postgres_url_from(&server).await)
+}
+
+/// A URL of a new, empty database on the server `server` names.
+pub async fn fresh_postgres_url_from(server: &str) -> String {
     sqlx::any::install_default_drivers();
     let name = format!("iop_test_{}", crate::random::random_hex::<8>());
-    let mut admin = sqlx::AnyConnection::connect(&server)
+    let mut admin = sqlx::AnyConnection::connect(server)
         .await
-        .unwrap_or_else(|e| panic!("cannot reach IOP_TEST_POSTGRES_URL: {e}"));
+        .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL server: {e}"));
     // The name is ours: a fixed prefix and hex digits.
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
     let _ = admin.close().await;
-    let mut url = url::Url::parse(&server).expect("IOP_TEST_POSTGRES_URL is a URL");
+    let mut url = url::Url::parse(server).expect("a postgres:// URL");
     url.set_path(&name);
-    Some(url.to_string())
+    url.to_string()
 }

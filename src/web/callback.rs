@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{RawQuery, State};
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{Instrument, instrument};
@@ -11,6 +13,7 @@ use tracing::{Instrument, instrument};
 use crate::error::AppError;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::{AuthCode, TokenApi};
+use crate::services::AppRuntime;
 use crate::store::{ClaimAttempt, Owner};
 use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
@@ -48,18 +51,45 @@ impl CallbackParams {
     }
 }
 
+/// `GET /callback`: the implicit app's redirect_uri.
 #[instrument(skip_all)]
 pub(super) async fn callback(
     State(app): State<AppState>,
-    Peer(peer): Peer,
+    peer: Peer,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let runtime = app.apps.implicit().ok_or(AppError::NotFound)?.clone();
+    handle(app, runtime, peer, headers, query).await
+}
+
+/// `GET /callback/{app}`: the redirect_uri of an app of the apps file. A state is checked
+/// with this app's key, so one issued for another app is refused here (mix-up defense).
+#[instrument(skip_all, fields(app = %name))]
+pub(super) async fn callback_app(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let runtime = app.apps.named(&name).ok_or(AppError::NotFound)?.clone();
+    handle(app, runtime, peer, headers, query).await
+}
+
+async fn handle(
+    app: AppState,
+    runtime: Arc<AppRuntime>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    query: Option<String>,
 ) -> Result<Response, AppError> {
     let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
     let client = app.limits.client_address(peer, &headers);
     // The state is checked before anything else, and before any platform call.
     let (claim, admitted) = match claim(
         &app,
+        &runtime,
         params.state.as_deref(),
         app.cookie.read(&headers),
         client,
@@ -99,7 +129,7 @@ pub(super) async fn callback(
     // already been spent at the platform and the tokens must still be stored.
     let task = tokio::spawn(
         async move {
-            let result = exchange(app, code, claim).await;
+            let result = exchange(app, runtime, code, claim).await;
             drop(admitted);
             result
         }
@@ -117,15 +147,16 @@ pub(super) async fn callback(
 /// used up: the same callback URL works once the limit allows.
 async fn claim(
     app: &AppState,
+    runtime: &AppRuntime,
     state: Option<&str>,
     browser: Option<BrowserId>,
     client: Option<IpAddr>,
 ) -> Result<(Claim, Option<Admitted>), AppError> {
-    let verified = app.flows.verify(state, browser.as_ref())?;
+    let verified = runtime.flows.verify(state, browser.as_ref())?;
     // `verify` refuses a state without a browser; this only turns that into the type.
     let browser = browser.ok_or(StateRejection::OtherBrowser)?;
     let now = app.clock.now_ms();
-    let record = match app.flows.claim_record(&verified, &browser, now) {
+    let record = match runtime.flows.claim_record(&verified, &browser, now) {
         Ok(record) => record,
         Err(expired) => {
             // A state used before it expired still says so (and finds its result).
@@ -134,7 +165,7 @@ async fn claim(
         }
     };
     let admitted = match client {
-        Some(client) => Some(app.limits.admit(client, now)?),
+        Some(client) => Some(app.limits.admit(client, now).await?),
         // Served without peer addresses (never by `startup::serve`): no per-client limit.
         None => None,
     };
@@ -142,7 +173,7 @@ async fn claim(
         ClaimAttempt::Claimed => Ok((
             Claim {
                 state_digest: verified.digest,
-                app: app.flows.app.clone(),
+                app: runtime.flows.app.clone(),
                 browser,
             },
             admitted,
@@ -153,8 +184,13 @@ async fn claim(
 
 /// Exchanges the code, stores the tokens and grants this browser the result page; the
 /// claim ends either way, since the code may have reached the platform.
-async fn exchange(app: AppState, code: AuthCode, claim: Claim) -> Result<ResultId, AppError> {
-    let outcome = exchange_and_store(&app, &code, &claim).await;
+async fn exchange(
+    app: AppState,
+    runtime: Arc<AppRuntime>,
+    code: AuthCode,
+    claim: Claim,
+) -> Result<ResultId, AppError> {
+    let outcome = exchange_and_store(&app, &runtime, &code, &claim).await;
     if let Err(e) = app
         .store
         .finish_claim(&claim.state_digest, outcome.as_ref().ok())
@@ -168,23 +204,28 @@ async fn exchange(app: AppState, code: AuthCode, claim: Claim) -> Result<ResultI
 
 async fn exchange_and_store(
     app: &AppState,
+    runtime: &AppRuntime,
     code: &AuthCode,
     claim: &Claim,
 ) -> Result<ResultId, AppError> {
     let response = app
         .metrics
-        .platform_call(&claim.app, TokenApi::Create, app.client.create_token(code))
+        .platform_call(
+            &claim.app,
+            TokenApi::Create,
+            runtime.client.create_token(code),
+        )
         .await?;
     let now = app.clock.now_ms();
     let owner = Owner {
         app: &claim.app,
-        platform: app.config.platform,
-        app_key: &app.config.app_key,
+        platform: runtime.config.platform,
+        app_key: &runtime.config.app_key,
     };
     let token_id = app.store.save_authorization(owner, &response, now).await?;
     // The refresher plans around the new pair.
     app.tokens.changed();
-    let grant = app.flows.grant(&claim.browser, token_id, now);
+    let grant = runtime.flows.grant(&claim.browser, token_id, now);
     app.store.save_result(&grant, now).await?;
     tracing::info!(
         token_id,

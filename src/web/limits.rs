@@ -19,6 +19,8 @@ use crate::lock::lock;
 
 /// Exchanges in flight in all; a platform call takes well under a second.
 const IN_FLIGHT: usize = 64;
+/// How long an exchange waits for one of those before the seller is asked to retry.
+const WAIT_FOR_SLOT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Exchanges in flight per client address: one flood cannot take every slot.
 const PER_CLIENT_IN_FLIGHT: u32 = 4;
 /// Client addresses remembered at once.
@@ -61,11 +63,14 @@ pub struct ExchangeLimits {
 pub struct Admitted {
     limits: Arc<ExchangeLimits>,
     client: IpAddr,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
+        if self.limits.per_minute.is_none() {
+            return;
+        }
         if let Some(window) = lock(&self.limits.clients).get_mut(&self.client) {
             window.in_flight = window.in_flight.saturating_sub(1);
         }
@@ -73,7 +78,8 @@ impl Drop for Admitted {
 }
 
 impl ExchangeLimits {
-    /// `per_minute`: `None` is `IOP_EXCHANGE_LIMIT=off` (no rate; the in-flight bounds stay).
+    /// `per_minute`: `None` is `IOP_EXCHANGE_LIMIT=off`: no per-client bounds at all (a
+    /// benchmark from one address), only the bound on exchanges in flight in all.
     pub fn new(per_minute: Option<u32>, trusted_proxies: Vec<IpNet>) -> Self {
         ExchangeLimits {
             per_minute,
@@ -113,8 +119,27 @@ impl ExchangeLimits {
             .any(|net| net.contains(&address))
     }
 
-    /// Admits one exchange for `client` at `now`, or says why not.
-    pub fn admit(self: &Arc<Self>, client: IpAddr, now: i64) -> Result<Admitted, Limited> {
+    /// Admits one exchange for `client` at `now`, waiting briefly for a slot when many
+    /// are in flight, or says why not.
+    pub async fn admit(self: &Arc<Self>, client: IpAddr, now: i64) -> Result<Admitted, Limited> {
+        let mut admitted = self.count(client, now)?;
+        let slot = tokio::time::timeout(WAIT_FOR_SLOT, self.in_flight.clone().acquire_owned())
+            .await
+            .map_err(|_| Limited::Busy)?
+            .map_err(|_| Limited::Busy)?;
+        admitted.slot = Some(slot);
+        Ok(admitted)
+    }
+
+    /// Counts the exchange against `client`'s minute and its exchanges in flight.
+    fn count(self: &Arc<Self>, client: IpAddr, now: i64) -> Result<Admitted, Limited> {
+        let Some(limit) = self.per_minute else {
+            return Ok(Admitted {
+                limits: self.clone(),
+                client,
+                slot: None,
+            });
+        };
         let mut clients = lock(&self.clients);
         if !clients.contains_key(&client) && clients.len() >= MAX_CLIENTS {
             forget_idle(&mut clients, now);
@@ -128,9 +153,7 @@ impl ExchangeLimits {
             window.started = now;
             window.count = 0;
         }
-        if let Some(limit) = self.per_minute
-            && window.count >= limit
-        {
+        if window.count >= limit {
             let left_ms = MINUTE_MS - (now - window.started);
             return Err(Limited::Rate {
                 retry_after_secs: u64::try_from(left_ms.max(0) / 1000 + 1).unwrap_or(60),
@@ -139,17 +162,12 @@ impl ExchangeLimits {
         if window.in_flight >= PER_CLIENT_IN_FLIGHT {
             return Err(Limited::Busy);
         }
-        let slot = self
-            .in_flight
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Limited::Busy)?;
         window.count += 1;
         window.in_flight += 1;
         Ok(Admitted {
             limits: self.clone(),
             client,
-            _slot: slot,
+            slot: None,
         })
     }
 }
@@ -193,37 +211,57 @@ mod tests {
         raw.parse().unwrap()
     }
 
-    #[test]
-    fn a_client_gets_its_exchanges_per_minute_and_then_waits() {
+    #[tokio::test]
+    async fn a_client_gets_its_exchanges_per_minute_and_then_waits() {
         let limits = Arc::new(ExchangeLimits::new(Some(3), vec![]));
         let client = ip("203.0.113.7");
         for _ in 0..3 {
-            drop(limits.admit(client, 1_000).unwrap());
+            drop(limits.admit(client, 1_000).await.unwrap());
         }
         assert_eq!(
-            limits.admit(client, 31_000).err(),
+            limits.admit(client, 31_000).await.err(),
             Some(Limited::Rate {
                 retry_after_secs: 31
             })
         );
         assert!(
-            limits.admit(ip("203.0.113.8"), 31_000).is_ok(),
+            limits.admit(ip("203.0.113.8"), 31_000).await.is_ok(),
             "others are not held up"
         );
-        assert!(limits.admit(client, 61_000).is_ok(), "a new minute");
+        assert!(limits.admit(client, 61_000).await.is_ok(), "a new minute");
     }
 
-    #[test]
-    fn one_client_cannot_hold_every_slot() {
-        let limits = Arc::new(ExchangeLimits::new(None, vec![]));
+    #[tokio::test]
+    async fn one_client_cannot_hold_every_slot() {
+        let limits = Arc::new(ExchangeLimits::new(Some(1_000), vec![]));
         let flood = ip("198.51.100.1");
-        let held: Vec<Admitted> = (0..PER_CLIENT_IN_FLIGHT)
-            .map(|_| limits.admit(flood, 0).unwrap())
-            .collect();
-        assert_eq!(limits.admit(flood, 0).err(), Some(Limited::Busy));
-        assert!(limits.admit(ip("198.51.100.2"), 0).is_ok());
+        let mut held = Vec::new();
+        for _ in 0..PER_CLIENT_IN_FLIGHT {
+            held.push(limits.admit(flood, 0).await.unwrap());
+        }
+        assert_eq!(limits.admit(flood, 0).await.err(), Some(Limited::Busy));
+        assert!(limits.admit(ip("198.51.100.2"), 0).await.is_ok());
         drop(held);
-        assert!(limits.admit(flood, 0).is_ok(), "slots come back");
+        assert!(limits.admit(flood, 0).await.is_ok(), "slots come back");
+    }
+
+    #[tokio::test]
+    async fn with_the_limit_off_only_the_global_bound_remains() {
+        let limits = Arc::new(ExchangeLimits::new(None, vec![]));
+        let one = ip("127.0.0.1");
+        let mut held = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            held.push(limits.admit(one, 0).await.unwrap());
+        }
+        let waiting = tokio::spawn({
+            let limits = limits.clone();
+            async move { limits.admit(one, 0).await.is_ok() }
+        });
+        drop(held.pop());
+        assert!(
+            waiting.await.unwrap(),
+            "a freed slot goes to the one waiting"
+        );
     }
 
     #[test]
@@ -246,12 +284,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_remembered_clients_are_bounded() {
+    #[tokio::test]
+    async fn the_remembered_clients_are_bounded() {
         let limits = Arc::new(ExchangeLimits::new(Some(60), vec![]));
         for i in 0..(MAX_CLIENTS as u32 + 50) {
             let address = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
-            drop(limits.admit(address, i64::from(i)).unwrap());
+            drop(limits.admit(address, i64::from(i)).await.unwrap());
         }
         assert!(lock(&limits.clients).len() <= MAX_CLIENTS);
     }

@@ -24,5 +24,7 @@ pub(super) async fn result(
     let token_id = flow::visible_result(&grant, app.cookie.read(&headers).as_ref(), now)
         .ok_or(AppError::NotFound)?;
     let token = app.store.token(token_id).await?.ok_or(AppError::NotFound)?;
-    render(&ResultPage::new(app.layout, &token, now))
+    // Beside other apps, the page says which one the seller authorized.
+    let app_name = (app.config.apps.len() > 1).then(|| token.app.to_string());
+    render(&ResultPage::new(app.layout, app_name, &token, now))
 }

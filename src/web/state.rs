@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::flow::Flows;
-use crate::iop::IopClient;
 use crate::metrics::Metrics;
+use crate::services::Apps;
 use crate::store::SharedStore;
 use crate::tokens::Tokens;
 use crate::web::cookies::BrowserCookie;
@@ -16,11 +15,11 @@ use crate::web::views::Layout;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub client: Arc<IopClient>,
     pub store: SharedStore,
+    /// Every app served: settings, signed client, state rules.
+    pub apps: Arc<Apps>,
     /// Hands out current tokens; the one path for refreshing.
     pub tokens: Arc<Tokens>,
-    pub flows: Arc<Flows>,
     pub clock: SharedClock,
     pub cookie: BrowserCookie,
     pub metrics: Metrics,

@@ -19,9 +19,28 @@ pub struct Layout {
 #[template(path = "landing.html")]
 pub struct LandingPage {
     pub layout: Layout,
+    pub apps: Vec<LandingApp>,
+    /// The one app of a single-app deployment, shown as the page's subject.
+    pub single: Option<LandingApp>,
+}
+
+/// One app on the landing page: what to register, and where its authorizations start.
+#[derive(Clone)]
+pub struct LandingApp {
+    pub id: String,
     pub platform_name: &'static str,
     pub app_key: String,
     pub redirect_uri: String,
+    /// The copy button's target: `redirect-uri`, or `redirect-uri-{id}` beside others.
+    pub redirect_uri_id: String,
+    pub authorize_path: String,
+    pub countries: Vec<CountryChoice>,
+}
+
+#[derive(Clone)]
+pub struct CountryChoice {
+    pub code: String,
+    pub name: &'static str,
 }
 
 #[derive(Template)]
@@ -29,6 +48,8 @@ pub struct LandingPage {
 pub struct ResultPage {
     pub layout: Layout,
     pub platform_name: &'static str,
+    /// The app, in a deployment of several.
+    pub app_name: Option<String>,
     pub seller_name: String,
     pub access_token: String,
     pub refresh_token: Option<String>,
@@ -87,7 +108,7 @@ impl ExpiryView {
 }
 
 impl ResultPage {
-    pub fn new(layout: Layout, token: &StoredToken, now_ms: i64) -> Self {
+    pub fn new(layout: Layout, app_name: Option<String>, token: &StoredToken, now_ms: i64) -> Self {
         use secrecy::ExposeSecret;
         let id = &token.identity;
         let identity = [
@@ -108,6 +129,7 @@ impl ResultPage {
         ResultPage {
             layout,
             platform_name: token.platform.display_name(),
+            app_name,
             seller_name: id.display_name(),
             access_token: token.access_token.expose_secret().to_owned(),
             refresh_token: token

@@ -56,23 +56,27 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A browser session on the single-app demo of `platform`.
 async fn start(platform: &str) -> Option<Session> {
+    start_with(&["--platform", platform, "demo", "--single"]).await
+}
+
+/// A browser session on the demo started with `args` (global flags, `demo`, its flags).
+async fn start_with(args: &[&str]) -> Option<Session> {
     if !browser_installed() {
         return None;
     }
     let data = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/e2e.db", data.path().display());
-    let cli = Cli::try_parse_from([
+    let mut argv = vec![
         "iop-callback",
         "--listen",
         "127.0.0.1:0",
         "--database-url",
         &db,
-        "--platform",
-        platform,
-        "demo",
-    ])
-    .unwrap();
+    ];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).unwrap();
     let Some(CliCommand::Demo(lifetimes)) = &cli.command else {
         unreachable!()
     };
@@ -368,5 +372,61 @@ async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
     let first_token = session.text("#access-token").await;
     assert_ne!(first_token, second_token);
     session.screenshot("result-lazada.png").await;
+    session.close().await;
+}
+
+#[tokio::test]
+async fn the_two_app_demo_lists_both_apps_and_each_authorizes_through_its_own_sandbox() {
+    let Some(session) = start_with(&["demo"]).await else {
+        return;
+    };
+    session
+        .client
+        .goto(&format!("{}/", session.demo))
+        .await
+        .unwrap();
+    session.screenshot("landing-two-apps.png").await;
+    for app in ["aliexpress", "lazada"] {
+        let redirect_uri = session.text(&format!("#redirect-uri-{app}")).await;
+        assert!(
+            redirect_uri.ends_with(&format!("/callback/{app}")),
+            "{redirect_uri}"
+        );
+    }
+    session.client.set_window_size(390, 1600).await.unwrap();
+    session.screenshot("landing-two-apps-phone.png").await;
+    session.client.set_window_size(1280, 1000).await.unwrap();
+
+    session.click_to("#authorize-lazada", "#approve").await;
+    assert!(
+        session
+            .path()
+            .await
+            .starts_with("/sandbox/lazada/oauth/authorize")
+    );
+    session.click_to("#approve", "#access-token").await;
+    assert!(session.path().await.starts_with("/result/"));
+    assert!(
+        session
+            .text("#authorized-on")
+            .await
+            .to_lowercase()
+            .contains("app lazada")
+    );
+
+    session
+        .client
+        .goto(&format!("{}/", session.demo))
+        .await
+        .unwrap();
+    session.click_to("#authorize-aliexpress", "#approve").await;
+    session.click_to("#approve", "#access-token").await;
+    assert!(
+        session
+            .text("#authorized-on")
+            .await
+            .to_lowercase()
+            .contains("app aliexpress")
+    );
     session.close().await;
 }

@@ -15,7 +15,7 @@ async fn landing_page_shows_the_redirect_uri_to_register(#[case] engine: Engine)
         return;
     };
     let page = Browser::new().text(&format!("{}/", app.address)).await;
-    assert!(page.contains(&app.config.redirect_uri()));
+    assert!(page.contains(&app.redirect_uri()));
     assert!(page.contains(r#"href="/authorize""#));
     assert!(page.contains(APP_KEY));
     assert!(
@@ -68,7 +68,7 @@ async fn authorize_redirects_to_the_platform_with_every_parameter_and_sets_the_c
     );
     assert_eq!(
         query_param(&location, "redirect_uri"),
-        Some(app.config.redirect_uri())
+        Some(app.redirect_uri())
     );
     assert_eq!(query_param(&location, "uuid"), None);
     let state = query_param(&location, "state").unwrap();

@@ -82,6 +82,13 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// The redirect_uri of the service's (first) app.
+    pub fn redirect_uri(&self) -> String {
+        self.config.redirect_uri(&self.config.apps[0])
+    }
+}
+
 /// The configuration of a service pointed at `platform` and a database in `data`.
 pub fn config_for(platform: &MockServer, data: &tempfile::TempDir, extra: &[&str]) -> Config {
     let args = service_args(&platform.uri(), data, extra);

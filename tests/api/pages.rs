@@ -86,7 +86,7 @@ async fn redirect_uri_ignores_host_and_forwarded_headers() {
         .unwrap();
     assert_eq!(
         query_param(&location(&response), "redirect_uri"),
-        Some(app.config.redirect_uri())
+        Some(app.redirect_uri())
     );
 }
 

@@ -152,16 +152,32 @@ async fn click_through(
     seller: &str,
     decision: &str,
 ) -> reqwest::Response {
-    let authorize = browser.get(&format!("{}/authorize", demo.address)).await;
+    click_through_at(demo, "/authorize", browser, seller, decision).await
+}
+
+/// `click_through` starting at `authorize_path` (an app's own, beside others).
+async fn click_through_at(
+    demo: &Demo,
+    authorize_path: &str,
+    browser: &Browser,
+    seller: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let authorize = browser
+        .get(&format!("{}{authorize_path}", demo.address))
+        .await;
     let consent_url = location(&authorize);
     let consent = browser.get(&consent_url).await;
     assert_eq!(consent.status(), 200);
     let html = consent.text().await.unwrap();
     assert!(html.contains("Sandbox."), "the sandbox says it is one");
     let field = |name: &str| query_param(&consent_url, name).unwrap();
+    // The consent page's form posts to its own sandbox's decide path.
+    let decide = consent_url.replace("/oauth/authorize", "/oauth/decide");
+    let decide = decide.split('?').next().unwrap().to_owned();
     let decided = browser
         .http
-        .post(format!("{}/sandbox/oauth/decide", demo.address))
+        .post(decide)
         .form(&[
             ("client_id", field("client_id")),
             ("redirect_uri", field("redirect_uri")),
@@ -178,7 +194,7 @@ async fn click_through(
 
 #[tokio::test]
 async fn demo_runs_the_whole_flow_against_the_sandbox_over_http() {
-    let demo = spawn_demo(&[], &[]).await;
+    let demo = spawn_demo(&[], &["--single"]).await;
     let browser = Browser::new();
     let landing = browser.text(&format!("{}/", demo.address)).await;
     assert!(landing.contains("Sandbox."));
@@ -199,7 +215,11 @@ async fn demo_runs_the_whole_flow_against_the_sandbox_over_http() {
 
 #[tokio::test]
 async fn demo_in_lazada_style_shows_the_cross_border_seller() {
-    let demo = spawn_demo(&["--platform", "lazada"], &["--access-ttl", "2m"]).await;
+    let demo = spawn_demo(
+        &["--platform", "lazada"],
+        &["--single", "--access-ttl", "2m"],
+    )
+    .await;
     let browser = Browser::new();
     let callback = click_through(&demo, &browser, "lz-cb", "approve").await;
     let html = browser
@@ -219,8 +239,68 @@ async fn demo_in_lazada_style_shows_the_cross_border_seller() {
 }
 
 #[tokio::test]
-async fn cancelling_on_the_sandbox_shows_the_cancellation_page() {
+async fn the_demo_serves_an_aliexpress_app_and_a_lazada_app_side_by_side() {
     let demo = spawn_demo(&[], &[]).await;
+    let browser = Browser::new();
+    let landing = browser.text(&format!("{}/", demo.address)).await;
+    for expected in [
+        "/callback/aliexpress",
+        "/callback/lazada",
+        r#"href="/authorize/aliexpress""#,
+        r#"href="/authorize/lazada""#,
+        "/authorize/lazada?country=th",
+        "Cross-border (cb)",
+    ] {
+        assert!(landing.contains(expected), "{expected} in the landing page");
+    }
+    // Each app's flow goes through its own sandbox and its own callback.
+    for (app, seller, shows) in [
+        ("aliexpress", "ae-outdoor", "cn2000553120outdoor"),
+        ("lazada", "lz-cb", "TH1JX8K2"),
+    ] {
+        let callback = click_through_at(
+            &demo,
+            &format!("/authorize/{app}"),
+            &browser,
+            seller,
+            "approve",
+        )
+        .await;
+        assert_eq!(callback.status(), 303, "{app}");
+        let html = browser
+            .text(&format!("{}{}", demo.address, location(&callback)))
+            .await;
+        assert!(html.contains(shows), "{app}: {shows}");
+        assert!(
+            html.contains(&format!("app {app}")),
+            "the result page names {app}"
+        );
+    }
+    // A country outside the app's list is refused, not passed on.
+    let refused = browser
+        .get(&format!("{}/authorize/lazada?country=uk", demo.address))
+        .await;
+    assert_eq!(refused.status(), 400);
+    let chosen = browser
+        .get(&format!("{}/authorize/lazada?country=th", demo.address))
+        .await;
+    assert_eq!(
+        query_param(&location(&chosen), "country").as_deref(),
+        Some("th")
+    );
+    assert_eq!(
+        browser
+            .get(&format!("{}/authorize", demo.address))
+            .await
+            .status(),
+        404,
+        "no implicit app beside named ones"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_on_the_sandbox_shows_the_cancellation_page() {
+    let demo = spawn_demo(&[], &["--single"]).await;
     let page = click_through(&demo, &Browser::new(), "ae-store", "cancel").await;
     assert_eq!(page.status(), 200);
     assert!(

@@ -75,11 +75,12 @@ async fn current(
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<CurrentToken>, ApiError> {
     let token = find(&app, &seller, filter.parse()?).await?;
+    let owner = token.app.clone();
     let token = app
         .tokens
         .current(token)
         .await
-        .map_err(|e| explain(&app, e))?;
+        .map_err(|e| explain(&app, e, &owner))?;
     Ok(Json(CurrentToken::new(&token, app.clock.now_ms())))
 }
 
@@ -93,7 +94,7 @@ async fn refresh(
         .tokens
         .refresh_now(&token)
         .await
-        .map_err(|e| explain(&app, e))?;
+        .map_err(|e| explain(&app, e, &token.app))?;
     Ok(Json(RefreshedToken::new(&token, app.clock.now_ms())))
 }
 
@@ -111,12 +112,15 @@ async fn forget(
 
 /// A token error as the API says it: a seller who must authorize again is sent to the
 /// page that starts an authorization in their own browser.
-fn explain(app: &AppState, error: TokenError) -> ApiError {
+fn explain(app: &AppState, error: TokenError, owner: &AppId) -> ApiError {
     match error {
         TokenError::Reauthorize => ApiError::Reauthorize {
             authorize_url: format!(
-                "{}/authorize",
-                app.config.public_url.as_str().trim_end_matches('/')
+                "{}{}",
+                app.config.public_base(),
+                app.config
+                    .app(owner)
+                    .map_or("/authorize".to_owned(), |a| a.authorize_path())
             ),
         },
         other => ApiError::Token(other),

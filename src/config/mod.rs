@@ -1,5 +1,9 @@
 //! Configuration, validated once at startup. Each error names the variable to fix.
 
+mod apps_file;
+
+pub use apps_file::LAZADA_COUNTRIES;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +12,7 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::apps::AppId;
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
 use crate::store::TokenCipher;
@@ -16,15 +21,48 @@ use crate::tokens::RefreshBefore;
 /// API keys are compared in constant time, but a short one could still be guessed.
 const MIN_API_KEY_LEN: usize = 32;
 
-/// Everything the service needs, checked. Holds the secret, so its `Debug` is redacted by
-/// `SecretString`.
+/// One app of the deployment: its platform, where to reach it, and its credentials. Holds
+/// the secret, so its `Debug` is redacted by `SecretString`.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct AppConfig {
+    pub id: AppId,
     pub platform: Platform,
     pub authorize_url: Url,
     pub api_url: Url,
     pub app_key: String,
     pub app_secret: SecretString,
+    /// Lazada: the countries a seller may be sent to (`/authorize/x?country=th`).
+    pub countries: Vec<String>,
+    /// From an apps file: its own paths (`/callback/{id}`); else the implicit app of the
+    /// `IOP_APP_*` variables at `/callback`.
+    pub named: bool,
+}
+
+impl AppConfig {
+    /// The path of its redirect_uri.
+    pub fn callback_path(&self) -> String {
+        if self.named {
+            format!("/callback/{}", self.id)
+        } else {
+            "/callback".to_owned()
+        }
+    }
+
+    /// The path that starts its authorizations.
+    pub fn authorize_path(&self) -> String {
+        if self.named {
+            format!("/authorize/{}", self.id)
+        } else {
+            "/authorize".to_owned()
+        }
+    }
+}
+
+/// Everything the service needs, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Every app served, in a stable order (the apps file's, by name).
+    pub apps: Vec<AppConfig>,
     /// Without a trailing slash.
     pub public_url: Url,
     /// True when IOP_PUBLIC_URL was not set: the URL follows the port actually bound
@@ -83,31 +121,73 @@ pub const SANDBOX_LISTEN: &str = "127.0.0.1:9090";
 /// A state may live at most as long as the browser cookie it is bound to.
 const MAX_STATE_TTL: Duration = Duration::from_millis(crate::flow::RESULT_TTL_MS.unsigned_abs());
 
+/// The implicit app of a single-app deployment: IOP_PLATFORM, IOP_APP_KEY, the secret and
+/// the URL overrides, at `/authorize` and `/callback` as always.
+pub fn implicit_app(
+    args: &ServiceArgs,
+    app_key: String,
+    app_secret: SecretString,
+) -> Result<AppConfig, ConfigError> {
+    Ok(AppConfig {
+        id: AppId::implicit(),
+        platform: args.platform,
+        authorize_url: parse_url(
+            "IOP_AUTHORIZE_URL",
+            args.authorize_url
+                .as_deref()
+                .unwrap_or(args.platform.authorize_url()),
+        )?,
+        api_url: parse_base_url(
+            "IOP_API_URL",
+            args.api_url.as_deref().unwrap_or(args.platform.api_url()),
+        )?,
+        app_key,
+        app_secret,
+        countries: Vec::new(),
+        named: false,
+    })
+}
+
 impl Config {
-    /// Builds the configuration for talking to a real platform: app key and secret required.
+    /// Builds the configuration for talking to real platforms: the apps of IOP_APPS_FILE,
+    /// or the one app of IOP_APP_KEY and its secret.
     pub fn from_args(args: &ServiceArgs) -> Result<Config, ConfigError> {
-        let app_key = args
-            .app_key
-            .as_deref()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                bad(
-                    "IOP_APP_KEY",
-                    "is required (or --app-key): the app key from the platform console",
-                )
-            })?
-            .to_owned();
-        let app_secret = read_secret(args)?;
-        Self::with_credentials(args, app_key, app_secret, &SERVICE_DEFAULTS)
+        let apps = match &args.apps_file {
+            Some(_)
+                if args.app_key.is_some()
+                    || args.app_secret.is_some()
+                    || args.app_secret_file.is_some() =>
+            {
+                return Err(bad(
+                    "IOP_APPS_FILE",
+                    "replaces IOP_APP_KEY and IOP_APP_SECRET(_FILE): set the apps in the file (or IOP_APP_<NAME>_* variables), not both",
+                ));
+            }
+            Some(path) => apps_file::load(path, &|name| std::env::var(name).ok())?,
+            None => {
+                let app_key = args
+                    .app_key
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| {
+                        bad(
+                            "IOP_APP_KEY",
+                            "is required (or --app-key, or IOP_APPS_FILE): the app key from the platform console",
+                        )
+                    })?
+                    .to_owned();
+                vec![implicit_app(args, app_key, read_secret(args)?)?]
+            }
+        };
+        Self::with_apps(args, apps, &SERVICE_DEFAULTS)
     }
 
-    /// The parts shared by every mode; the credentials come from the caller (the demo
-    /// supplies its sandbox's own).
-    pub fn with_credentials(
+    /// The settings shared by every mode around the given apps (the demo supplies its
+    /// sandboxes' own).
+    pub fn with_apps(
         args: &ServiceArgs,
-        app_key: String,
-        app_secret: SecretString,
+        apps: Vec<AppConfig>,
         defaults: &ModeDefaults,
     ) -> Result<Config, ConfigError> {
         let listen = parse_listen(args, defaults.listen)?;
@@ -115,16 +195,6 @@ impl Config {
             Some(raw) => parse_public_url(raw)?,
             None => local_url(listen.port()),
         };
-        let authorize_url = parse_url(
-            "IOP_AUTHORIZE_URL",
-            args.authorize_url
-                .as_deref()
-                .unwrap_or(args.platform.authorize_url()),
-        )?;
-        let api_url = parse_base_url(
-            "IOP_API_URL",
-            args.api_url.as_deref().unwrap_or(args.platform.api_url()),
-        )?;
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
         if state_ttl > MAX_STATE_TTL {
@@ -200,11 +270,7 @@ impl Config {
             ));
         }
         Ok(Config {
-            platform: args.platform,
-            authorize_url,
-            api_url,
-            app_key,
-            app_secret,
+            apps,
             public_url,
             public_url_follows_listen: args.public_url.is_none(),
             listen,
@@ -232,12 +298,41 @@ impl Config {
         self
     }
 
-    /// The redirect_uri to register in the platform console, character for character.
-    pub fn redirect_uri(&self) -> String {
-        format!(
-            "{}/callback",
-            self.public_url.as_str().trim_end_matches('/')
-        )
+    /// `app`'s redirect_uri to register in the platform console, character for character.
+    pub fn redirect_uri(&self, app: &AppConfig) -> String {
+        format!("{}{}", self.public_base(), app.callback_path())
+    }
+
+    /// The public URL without its trailing slash, for building links.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
+    }
+
+    pub fn app(&self, id: &AppId) -> Option<&AppConfig> {
+        self.apps.iter().find(|a| &a.id == id)
+    }
+
+    /// The app a command acts on: `--app`, or the only one.
+    pub fn pick_app(&self, id: Option<&str>) -> Result<&AppConfig, ConfigError> {
+        match id {
+            Some(raw) => {
+                let id = AppId::parse(raw).map_err(|e| bad("--app", e))?;
+                self.app(&id)
+                    .ok_or_else(|| bad("--app", format!("no app `{id}` is configured")))
+            }
+            None if self.apps.len() == 1 => Ok(&self.apps[0]),
+            None => Err(bad(
+                "--app",
+                format!(
+                    "several apps are configured: name one ({})",
+                    self.apps
+                        .iter()
+                        .map(|a| a.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
     }
 
     /// Cookies get `Secure` (and the `__Host-` prefix) only when browsers reach us over https.
@@ -406,6 +501,16 @@ fn read_api_keys(args: &ServiceArgs) -> Result<Vec<SecretString>, ConfigError> {
     Ok(keys.into_iter().map(SecretString::from).collect())
 }
 
+/// `parse_url`'s check, with the problem in words (the apps file names its own field).
+fn parse_url_for(raw: &str) -> Result<Url, String> {
+    parse_url("", raw).map_err(|e| e.problem)
+}
+
+/// `parse_base_url`'s check, with the problem in words.
+fn parse_base_url_for(raw: &str) -> Result<Url, String> {
+    parse_base_url("", raw).map_err(|e| e.problem)
+}
+
 fn parse_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
     let url =
         Url::parse(raw.trim()).map_err(|e| bad(variable, format!("`{raw}` is not a URL ({e})")))?;
@@ -464,14 +569,17 @@ mod tests {
     fn a_minimal_configuration_uses_the_aliexpress_presets() {
         let config = Config::from_args(&args(&["--app-key", "123", "--app-secret", "s"])).unwrap();
         assert_eq!(
-            config.authorize_url.as_str(),
+            config.apps[0].authorize_url.as_str(),
             "https://api-sg.aliexpress.com/oauth/authorize"
         );
         assert_eq!(
-            config.api_url.as_str(),
+            config.apps[0].api_url.as_str(),
             "https://api-sg.aliexpress.com/rest"
         );
-        assert_eq!(config.redirect_uri(), "http://localhost:8080/callback");
+        assert_eq!(
+            config.redirect_uri(&config.apps[0]),
+            "http://localhost:8080/callback"
+        );
         assert_eq!(config.http_timeout, Duration::from_secs(10));
     }
 
@@ -486,7 +594,7 @@ mod tests {
             "s",
         ]))
         .unwrap();
-        assert_eq!(c.api_url.as_str(), "https://auth.lazada.com/rest");
+        assert_eq!(c.apps[0].api_url.as_str(), "https://auth.lazada.com/rest");
         let c = Config::from_args(&args(&[
             "--app-key",
             "1",
@@ -502,8 +610,11 @@ mod tests {
             "500ms",
         ]))
         .unwrap();
-        assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9/rest");
-        assert_eq!(c.redirect_uri(), "https://auth.example.com/callback");
+        assert_eq!(c.apps[0].api_url.as_str(), "http://127.0.0.1:9/rest");
+        assert_eq!(
+            c.redirect_uri(&c.apps[0]),
+            "https://auth.example.com/callback"
+        );
         assert_eq!(c.http_timeout, Duration::from_millis(500));
         assert!(c.is_https());
     }
@@ -519,12 +630,16 @@ mod tests {
             "0.0.0.0:9999",
         ]))
         .unwrap();
-        assert_eq!(c.redirect_uri(), "http://localhost:9999/callback");
+        assert_eq!(c.redirect_uri(&c.apps[0]), "http://localhost:9999/callback");
     }
 
     #[test]
     fn each_bad_setting_names_its_variable() {
         assert_eq!(error_variable(&[]), "IOP_APP_KEY");
+        assert_eq!(
+            error_variable(&["--apps-file", "/nonexistent/apps.toml"]),
+            "IOP_APPS_FILE"
+        );
         assert_eq!(error_variable(&["--app-key", "1"]), "IOP_APP_SECRET");
         let base = ["--app-key", "1", "--app-secret", "s"];
         let with = |extra: &[&str]| error_variable(&[&base[..], extra].concat());
@@ -576,7 +691,7 @@ mod tests {
             path.to_str().unwrap(),
         ]))
         .unwrap();
-        assert_eq!(c.app_secret.expose_secret(), "from-file");
+        assert_eq!(c.apps[0].app_secret.expose_secret(), "from-file");
         assert_eq!(
             error_variable(&["--app-key", "1", "--app-secret-file", "/nonexistent/secret"]),
             "IOP_APP_SECRET_FILE"
