@@ -159,7 +159,7 @@ impl LogBudget {
     }
 }
 
-/// Headers every response gets; values are from security.md.
+/// Headers every response gets: the project's security requirements for pages.
 fn security_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (

@@ -52,7 +52,7 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 mod tests {
     use super::*;
 
-    /// One vector from iop-protocol.md section 3: inputs, string to sign, signature.
+    /// One of the protocol's published test vectors: inputs, string to sign, signature.
     fn check(
         secret: &str,
         path: &str,

@@ -43,7 +43,7 @@ pub struct SandboxSettings {
 }
 
 impl SandboxSettings {
-    /// The platform's lifetimes for an app in test status (iop-protocol.md section 5).
+    /// The platforms' documented lifetimes for an app in test status.
     pub fn default_ttls(platform: Platform) -> (Duration, Duration) {
         const DAY: u64 = 86_400;
         match platform {

@@ -201,9 +201,13 @@ impl Session {
         std::fs::write(screenshot_dir().join(name), png).unwrap();
     }
 
+    async fn open_landing(&self) {
+        self.client.goto(&format!("{}/", self.demo)).await.unwrap();
+    }
+
     /// Landing page → "Authorize a seller" → the sandbox's consent page.
     async fn open_consent(&self) {
-        self.client.goto(&format!("{}/", self.demo)).await.unwrap();
+        self.open_landing().await;
         self.click_to("#authorize", "#approve").await;
         assert!(
             self.client
@@ -230,11 +234,7 @@ async fn a_seller_authorizes_in_a_real_browser_and_sees_tokens_expiry_and_identi
     let Some(session) = start("aliexpress").await else {
         return;
     };
-    session
-        .client
-        .goto(&format!("{}/", session.demo))
-        .await
-        .unwrap();
+    session.open_landing().await;
     session.screenshot("landing.png").await;
     session.open_consent().await;
     session.screenshot("sandbox-consent.png").await;
@@ -380,11 +380,7 @@ async fn the_two_app_demo_lists_both_apps_and_each_authorizes_through_its_own_sa
     let Some(session) = start_with(&["demo"]).await else {
         return;
     };
-    session
-        .client
-        .goto(&format!("{}/", session.demo))
-        .await
-        .unwrap();
+    session.open_landing().await;
     session.screenshot("landing-two-apps.png").await;
     for app in ["aliexpress", "lazada"] {
         let redirect_uri = session.text(&format!("#redirect-uri-{app}")).await;
@@ -414,11 +410,7 @@ async fn the_two_app_demo_lists_both_apps_and_each_authorizes_through_its_own_sa
             .contains("app lazada")
     );
 
-    session
-        .client
-        .goto(&format!("{}/", session.demo))
-        .await
-        .unwrap();
+    session.open_landing().await;
     session.click_to("#authorize-aliexpress", "#approve").await;
     session.click_to("#approve", "#access-token").await;
     assert!(

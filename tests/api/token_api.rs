@@ -67,6 +67,19 @@ async fn platform_refreshes(app: &TestApp, delay: Duration) {
         .await;
 }
 
+/// Seller 1001 authorized a day-long pair 25 hours ago, and the platform now answers
+/// refreshes with `answer`.
+async fn expired_with_refresh_answering(app: &TestApp, answer: Value) {
+    platform_answers(app, day_token("EXPIRED")).await;
+    Browser::new().authorize_fully(app, "EXPIRED").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&app.platform)
+        .await;
+    app.clock.advance(Duration::from_secs(25 * 3_600));
+}
+
 fn refresh_calls(requests: &[wiremock::Request]) -> usize {
     requests
         .iter()
@@ -227,15 +240,11 @@ async fn a_dead_refresh_token_is_409_with_the_link_to_authorize_again(#[case] en
     let Some(app) = spawn_api(engine).await else {
         return;
     };
-    platform_answers(&app, day_token("DEAD")).await;
-    Browser::new().authorize_fully(&app, "DEAD").await;
-    Mock::given(method("POST"))
-        .and(path("/rest/auth/token/refresh"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!(
-            {"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r9"})))
-        .mount(&app.platform)
-        .await;
-    app.clock.advance(Duration::from_secs(25 * 3_600));
+    expired_with_refresh_answering(
+        &app,
+        json!({"type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r9"}),
+    )
+    .await;
 
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
     assert_eq!(status, 409);
@@ -260,15 +269,11 @@ async fn a_failing_platform_is_502_with_its_code_when_the_token_has_expired(
     let Some(app) = spawn_api(engine).await else {
         return;
     };
-    platform_answers(&app, day_token("DOWN")).await;
-    Browser::new().authorize_fully(&app, "DOWN").await;
-    Mock::given(method("POST"))
-        .and(path("/rest/auth/token/refresh"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!(
-            {"type": "ISP", "code": "ServiceUnavailable", "message": "busy", "request_id": "r5"})))
-        .mount(&app.platform)
-        .await;
-    app.clock.advance(Duration::from_secs(25 * 3_600));
+    expired_with_refresh_answering(
+        &app,
+        json!({"type": "ISP", "code": "ServiceUnavailable", "message": "busy", "request_id": "r5"}),
+    )
+    .await;
 
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
     assert_eq!(status, 502, "{body}");
