@@ -140,12 +140,14 @@ pub async fn build_sandbox(
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartupError::Bind {
+            variable: "IOP_LISTEN",
             addr: listen,
             source,
         })?;
     let port = listener
         .local_addr()
         .map_err(|source| StartupError::Bind {
+            variable: "IOP_LISTEN",
             addr: listen,
             source,
         })?

@@ -23,15 +23,35 @@ use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("{variable}: cannot listen on {addr}: {source}{}", bind_hint(*variable, source))]
     Bind {
+        /// The setting that named the address (IOP_LISTEN or IOP_METRICS_LISTEN).
+        variable: &'static str,
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot open the token store: {0}")]
+    #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+}
+
+/// What to do about a listener that cannot bind.
+fn bind_hint(variable: &str, error: &std::io::Error) -> String {
+    let flag = if variable == "IOP_METRICS_LISTEN" {
+        "--metrics-listen"
+    } else {
+        "--listen"
+    };
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            " (another process listens there: stop it, or choose another address with {flag} or {variable})"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            " (ports below 1024 need privileges: choose a higher port with {flag} or {variable})"
+        ),
+        _ => String::new(),
+    }
 }
 
 pub struct Application {
@@ -58,12 +78,14 @@ pub async fn bind(config: Config) -> Result<(TcpListener, Config), StartupError>
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartupError::Bind {
+            variable: "IOP_LISTEN",
             addr: config.listen,
             source,
         })?;
     let port = listener
         .local_addr()
         .map_err(|source| StartupError::Bind {
+            variable: "IOP_LISTEN",
             addr: config.listen,
             source,
         })?
@@ -92,11 +114,17 @@ impl Application {
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
         let metrics_listener = match config.metrics_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartupError::Bind { addr, source })?,
-            ),
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartupError::Bind {
+                            variable: "IOP_METRICS_LISTEN",
+                            addr,
+                            source,
+                        })?,
+                )
+            }
             None => None,
         };
         let Services {

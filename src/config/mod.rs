@@ -526,7 +526,31 @@ fn parse_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
 /// The pages link to absolute paths (`/authorize`, `/static/...`), so the service must own
 /// the root of its host: a path prefix would break every link. Refuse it up front.
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let trimmed = raw.trim();
+    if !trimmed.contains("://") {
+        return Err(bad(
+            "IOP_PUBLIC_URL",
+            format!(
+                "`{raw}` has no scheme: write it as browsers reach the service, e.g. https://{trimmed}"
+            ),
+        ));
+    }
     let url = parse_base_url("IOP_PUBLIC_URL", raw)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echo it: the password would reach the terminal and the logs.
+        return Err(bad(
+            "IOP_PUBLIC_URL",
+            "must not hold a user name or password (user:password@): browsers reach the service without one",
+        ));
+    }
+    if url.path().trim_end_matches('/').ends_with("/callback") {
+        return Err(bad(
+            "IOP_PUBLIC_URL",
+            format!(
+                "`{raw}` ends in /callback: give the base URL only; the redirect_uri is that plus /callback"
+            ),
+        ));
+    }
     if url.path() != "/" {
         return Err(bad(
             "IOP_PUBLIC_URL",
@@ -657,6 +681,23 @@ mod tests {
         );
         assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
         assert_eq!(with(&["--state-ttl", "31m"]), "IOP_STATE_TTL");
+        for (bad_url, says) in [
+            ("auth.example.com", "https://auth.example.com"),
+            ("https://auth.example.com/callback", "ends in /callback"),
+            (
+                "https://admin:hunter2@auth.example.com",
+                "user name or password",
+            ),
+        ] {
+            let error = Config::from_args(&args(&[&base[..], &["--public-url", bad_url]].concat()))
+                .unwrap_err();
+            assert_eq!(error.variable, "IOP_PUBLIC_URL");
+            assert!(error.problem.contains(says), "{bad_url}: {}", error.problem);
+            assert!(
+                !error.problem.contains("hunter2"),
+                "the password is never echoed"
+            );
+        }
         assert_eq!(
             with(&["--refresh-interval", "500ms"]),
             "IOP_REFRESH_INTERVAL"

@@ -33,17 +33,35 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot prepare the database file {path}: {source}")]
+    #[error("IOP_DATABASE_URL: cannot use {path}: {source}{}", file_hint(source))]
     File {
         path: String,
         source: std::io::Error,
     },
+    /// The database could not be reached or opened (the URL is not repeated: it may hold a
+    /// password).
+    #[error("IOP_DATABASE_URL: cannot open the database: {0}")]
+    Unreachable(sqlx::Error),
     #[error("stored identity is unreadable: {0}")]
     Identity(#[from] serde_json::Error),
     #[error("stored value is not understood: {0}")]
     Corrupt(String),
     #[error("{0}")]
     Encryption(String),
+}
+
+/// What to do about a database file that cannot be used.
+fn file_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            " (the service's user may not write there: fix the folder's owner or mode, or point IOP_DATABASE_URL elsewhere)"
+        }
+        std::io::ErrorKind::NotADirectory => " (a parent of that path is a file, not a folder)",
+        std::io::ErrorKind::InvalidData => {
+            " (point IOP_DATABASE_URL at a new file, or at this service's own database)"
+        }
+        _ => "",
+    }
 }
 
 /// Whether a stored pair can still be used and renewed.

@@ -64,7 +64,8 @@ pub(super) async fn open_pool(database_url: &str) -> Result<(AnyPool, Engine), S
                     })
                 })
                 .connect(database_url)
-                .await?;
+                .await
+                .map_err(StoreError::Unreachable)?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             pool
         }
@@ -73,7 +74,8 @@ pub(super) async fn open_pool(database_url: &str) -> Result<(AnyPool, Engine), S
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(database_url)
-                .await?;
+                .await
+                .map_err(StoreError::Unreachable)?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             pool
         }
@@ -87,8 +89,10 @@ pub(super) async fn open_pool(database_url: &str) -> Result<(AnyPool, Engine), S
 /// that exists already is left as it is unless it is a SQLite database: a wrong
 /// IOP_DATABASE_URL must not change the mode of somebody else's file.
 fn prepare_file(path: &Path) -> Result<(), StoreError> {
+    // Errors name the absolute path: a relative one depends on where the service started.
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let err = |source| StoreError::File {
-        path: path.display().to_string(),
+        path: shown.display().to_string(),
         source,
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -96,7 +100,14 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
         folder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder.create(parent).map_err(err)?;
+        folder.create(parent).map_err(|e| {
+            // create_dir_all says "File exists" when a parent is a file.
+            err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder")
+            } else {
+                e
+            })
+        })?;
     }
     #[cfg(unix)]
     {
@@ -114,7 +125,7 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
         let ours = read == 0 || header == *b"SQLite format 3\0";
         if !ours {
             return Err(StoreError::File {
-                path: path.display().to_string(),
+                path: shown.display().to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     "the file exists and is not a SQLite database",

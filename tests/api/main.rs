@@ -17,5 +17,6 @@ mod pages;
 mod refresher;
 mod replicas;
 mod sandbox;
+mod startup_errors;
 mod state;
 mod token_api;

@@ -1,0 +1,109 @@
+//! Startup errors that lead to the fix: each names its variable, exits 2, and touches
+//! nothing that is not the service's.
+
+use std::process::Output;
+
+use crate::helpers::{APP_KEY, APP_SECRET};
+
+/// Runs `iop-callback serve` with `args` and returns how it ended (it must not start).
+async fn serve(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+        command.args(["--app-key", APP_KEY, "--app-secret", APP_SECRET]);
+        if !args.iter().any(|a| a == "--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command.args(&args).arg("serve").output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn refused(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(2), "exit code 2");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_database_path_under_a_file_names_the_variable_the_path_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let url = format!("sqlite://{}/tokens.db", file.display());
+    let stderr = refused(&serve(vec!["--database-url".into(), url]).await);
+    assert!(stderr.contains("IOP_DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(stderr.contains("is a file, not a folder"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "someone else's file\n").unwrap();
+    std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", notes.display());
+    let stderr = refused(&serve(vec!["--database-url".into(), url]).await);
+    assert!(stderr.contains("not a SQLite database"), "{stderr}");
+    let mode = std::fs::metadata(&notes).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "its mode was not touched");
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "someone else's file\n"
+    );
+}
+
+#[tokio::test]
+async fn an_address_in_use_names_the_listener_and_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/t.db", dir.path().display());
+    let stderr = refused(
+        &serve(vec![
+            "--database-url".into(),
+            database.clone(),
+            "--metrics-listen".into(),
+            address.clone(),
+        ])
+        .await,
+    );
+    assert!(
+        stderr.contains("IOP_METRICS_LISTEN") && stderr.contains("--metrics-listen"),
+        "{stderr}"
+    );
+    let stderr = refused(
+        &serve(vec![
+            "--database-url".into(),
+            database,
+            "--listen".into(),
+            address,
+        ])
+        .await,
+    );
+    assert!(
+        stderr.contains("IOP_LISTEN") && stderr.contains("--listen"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_secret_file_names_that_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "\n").unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(["--app-key", APP_KEY, "--app-secret-file"])
+            .arg(&secret)
+            .arg("serve")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = refused(&output);
+    assert!(stderr.contains("IOP_APP_SECRET_FILE: is empty"), "{stderr}");
+}
