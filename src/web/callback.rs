@@ -109,13 +109,20 @@ async fn handle(
 
     if let Some(error) = params.error.filter(|e| !e.is_empty()) {
         app.store.finish_claim(&claim.state_digest, None).await?;
-        tracing::info!("seller cancelled the authorization");
-        let page = CancelledPage {
-            layout: app.layout,
-            error: truncate(&error),
-            description: params.error_description.as_deref().map(truncate),
-        };
-        return Ok(render(&page)?.into_response());
+        tracing::info!(app = %runtime.config.id, platform = %runtime.config.platform, reason = %truncate(&error), "seller cancelled the authorization");
+        // Like success, end on a URL without the state: a reload shows the same page.
+        let mut target = String::from("/cancelled?");
+        url::form_urlencoded::Serializer::for_suffix(&mut target, "/cancelled?".len())
+            .append_pair("app", runtime.config.id.as_str())
+            .append_pair("error", &truncate(&error))
+            .extend_pairs(
+                params
+                    .error_description
+                    .as_deref()
+                    .map(|d| ("error_description", truncate(d))),
+            )
+            .finish();
+        return Ok(Redirect::to(&target).into_response());
     }
 
     let code = match AuthCode::parse(params.code.as_deref()) {
@@ -229,6 +236,10 @@ async fn exchange_and_store(
     app.store.save_result(&grant, now).await?;
     tracing::info!(
         token_id,
+        app = %claim.app,
+        platform = %runtime.config.platform,
+        seller_id = response.identity.primary_id().unwrap_or("-"),
+        seller = %response.identity.display_name(),
         platform_request_id = response.request_id.as_deref().unwrap_or("-"),
         "seller authorized, tokens stored"
     );
@@ -256,4 +267,31 @@ mod tests {
         assert_eq!(p.error.as_deref(), Some(""));
         assert!(CallbackParams::parse("%%%&&==").state.is_none());
     }
+}
+
+/// `GET /cancelled`: where a refused or failed authorization at the platform ends. What it
+/// shows came from the platform through the callback URL: cut short, and escaped by the
+/// template.
+pub(super) async fn cancelled(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
+    let retry = url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "app")
+        .and_then(|(_, name)| {
+            app.config
+                .apps
+                .iter()
+                .find(|a| a.id.as_str() == name)
+                .map(|a| a.authorize_path())
+        })
+        .unwrap_or_else(|| "/".to_owned());
+    let page = CancelledPage {
+        layout: app.layout,
+        error: truncate(params.error.as_deref().unwrap_or("cancelled")),
+        description: params.error_description.as_deref().map(truncate),
+        retry,
+    };
+    Ok(render(&page)?.into_response())
 }

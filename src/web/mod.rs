@@ -38,6 +38,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .route("/authorize/{app}", get(authorize::authorize_app))
         .route("/callback", get(callback::callback))
         .route("/callback/{app}", get(callback::callback_app))
+        .route("/cancelled", get(callback::cancelled))
         .route("/result/{id}", get(result::result))
         .route("/readyz", get(health::readyz))
         .with_state(app)

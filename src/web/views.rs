@@ -82,6 +82,8 @@ pub struct CancelledPage {
     pub layout: Layout,
     pub error: String,
     pub description: Option<String>,
+    /// Where "Try again" starts: the app's own authorize path.
+    pub retry: String,
 }
 
 pub struct Field {

@@ -312,8 +312,16 @@ async fn cancelling_in_a_real_browser_shows_the_cancellation_page_and_errors_hav
     };
     session.open_consent().await;
     session.click_to("#cancel", "#cancel-reason").await;
-    assert_eq!(session.path().await, "/callback");
-    assert!(session.text("h1").await.contains("Authorization cancelled"));
+    assert_eq!(
+        session.path().await,
+        "/cancelled",
+        "no state left in the address bar"
+    );
+    session.client.refresh().await.unwrap();
+    assert!(
+        session.text("h1").await.contains("Authorization cancelled"),
+        "after a reload too"
+    );
     assert!(
         session
             .text("#cancel-reason")

@@ -126,15 +126,16 @@ async fn platform_error_messages_and_cancel_reasons_are_escaped() {
     assert!(!html.contains("<b>bold</b>") && !html.contains("<i>id</i>"));
 
     let state = browser.start_authorization(&app).await;
-    let html = browser
+    let cancelled = browser
         .callback(
             &app,
             &format!("error=%3Cscript%3Ex%3C%2Fscript%3E&state={state}"),
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
+    let html = browser
+        .text(&format!("{}{}", app.address, location(&cancelled)))
+        .await;
+    assert!(html.contains("Authorization cancelled"));
     assert!(!html.contains("<script>x</script>"));
 }
 

@@ -301,7 +301,12 @@ async fn the_demo_serves_an_aliexpress_app_and_a_lazada_app_side_by_side() {
 #[tokio::test]
 async fn cancelling_on_the_sandbox_shows_the_cancellation_page() {
     let demo = spawn_demo(&[], &["--single"]).await;
-    let page = click_through(&demo, &Browser::new(), "ae-store", "cancel").await;
+    let browser = Browser::new();
+    let cancelled = click_through(&demo, &browser, "ae-store", "cancel").await;
+    assert_eq!(cancelled.status(), 303);
+    let page = browser
+        .get(&format!("{}{}", demo.address, location(&cancelled)))
+        .await;
     assert_eq!(page.status(), 200);
     assert!(
         page.text()

@@ -169,7 +169,7 @@ async fn a_cancelled_state_cannot_be_used_for_a_code_afterwards(#[case] engine: 
         )
         .await
         .0,
-        200
+        303
     );
     assert_eq!(
         rejected(&app, &browser, &format!("code=late&state={state}"))
