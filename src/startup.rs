@@ -23,7 +23,10 @@ use crate::web::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("{variable}: cannot listen on {addr}: {source}{}", bind_hint(*variable, source))]
+    #[error(
+        "{variable}: cannot listen on {addr}: {source}{}",
+        bind_hint(variable, source)
+    )]
     Bind {
         /// The setting that named the address (IOP_LISTEN or IOP_METRICS_LISTEN).
         variable: &'static str,

@@ -255,20 +255,6 @@ fn truncate(text: &str) -> String {
     text.chars().take(MAX_REFLECTED).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing_takes_the_first_of_each_name_and_never_fails() {
-        let p = CallbackParams::parse("code=a%20b&state=s1&state=s2&x=%FF&error=");
-        assert_eq!(p.code.as_deref(), Some("a b"));
-        assert_eq!(p.state.as_deref(), Some("s1"));
-        assert_eq!(p.error.as_deref(), Some(""));
-        assert!(CallbackParams::parse("%%%&&==").state.is_none());
-    }
-}
-
 /// `GET /cancelled`: where a refused or failed authorization at the platform ends. What it
 /// shows came from the platform through the callback URL: cut short, and escaped by the
 /// template.
@@ -294,4 +280,18 @@ pub(super) async fn cancelled(
         retry,
     };
     Ok(render(&page)?.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_takes_the_first_of_each_name_and_never_fails() {
+        let p = CallbackParams::parse("code=a%20b&state=s1&state=s2&x=%FF&error=");
+        assert_eq!(p.code.as_deref(), Some("a b"));
+        assert_eq!(p.state.as_deref(), Some("s1"));
+        assert_eq!(p.error.as_deref(), Some(""));
+        assert!(CallbackParams::parse("%%%&&==").state.is_none());
+    }
 }
