@@ -164,6 +164,11 @@ pub struct SandboxArgs {
     #[command(flatten)]
     pub lifetimes: SandboxLifetimeArgs,
 
+    /// The sandbox app's secret (printed at start). Without it, a random one is made up:
+    /// IOP_APP_SECRET and IOP_APP_SECRET_FILE are never read, since they may be a real app's.
+    #[arg(long)]
+    pub secret: Option<String>,
+
     /// The callback URL registered for the sandbox app (the service's `{IOP_PUBLIC_URL}/callback`).
     #[arg(
         long,
@@ -217,7 +222,7 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
-    /// Address to listen on. [default: 0.0.0.0:8080; `sandbox`: 127.0.0.1:9090]
+    /// Address to listen on. [default: 0.0.0.0:8080; `demo`: 127.0.0.1:8080; `sandbox`: 127.0.0.1:9090]
     #[arg(long, env = "IOP_LISTEN", global = true)]
     pub listen: Option<String>,
 

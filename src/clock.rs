@@ -103,6 +103,11 @@ pub fn remaining(at_ms: i64, now_ms: i64) -> String {
     }
 }
 
+/// A duration in the two largest units, for people: "1 day", "2 days", "3 minutes".
+pub fn span(duration: Duration) -> String {
+    two_units(duration.as_secs())
+}
+
 fn two_units(secs: u64) -> String {
     const UNITS: [(u64, &str); 4] = [
         (86_400, "day"),
@@ -139,6 +144,13 @@ fn two_units(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_as_words() {
+        assert_eq!(span(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(span(Duration::from_secs(2 * 86_400)), "2 days");
+        assert_eq!(span(Duration::from_secs(180)), "3 minutes");
+    }
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {

@@ -99,6 +99,7 @@ pub async fn build_demo(
                 redirect_uri,
                 public_base: public_base.clone(),
                 prefix,
+                secret_printed: false,
                 code_ttl,
                 access_ttl,
                 refresh_ttl,
@@ -160,10 +161,9 @@ pub async fn build_sandbox(
         .app_key
         .clone()
         .unwrap_or_else(|| SANDBOX_APP_KEY.to_owned());
-    let app_secret = match (&args.app_secret, &args.app_secret_file) {
-        (None, None) => random_secret(),
-        _ => secrecy::ExposeSecret::expose_secret(&config::read_secret(args)?).to_owned(),
-    };
+    // Only a secret given to this command is used (and printed): never IOP_APP_SECRET or a
+    // secret file, which may be a real app's.
+    let app_secret = sandbox_args.secret.clone().unwrap_or_else(random_secret);
     let (code_ttl, access_ttl, refresh_ttl) = lifetimes(args.platform, &sandbox_args.lifetimes)?;
     let settings = SandboxSettings {
         platform: args.platform,
@@ -172,6 +172,7 @@ pub async fn build_sandbox(
         redirect_uri: sandbox_args.redirect_uri.trim().to_owned(),
         public_base: public_base.clone(),
         prefix: "/sandbox".to_owned(),
+        secret_printed: true,
         code_ttl,
         access_ttl,
         refresh_ttl,

@@ -57,6 +57,8 @@ pub struct ErrorPage {
     pub platform: Option<PlatformError>,
     /// Show the "Authorize again" button.
     pub offer_retry: bool,
+    /// The advice is for the operator (it goes to the log); pages show it only in `demo`.
+    pub advice_for_operator: bool,
 }
 
 impl ErrorPage {
@@ -68,6 +70,7 @@ impl ErrorPage {
             advice: None,
             platform: None,
             offer_retry: false,
+            advice_for_operator: false,
         }
     }
 
@@ -184,6 +187,15 @@ fn state_page(rejection: &StateRejection) -> ErrorPage {
 
 fn platform_page(error: &IopError) -> ErrorPage {
     match error {
+        IopError::Platform(platform) if platform.is_operator_fault() => ErrorPage {
+            advice: platform.advice().map(str::to_owned),
+            platform: Some(platform.clone()),
+            advice_for_operator: true,
+            ..ErrorPage::new(
+                "This service is not set up correctly",
+                "The platform refused this service's request because of how the service is configured, not because of anything you did. Trying again will fail the same way: please tell the operator, quoting the request id below.",
+            )
+        },
         IopError::Platform(platform) => ErrorPage {
             advice: platform.advice().map(str::to_owned),
             platform: Some(platform.clone()),
@@ -228,6 +240,16 @@ impl IntoResponse for AppError {
             | AppError::Code(_)
             | AppError::BadRequest(_) => {
                 tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+            }
+            AppError::Platform(IopError::Platform(p)) if p.is_operator_fault() => {
+                tracing::error!(
+                    code = %p.code,
+                    platform_message = p.message.as_deref().unwrap_or("-"),
+                    platform_request_id = p.request_id.as_deref().unwrap_or("-"),
+                    advice = p.advice().unwrap_or("check the app key, secret and registered callback URL"),
+                    status = status.as_u16(),
+                    "the platform refused the service's configuration: the operator must fix it"
+                );
             }
             _ if status.is_server_error() => {
                 tracing::error!(error = %self, status = status.as_u16(), "request failed");

@@ -144,6 +144,11 @@ impl Application {
             recheck,
             concurrency: config.refresh_concurrency,
         });
+        let start = if apps.implicit().is_some() {
+            "/authorize"
+        } else {
+            "/"
+        };
         let state = AppState {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
@@ -154,6 +159,7 @@ impl Application {
             clock: clock.clone(),
             layout: Layout {
                 sandbox: extras.sandbox_banner,
+                start,
             },
             limits: Arc::new(ExchangeLimits::new(
                 config.exchange_limit,

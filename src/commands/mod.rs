@@ -112,14 +112,16 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Sandbox(args) => {
             let (listener, router, settings) =
                 demo::build_sandbox(&service, &args, clock::system()).await?;
+            // Lines that paste into a shell as they are.
             println!(
-                "\n  iop-callback sandbox: a stand-in {} platform.\n\n  IOP_APP_KEY={}\n  IOP_APP_SECRET={}\n  IOP_AUTHORIZE_URL={}\n  IOP_API_URL={}\n  registered redirect_uri: {}\n",
+                "# iop-callback sandbox: a stand-in {} platform; its registered redirect_uri is {}\nexport IOP_PLATFORM={}\nexport IOP_APP_KEY={}\nexport IOP_APP_SECRET={}\nexport IOP_AUTHORIZE_URL={}\nexport IOP_API_URL={}",
                 settings.platform.display_name(),
+                settings.redirect_uri,
+                settings.platform,
                 settings.app_key,
                 settings.app_secret,
                 settings.authorize_url(),
                 settings.api_url(),
-                settings.redirect_uri,
             );
             startup::serve(listener, router, shutdown).await?;
         }

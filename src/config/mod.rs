@@ -111,9 +111,10 @@ pub const SERVICE_DEFAULTS: ModeDefaults = ModeDefaults {
     listen: "0.0.0.0:8080",
     database_url: "sqlite://data/iop-callback.db",
 };
-/// The demo keeps its made-up tokens out of the real database.
+/// The demo keeps its made-up tokens out of the real database, and needs no network: it
+/// listens on loopback unless told otherwise (the container image sets IOP_LISTEN).
 pub const DEMO_DEFAULTS: ModeDefaults = ModeDefaults {
-    listen: "0.0.0.0:8080",
+    listen: "127.0.0.1:8080",
     database_url: "sqlite://data/iop-callback-demo.db",
 };
 pub const SANDBOX_LISTEN: &str = "127.0.0.1:9090";

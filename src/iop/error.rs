@@ -13,6 +13,19 @@ pub struct PlatformError {
 }
 
 impl PlatformError {
+    /// The platform refused the service's own configuration (its secret, key, clock or
+    /// registered URL), not anything the seller did: only the operator can fix it.
+    pub fn is_operator_fault(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "IncompleteSignature"
+                | "InvalidAppkey"
+                | "InvalidParameter"
+                | "MissingParameter"
+                | "IllegalAccessToken"
+        ) || self.code.to_ascii_lowercase().contains("redirect")
+    }
+
     /// What the person in front of the page should do about this code.
     pub fn advice(&self) -> Option<&'static str> {
         Some(match self.code.as_str() {

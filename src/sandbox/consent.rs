@@ -29,20 +29,20 @@ fn check_app(sandbox: &Sandbox, params: &Params, check_response_type: bool) -> R
     let settings = &sandbox.settings;
     if check_response_type && param(params, "response_type") != "code" {
         return Err(format!(
-            "response_type must be `code`, not `{}`.",
+            "response_type must be “code”, not “{}”.",
             param(params, "response_type")
         ));
     }
     if param(params, "client_id") != settings.app_key {
         return Err(format!(
-            "client_id `{}` is not the sandbox app's key (`{}`).",
+            "client_id “{}” is not the sandbox app's key, “{}”.",
             param(params, "client_id"),
             settings.app_key
         ));
     }
     if param(params, "redirect_uri") != settings.redirect_uri {
         return Err(format!(
-            "redirect_uri `{}` does not match the registered callback URL `{}` character for character.",
+            "redirect_uri “{}” does not match the registered callback URL, “{}”, character for character.",
             param(params, "redirect_uri"),
             settings.redirect_uri
         ));

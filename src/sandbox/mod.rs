@@ -37,6 +37,9 @@ pub struct SandboxSettings {
     pub public_base: String,
     /// The path its routes live under: `/sandbox`, or `/sandbox/{platform}` beside another.
     pub prefix: String,
+    /// `sandbox` printed the secret at start; in `demo` the service holds it and nothing
+    /// is printed.
+    pub secret_printed: bool,
     pub code_ttl: Duration,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -113,7 +116,7 @@ impl Sandbox {
 
 async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxError> {
     let s = &sandbox.settings;
-    let human = |d: Duration| humantime::format_duration(d).to_string();
+    let human = crate::clock::span;
     render(&views::SandboxHome {
         layout: LAYOUT,
         platform_name: s.platform.display_name(),
@@ -124,5 +127,6 @@ async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxErr
         code_ttl: human(s.code_ttl),
         access_ttl: human(s.access_ttl),
         refresh_ttl: human(s.refresh_ttl),
+        secret_printed: s.secret_printed,
     })
 }

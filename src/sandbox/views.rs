@@ -55,6 +55,7 @@ pub(super) struct SandboxHome {
     pub(super) code_ttl: String,
     pub(super) access_ttl: String,
     pub(super) refresh_ttl: String,
+    pub(super) secret_printed: bool,
 }
 
 pub(super) fn render(view: &impl Template) -> Result<Html<String>, SandboxError> {

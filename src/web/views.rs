@@ -5,6 +5,7 @@ use askama::Template;
 use crate::clock;
 use crate::error::ErrorPage;
 use crate::iop::CountryUserInfo;
+use crate::iop::platform::lazada_country_name;
 use crate::store::{StoredToken, TokenStatus};
 use crate::tokens::Health;
 
@@ -13,6 +14,9 @@ use crate::tokens::Health;
 pub struct Layout {
     /// `demo`: every page carries the sandbox banner.
     pub sandbox: bool,
+    /// Where "Authorize again" leads: `/authorize` for the one app, or the landing page
+    /// where the seller picks among several.
+    pub start: &'static str,
 }
 
 #[derive(Template)]
@@ -57,7 +61,7 @@ pub struct ResultPage {
     pub refresh_expiry: Option<ExpiryView>,
     pub refreshable: bool,
     pub identity: Vec<Field>,
-    pub countries: Vec<CountryUserInfo>,
+    pub countries: Vec<CountryRow>,
     pub platform_request_id: Option<String>,
     pub updated_at: String,
     /// The refresh token is dead: the seller must authorize again.
@@ -84,6 +88,30 @@ pub struct CancelledPage {
     pub description: Option<String>,
     /// Where "Try again" starts: the app's own authorize path.
     pub retry: String,
+}
+
+/// One Lazada site of the seller, named for people.
+pub struct CountryRow {
+    pub code: Option<String>,
+    pub name: &'static str,
+    pub seller_id: Option<String>,
+    pub user_id: Option<String>,
+    pub short_code: Option<String>,
+}
+
+impl CountryRow {
+    fn new(country: &CountryUserInfo) -> Self {
+        CountryRow {
+            name: country
+                .country
+                .as_deref()
+                .map_or("Unknown site", lazada_country_name),
+            code: country.country.clone(),
+            seller_id: country.seller_id.clone(),
+            user_id: country.user_id.clone(),
+            short_code: country.short_code.clone(),
+        }
+    }
 }
 
 pub struct Field {
@@ -127,6 +155,14 @@ impl ResultPage {
         ]
         .into_iter()
         .filter_map(|(label, value)| value.clone().map(|value| Field { label, value }))
+        .map(|field| match field.label {
+            // Lazada's site code, by name: "Cross-border (cb)".
+            "Country" => Field {
+                value: format!("{} ({})", lazada_country_name(&field.value), field.value),
+                ..field
+            },
+            _ => field,
+        })
         .collect();
         ResultPage {
             layout,
@@ -146,7 +182,7 @@ impl ResultPage {
                 .map(|at| ExpiryView::new(at, now_ms)),
             refreshable: token.refreshable,
             identity,
-            countries: id.country_user_info.clone(),
+            countries: id.country_user_info.iter().map(CountryRow::new).collect(),
             platform_request_id: token.last_request_id.clone(),
             updated_at: clock::format_utc(token.updated_at),
             needs_reauthorization: token.status == TokenStatus::Reauthorize,

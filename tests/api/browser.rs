@@ -373,6 +373,13 @@ async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
         session.text("#countries").await.contains("MY1JX8K3"),
         "cross-border seller lists Malaysia"
     );
+    assert!(
+        session.text("#countries").await.contains("Malaysia"),
+        "sites by name"
+    );
+    session.client.set_window_size(390, 1800).await.unwrap();
+    session.screenshot("result-cross-border-phone.png").await;
+    session.client.set_window_size(1280, 1000).await.unwrap();
 
     session.client.switch_to_window(first).await.unwrap();
     session.click_to("#approve", "#access-token").await;

@@ -354,19 +354,32 @@ async fn a_platform_error_shows_its_code_message_request_id_and_advice(#[case] e
 
 #[apply(each_engine)]
 #[tokio::test]
-async fn signature_advice_is_given_for_incomplete_signature(#[case] engine: Engine) {
+async fn a_configuration_error_tells_the_seller_the_operator_must_act_and_offers_no_retry(
+    #[case] engine: Engine,
+) {
     let Some(app) = spawn_app_on(engine, &[]).await else {
         return;
     };
-    let html = callback_answered_with(
-        &app,
-        json!({"type": "ISV", "code": "IncompleteSignature", "message": "bad", "request_id": "r"}),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert!(html.contains("check the app secret"));
+    for code in ["IncompleteSignature", "InvalidAppkey"] {
+        let response = callback_answered_with(
+            &app,
+            json!({"type": "ISV", "code": code, "message": "bad", "request_id": "r"}),
+        )
+        .await;
+        assert_eq!(response.status(), 502);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("not set up correctly") && html.contains("tell the operator"));
+        assert!(
+            !html.contains("Authorize again"),
+            "{code}: a retry fails the same way"
+        );
+        assert!(
+            !html.contains("check the app secret"),
+            "{code}: operator advice goes to the log"
+        );
+        assert!(html.contains(code), "the platform's code is still shown");
+        app.platform.reset().await;
+    }
 }
 
 #[apply(each_engine)]

@@ -129,3 +129,40 @@ async fn json_logs_are_just_as_clean() {
     );
     assert_clean(&log, &secrets);
 }
+
+#[tokio::test]
+async fn a_configuration_error_is_logged_for_the_operator_with_the_advice_and_request_ids() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(&platform, &data, &["--log-format", "json"]);
+    let app = binary.as_test_app(platform);
+    platform_answers(
+        &app,
+        json!({"type": "ISV", "code": "IncompleteSignature", "message": "bad sign", "request_id": "plat-rq-9"}),
+    )
+    .await;
+    let response = Browser::new().callback_with_code(&app, "c").await;
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let log = binary.kill_and_collect_log("operator must fix it");
+    let line = log
+        .lines()
+        .find(|l| l.contains("operator must fix it"))
+        .unwrap_or_else(|| panic!("no operator line in\n{log}"));
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["level"], "ERROR");
+    assert_eq!(entry["code"], "IncompleteSignature");
+    assert_eq!(entry["platform_request_id"], "plat-rq-9");
+    assert!(
+        entry["advice"]
+            .as_str()
+            .unwrap()
+            .contains("check the app secret")
+    );
+    assert!(
+        line.contains(&request_id),
+        "our request id is on the line: {line}"
+    );
+}

@@ -218,3 +218,31 @@ async fn the_result_page_says_when_the_refresh_token_is_about_to_die() {
     let html = browser.text(&result_url).await;
     assert!(html.contains("id=\"refresh-expiring\""), "{html}");
 }
+
+#[tokio::test]
+async fn a_result_whose_pair_needs_reauthorization_says_so_everywhere_on_the_page() {
+    let key = "pages-test-api-key-0123456789abcdef0123";
+    let app = spawn_app_with(&["--api-keys", key]).await;
+    platform_answers(&app, aliexpress_success("dies")).await;
+    let browser = Browser::new();
+    let (result_url, html) = browser.authorize_fully(&app, "dies").await;
+    assert!(html.contains("Authorized on") && html.contains("kept fresh"));
+    wiremock::Mock::given(wiremock::matchers::path("/rest/auth/token/refresh"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!(
+            {"type": "ISV", "code": "IllegalRefreshToken", "message": "dead", "request_id": "r"})))
+        .mount(&app.platform)
+        .await;
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/v1/tokens/1001/refresh", app.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+
+    let html = browser.text(&result_url).await;
+    assert!(html.contains("Needs authorization again"), "{html}");
+    assert!(html.contains("eyebrow danger"));
+    assert!(html.contains("Authorize this seller again"));
+    assert!(!html.contains("Authorized on") && !html.contains("kept fresh"));
+}

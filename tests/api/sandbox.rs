@@ -61,15 +61,15 @@ pub struct StandaloneSandbox {
 }
 
 pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
-    let mut argv = vec![
-        "iop-callback",
-        "--listen",
-        "127.0.0.1:0",
-        "--app-secret",
-        SECRET,
-    ];
+    let mut argv = vec!["iop-callback", "--listen", "127.0.0.1:0"];
     argv.extend_from_slice(global);
-    argv.extend(["sandbox", "--redirect-uri", REDIRECT_URI]);
+    argv.extend([
+        "sandbox",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--secret",
+        SECRET,
+    ]);
     argv.extend_from_slice(own);
     let cli = Cli::try_parse_from(argv).unwrap();
     let Some(Command::Sandbox(args)) = &cli.command else {
@@ -486,4 +486,67 @@ async fn the_token_api_names_missing_parameters_and_refuses_an_access_token() {
     let body = post(params).await;
     assert_eq!(body["code"], "IllegalAccessToken");
     assert_eq!(body["type"], "ISV");
+}
+
+#[tokio::test]
+async fn the_sandbox_pages_speak_plainly() {
+    let sandbox = spawn_sandbox(&[], &[]).await;
+    let browser = Browser::new();
+    let home = browser.text(&format!("{}/sandbox/", sandbox.base)).await;
+    assert!(home.contains("1 day / 2 days"), "{home}");
+    assert!(home.contains("was printed when the sandbox started"));
+    let refused = browser
+        .text(&format!(
+            "{}/sandbox/oauth/authorize?response_type=code&client_id=999&redirect_uri=x&state=s",
+            sandbox.base
+        ))
+        .await;
+    assert!(
+        refused.contains("client_id") && !refused.contains('`'),
+        "{refused}"
+    );
+
+    let demo = spawn_demo(&[], &["--single"]).await;
+    let home = browser.text(&format!("{}/sandbox/", demo.address)).await;
+    assert!(!home.contains("was printed"), "demo prints no secret");
+    assert!(home.contains("nothing to copy"));
+}
+
+#[tokio::test]
+async fn the_standalone_sandbox_prints_shell_lines_and_never_the_environments_secret() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+        .args(["--listen", "127.0.0.1:0", "sandbox"])
+        .env("IOP_APP_SECRET", "a-real-production-secret")
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(6)
+            .map(Result::unwrap)
+            .collect()
+    })
+    .await
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines[0].starts_with('#'), "{lines:?}");
+    for line in &lines[1..] {
+        assert!(
+            line.starts_with("export IOP_") && line.contains('='),
+            "{line}"
+        );
+        assert!(!line.contains(' ') || line.starts_with("export "), "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("export IOP_APP_SECRET="))
+    );
+    assert!(!lines.join("\n").contains("a-real-production-secret"));
 }
