@@ -20,6 +20,60 @@ pub struct Cli {
     pub service: ServiceArgs,
 }
 
+/// The settings `healthcheck` and `demo` use: their `--help` lists only these. (Every
+/// setting is global, so that it parses before or after the subcommand; listed in full
+/// under those two it would only mislead.)
+const USED_BY: [(&str, &[&str]); 2] = [
+    ("healthcheck", &["listen"]),
+    (
+        "demo",
+        &[
+            "platform",
+            "app_key",
+            "public_url",
+            "listen",
+            "database_url",
+            "state_ttl",
+            "refresh_interval",
+            "refresh_before",
+            "refresh_concurrency",
+            "metrics_listen",
+            "shutdown_grace",
+            "log_format",
+            "http_timeout",
+            "api_keys",
+            "api_keys_file",
+            "encryption_key",
+            "encryption_key_file",
+        ],
+    ),
+];
+
+/// `iop-callback healthcheck --help` and `demo --help`: the subcommand's own help, without
+/// the settings it does not read. `None` for any other command line.
+pub fn short_help(args: &[String]) -> Option<String> {
+    let [_, name, flag] = args else {
+        return None;
+    };
+    if flag != "--help" && flag != "-h" {
+        return None;
+    }
+    let used = USED_BY.iter().find(|(sub, _)| sub == name)?.1;
+    let mut command = <Cli as clap::CommandFactory>::command();
+    command.build();
+    let sub = command.find_subcommand_mut(name)?;
+    let ids: Vec<String> = sub
+        .get_arguments()
+        .filter(|a| a.is_global_set() && !used.contains(&a.get_id().as_str()))
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let mut sub = sub.clone();
+    for id in ids {
+        sub = sub.mut_arg(id, |a| a.hide(true));
+    }
+    Some(sub.render_help().to_string())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service against the configured platform (the default).
@@ -320,4 +374,34 @@ pub struct ServiceArgs {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help(args: &[&str]) -> Option<String> {
+        short_help(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn healthcheck_and_demo_help_list_only_what_they_use() {
+        let healthcheck = help(&["iop-callback", "healthcheck", "--help"]).unwrap();
+        assert!(healthcheck.contains("--listen"), "{healthcheck}");
+        assert!(!healthcheck.contains("--app-key") && !healthcheck.contains("--database-url"));
+        let demo = help(&["iop-callback", "demo", "-h"]).unwrap();
+        assert!(
+            demo.contains("--single") && demo.contains("--access-ttl") && demo.contains("--listen")
+        );
+        assert!(
+            !demo.contains("--app-secret") && !demo.contains("--apps-file"),
+            "{demo}"
+        );
+        assert_eq!(
+            help(&["iop-callback", "serve", "--help"]),
+            None,
+            "full help elsewhere"
+        );
+        assert_eq!(help(&["iop-callback", "demo"]), None);
+    }
 }

@@ -269,7 +269,7 @@ impl Tokens {
                 self.store
                     .record_refresh_failure(token.id, &describe(&error), retry_after)
                     .await?;
-                tracing::warn!(token_id = token.id, app = %token.app, seller_id, seller, error = %error, failures, retry_in_ms = millis(wait), "refresh failed, will retry");
+                tracing::warn!(token_id = token.id, app = %token.app, platform = %token.platform, seller_id, seller, error = %error, failures, retry_in_ms = millis(wait), "refresh failed, will retry");
                 Err(TokenError::Platform(error))
             }
         }

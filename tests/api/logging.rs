@@ -96,10 +96,17 @@ fn assert_clean(log: &str, secrets: &[String]) {
         log.contains("/callback"),
         "the log has request lines:\n{log}"
     );
-    assert!(
-        log.contains("seller authorized"),
-        "the log has the outcome:\n{log}"
-    );
+    let authorized = log
+        .lines()
+        .find(|l| l.contains("seller authorized"))
+        .unwrap_or_else(|| panic!("the log has the outcome:\n{log}"));
+    for field in ["aliexpress", "1001", "cn1001", "default"] {
+        assert!(
+            authorized.contains(field),
+            "the line names platform, seller, nick and app ({field}): {authorized}"
+        );
+    }
+    assert!(!authorized.contains("{ "), "no Debug text: {authorized}");
     assert!(
         log.contains("InvalidCode"),
         "the log has the failure:\n{log}"
