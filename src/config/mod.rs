@@ -181,6 +181,9 @@ impl Config {
                 vec![implicit_app(args, app_key, read_secret(args)?)?]
             }
         };
+        for app in &apps {
+            check_transport(app)?;
+        }
         Self::with_apps(args, apps, &SERVICE_DEFAULTS)
     }
 
@@ -433,6 +436,34 @@ fn secret_setting(
     Ok(Some(secret.into()))
 }
 
+/// Signed requests and states never travel in clear text to another machine: a platform
+/// URL on `http://` is accepted only for a loopback stand-in.
+fn check_transport(app: &AppConfig) -> Result<(), ConfigError> {
+    let (api, authorize) = if app.named {
+        ("IOP_APPS_FILE", "IOP_APPS_FILE")
+    } else {
+        ("IOP_API_URL", "IOP_AUTHORIZE_URL")
+    };
+    for (variable, url) in [(api, &app.api_url), (authorize, &app.authorize_url)] {
+        let loopback = match url.host() {
+            Some(url::Host::Domain(name)) => name == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if url.scheme() == "http" && !loopback {
+            return Err(bad(
+                variable,
+                format!(
+                    "app `{}`: `{url}` is plain http to another machine; use https (http is accepted only for a stand-in on this machine: localhost or 127.0.0.1)",
+                    app.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// IOP_TRUSTED_PROXIES: addresses (`127.0.0.1`) or networks (`10.0.0.0/8`).
 fn parse_networks(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
     raw.split(',')
@@ -682,6 +713,24 @@ mod tests {
         );
         assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
         assert_eq!(with(&["--state-ttl", "31m"]), "IOP_STATE_TTL");
+        assert_eq!(
+            with(&["--api-url", "http://api.example.com/rest"]),
+            "IOP_API_URL"
+        );
+        assert_eq!(
+            with(&["--authorize-url", "http://auth.example.com/oauth/authorize"]),
+            "IOP_AUTHORIZE_URL"
+        );
+        for local in [
+            "http://127.0.0.1:9/rest",
+            "http://localhost:9/rest",
+            "http://[::1]:9/rest",
+        ] {
+            assert!(
+                Config::from_args(&args(&[&base[..], &["--api-url", local]].concat())).is_ok(),
+                "{local} is a stand-in on this machine"
+            );
+        }
         for (bad_url, says) in [
             ("auth.example.com", "https://auth.example.com"),
             ("https://auth.example.com/callback", "ends in /callback"),

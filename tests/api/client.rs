@@ -302,3 +302,74 @@ async fn error_display_never_contains_the_secret_or_code() {
         "{text}"
     );
 }
+
+/// A platform on HTTPS with a self-signed certificate: the client must refuse it. If TLS
+/// verification were ever turned off, the call would reach the server and fail later, on
+/// its answer, instead.
+#[tokio::test]
+async fn a_self_signed_https_platform_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (Debian's openssl package)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(port.to_string())
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = IopClient::new(
+        &format!("https://127.0.0.1:{port}/rest"),
+        APP_KEY,
+        SecretString::from(APP_SECRET),
+        Duration::from_secs(5),
+        clock::system(),
+    )
+    .unwrap();
+    let result = client.create_token(&code("c")).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    let error = result.err().expect("refused");
+    assert!(
+        matches!(error, IopError::Connect(_) | IopError::Transport(_)),
+        "refused at the handshake, not after an answer: {error:?}"
+    );
+    assert!(
+        format!("{error:?}").to_lowercase().contains("certificate"),
+        "{error:?}"
+    );
+}

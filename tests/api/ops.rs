@@ -169,3 +169,16 @@ async fn the_healthcheck_subcommand_exits_zero_only_while_the_service_answers() 
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
 }
+
+#[tokio::test]
+async fn the_sandbox_is_absent_when_serving_for_real() {
+    let app = spawn_app().await;
+    for path in [
+        "/sandbox/",
+        "/sandbox/oauth/authorize",
+        "/sandbox/rest/auth/token/create",
+    ] {
+        let response = Browser::new().get(&format!("{}{path}", app.address)).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
