@@ -355,6 +355,21 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_SHUTDOWN_GRACE", default_value = "20s", global = true)]
     pub shutdown_grace: String,
 
+    /// Connections open at once; more wait in the backlog until one closes. Keep it below
+    /// the process's file limit (`ulimit -n`).
+    #[arg(
+        long,
+        env = "IOP_MAX_CONNECTIONS",
+        default_value = "512",
+        global = true
+    )]
+    pub max_connections: String,
+
+    /// How long a client may take to send a request's headers, or to start its next
+    /// request on a kept-alive connection, before the connection is closed.
+    #[arg(long, env = "IOP_HEADER_TIMEOUT", default_value = "10s", global = true)]
+    pub header_timeout: String,
+
     /// Log format: `text` for people, `json` for log collectors. Filter with RUST_LOG.
     #[arg(
         long,

@@ -24,6 +24,7 @@ pub mod random;
 mod redact;
 pub mod refresher;
 pub mod sandbox;
+pub mod serve;
 pub mod services;
 pub mod startup;
 pub mod store;

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -14,6 +13,7 @@ use crate::clock::{self, SharedClock};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::refresher::Refresher;
+use crate::serve::{ConnectionLimits, serve};
 use crate::services::Services;
 use crate::store::{SharedStore, StoreError};
 use crate::web::cookies::BrowserCookie;
@@ -230,7 +230,12 @@ impl Application {
             tracing::info!(listen = ?listener.local_addr().ok(), "metrics listening on /metrics");
             let router =
                 metrics_router(self.metrics.clone(), self.store.clone(), self.clock.clone());
-            tokio::spawn(serve(listener, router, stopping(stop_rx.clone())))
+            tokio::spawn(serve(
+                listener,
+                router,
+                stopping(stop_rx.clone()),
+                ConnectionLimits::default(),
+            ))
         });
         tokio::spawn(async move {
             shutdown.await;
@@ -238,7 +243,12 @@ impl Application {
         });
 
         let grace = self.config.shutdown_grace;
-        let server = serve(self.listener, self.router, stopping(stop_rx.clone()));
+        let server = serve(
+            self.listener,
+            self.router,
+            stopping(stop_rx.clone()),
+            self.config.connection_limits,
+        );
         let served = tokio::select! {
             served = server => served,
             () = async { stopping(stop_rx).await; tokio::time::sleep(grace).await } => {
@@ -279,25 +289,6 @@ fn metrics_router(metrics: Metrics, store: SharedStore, clock: SharedClock) -> R
             }
         }),
     )
-}
-
-/// Serves `router` until `shutdown` completes, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Nagle delays small responses by up to 40 ms on keep-alive connections.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // The peer's address, for the per-client exchange limit.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed here, when it

@@ -14,7 +14,7 @@ use crate::demo::{self, DemoError};
 use crate::healthcheck::Unhealthy;
 use crate::iop::IopError;
 use crate::services::Services;
-use crate::startup::{self, Application, StartupError, shutdown_signal};
+use crate::startup::{Application, StartupError, shutdown_signal};
 use crate::store::StoreError;
 use crate::tokens::TokenError;
 
@@ -123,7 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 settings.authorize_url(),
                 settings.api_url(),
             );
-            startup::serve(listener, router, shutdown).await?;
+            crate::serve::serve(listener, router, shutdown, Default::default()).await?;
         }
         Command::Healthcheck => {
             let listen =

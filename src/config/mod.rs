@@ -15,6 +15,7 @@ use url::Url;
 use crate::apps::AppId;
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
+use crate::serve::ConnectionLimits;
 use crate::store::TokenCipher;
 use crate::tokens::RefreshBefore;
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub encryption_key: Option<TokenCipher>,
     pub metrics_listen: Option<SocketAddr>,
     pub shutdown_grace: Duration,
+    /// Bounds on open connections and slow clients.
+    pub connection_limits: ConnectionLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +253,21 @@ impl Config {
         let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
         let encryption_key = read_encryption_key(args)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
+        let connection_limits = ConnectionLimits {
+            max_connections: args
+                .max_connections
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "IOP_MAX_CONNECTIONS",
+                        format!("`{}` is not a number of connections", args.max_connections),
+                    )
+                })?,
+            header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &args.header_timeout)?,
+        };
         let metrics_listen = args
             .metrics_listen
             .as_deref()
@@ -290,6 +308,7 @@ impl Config {
             encryption_key,
             metrics_listen,
             shutdown_grace,
+            connection_limits,
         })
     }
 

@@ -17,6 +17,7 @@ mod pages;
 mod refresher;
 mod replicas;
 mod sandbox;
+mod slow_clients;
 mod startup_errors;
 mod state;
 mod token_api;

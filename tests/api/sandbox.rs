@@ -9,7 +9,6 @@ use iop_callback::cli::{Cli, Command};
 use iop_callback::clock::{self, Clock, ManualClock};
 use iop_callback::demo::{build_demo, build_sandbox};
 use iop_callback::iop::{AuthCode, IopClient, IopError};
-use iop_callback::startup;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::{Browser, location, query_param};
@@ -80,7 +79,12 @@ pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
         .await
         .unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(startup::serve(listener, router, std::future::pending()));
+    tokio::spawn(iop_callback::serve::serve(
+        listener,
+        router,
+        std::future::pending(),
+        Default::default(),
+    ));
     StandaloneSandbox { base, clock }
 }
 
