@@ -61,6 +61,7 @@ pub struct Metrics {
     platform_latency: Family<ApiLabels, Histogram>,
     http_requests: Family<HttpLabels, Counter>,
     callbacks_refused: Family<ReasonLabels, Counter>,
+    tokens_unsaved: Family<AppLabels, Counter>,
     tokens: Family<StatusLabels, Gauge>,
 }
 
@@ -76,6 +77,7 @@ impl Default for Metrics {
         });
         let http_requests = Family::default();
         let callbacks_refused = Family::default();
+        let tokens_unsaved = Family::default();
         let tokens = Family::default();
         registry.register(
             "authorizations_started",
@@ -107,6 +109,11 @@ impl Default for Metrics {
             "Callbacks refused before any platform call, by reason (forged or foreign states, limits)",
             callbacks_refused.clone(),
         );
+        registry.register(
+            "tokens_unsaved",
+            "Exchanges whose tokens the store would not take (shown to the seller's browser instead)",
+            tokens_unsaved.clone(),
+        );
         registry.register("tokens", "Stored tokens by status", tokens.clone());
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
@@ -116,6 +123,7 @@ impl Default for Metrics {
             platform_latency,
             http_requests,
             callbacks_refused,
+            tokens_unsaved,
             tokens,
         }
     }
@@ -176,6 +184,14 @@ impl Metrics {
                 api: api.label(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    pub fn token_unsaved(&self, app: &AppId) {
+        self.tokens_unsaved
+            .get_or_create(&AppLabels {
+                app: app.to_string(),
+            })
+            .inc();
     }
 
     pub fn callback_rejected(&self, reason: &'static str) {

@@ -130,6 +130,37 @@ pub struct StoredToken {
     pub retry_after: Option<i64>,
 }
 
+impl StoredToken {
+    /// The pair an exchange returned, as it would have been stored: for the page that
+    /// shows tokens the store would not take.
+    pub fn unsaved(owner: Owner<'_>, response: &TokenResponse, now_ms: i64) -> Self {
+        let expiries = response.expiries(now_ms);
+        StoredToken {
+            id: 0,
+            app: owner.app.clone(),
+            platform: owner.platform,
+            app_key: owner.app_key.to_owned(),
+            account_key: account_key(response, now_ms),
+            access_token: response.access_token.clone(),
+            refresh_token: response.refresh_token.clone(),
+            access_expires_at: expiries.access_expires_at,
+            refresh_expires_at: expiries.refresh_expires_at,
+            refreshable: expiries.refreshable,
+            identity: response.identity.clone(),
+            last_request_id: response.request_id.clone(),
+            status: TokenStatus::Active,
+            created_at: now_ms,
+            updated_at: now_ms,
+            issued_at: now_ms,
+            authorized_at: now_ms,
+            last_refresh_at: None,
+            last_error: None,
+            consecutive_failures: 0,
+            retry_after: None,
+        }
+    }
+}
+
 /// Token counts of one app for the metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenCounts {

@@ -4,6 +4,8 @@
 //! `GREATEST`, `COUNT(*) FILTER`, integers for times and flags. What differs (connecting,
 //! the schema's migrations) lives in `open.rs` and `migrations/{sqlite,postgres}`.
 
+use std::str::FromStr;
+
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::AnyPool;
@@ -25,6 +27,36 @@ pub struct SqlStore {
     engine: Engine,
     /// Tokens are encrypted at rest with this key, when the operator gave one.
     cipher: Option<TokenCipher>,
+    /// A SQLite store's file as it was opened: a file deleted or replaced under the running
+    /// service makes it not ready (writes would go to a file nobody can open again).
+    file: Option<FileIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    path: std::path::PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &std::path::Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path).ok()?;
+            Some(FileIdentity {
+                path: path.to_owned(),
+                device: meta.dev(),
+                inode: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -110,10 +142,15 @@ impl SqlStore {
         cipher: Option<TokenCipher>,
     ) -> Result<Self, StoreError> {
         let (pool, engine) = open_pool(database_url).await?;
+        let file = (engine == Engine::Sqlite)
+            .then(|| sqlx::sqlite::SqliteConnectOptions::from_str(database_url).ok())
+            .flatten()
+            .and_then(|options| FileIdentity::of(options.get_filename()));
         Ok(SqlStore {
             pool,
             engine,
             cipher,
+            file,
         })
     }
 
@@ -698,8 +735,26 @@ impl Store for SqlStore {
         .transpose()
     }
 
+    /// Ready means writable: the SQLite file is still the one opened, and a write lands.
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        if let Some(opened) = &self.file
+            && FileIdentity::of(&opened.path).as_ref() != Some(opened)
+        {
+            return Err(StoreError::File {
+                path: opened.path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the database file was deleted or replaced while the service ran; restart it",
+                ),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO store_meta (name, value) VALUES ('ready_probe', $1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(crate::random::random_hex::<4>())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -6,18 +6,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{Instrument, instrument};
 
 use crate::error::AppError;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
+use crate::iop::TokenResponse;
 use crate::iop::{AuthCode, TokenApi};
 use crate::services::AppRuntime;
-use crate::store::{ClaimAttempt, Owner};
+use crate::store::{ClaimAttempt, Owner, StoreError, StoredToken};
 use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
-use crate::web::views::{CancelledPage, render};
+use crate::web::views::{CancelledPage, ResultPage, render};
 
 /// Reflected text from the query is cut to this many characters.
 const MAX_REFLECTED: usize = 200;
@@ -145,7 +146,18 @@ async fn handle(
     let result = task
         .await
         .map_err(|e| AppError::Internal(format!("exchange task: {e}")))??;
-    Ok(to_result(&result))
+    Ok(match result {
+        Exchanged::Stored(id) => to_result(&id),
+        Exchanged::Unsaved(page) => page,
+    })
+}
+
+/// How an exchange the platform answered ended.
+enum Exchanged {
+    /// Stored; the browser goes on to its result page.
+    Stored(ResultId),
+    /// The store would not take the tokens: this page, shown once, is all that holds them.
+    Unsaved(Response),
 }
 
 /// Verifies the state (issued here, for this app and browser, not expired), admits the
@@ -196,13 +208,13 @@ async fn exchange(
     runtime: Arc<AppRuntime>,
     code: AuthCode,
     claim: Claim,
-) -> Result<ResultId, AppError> {
+) -> Result<Exchanged, AppError> {
     let outcome = exchange_and_store(&app, &runtime, &code, &claim).await;
-    if let Err(e) = app
-        .store
-        .finish_claim(&claim.state_digest, outcome.as_ref().ok())
-        .await
-    {
+    let result = match &outcome {
+        Ok(Exchanged::Stored(id)) => Some(id),
+        _ => None,
+    };
+    if let Err(e) = app.store.finish_claim(&claim.state_digest, result).await {
         // The claim stays "exchanging" until it expires: the code is still never reused.
         tracing::error!(error = %e, "could not record the end of an authorization");
     }
@@ -214,7 +226,7 @@ async fn exchange_and_store(
     runtime: &AppRuntime,
     code: &AuthCode,
     claim: &Claim,
-) -> Result<ResultId, AppError> {
+) -> Result<Exchanged, AppError> {
     let response = app
         .metrics
         .platform_call(
@@ -229,7 +241,10 @@ async fn exchange_and_store(
         platform: runtime.config.platform,
         app_key: &runtime.config.app_key,
     };
-    let token_id = app.store.save_authorization(owner, &response, now).await?;
+    let token_id = match save_with_retries(app, owner, &response, now).await {
+        Ok(id) => id,
+        Err(error) => return unsaved(app, owner, &response, now, &error),
+    };
     // The refresher plans around the new pair.
     app.tokens.changed();
     let grant = runtime.flows.grant(&claim.browser, token_id, now);
@@ -243,7 +258,56 @@ async fn exchange_and_store(
         platform_request_id = response.request_id.as_deref().unwrap_or("-"),
         "seller authorized, tokens stored"
     );
-    Ok(grant.id)
+    Ok(Exchanged::Stored(grant.id))
+}
+
+/// The code is spent: the platform's tokens exist nowhere else. A store that fails for a
+/// moment (a lock, a failover) gets three more tries.
+async fn save_with_retries(
+    app: &AppState,
+    owner: Owner<'_>,
+    response: &TokenResponse,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let mut last = None;
+    for wait_ms in [0, 100, 400, 1_000] {
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        match app.store.save_authorization(owner, response, now).await {
+            Ok(id) => return Ok(id),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not store the tokens, trying again");
+                last = Some(error);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Corrupt("no attempt was made".into())))
+}
+
+/// The store would not take the tokens: show them to the seller's browser, once, with a
+/// warning, so that they can be handed to the operator instead of being lost.
+fn unsaved(
+    app: &AppState,
+    owner: Owner<'_>,
+    response: &TokenResponse,
+    now: i64,
+    error: &StoreError,
+) -> Result<Exchanged, AppError> {
+    app.metrics.token_unsaved(owner.app);
+    tracing::error!(
+        app = %owner.app,
+        platform = %owner.platform,
+        seller_id = response.identity.primary_id().unwrap_or("-"),
+        seller = %response.identity.display_name(),
+        error = %error,
+        "tokens could NOT be stored: shown once to the seller's browser, ask the seller for them"
+    );
+    let token = StoredToken::unsaved(owner, response, now);
+    let mut page = ResultPage::new(app.layout, None, &token, now);
+    page.unsaved = true;
+    let html = render(&page)?;
+    Ok(Exchanged::Unsaved(
+        (StatusCode::INTERNAL_SERVER_ERROR, html).into_response(),
+    ))
 }
 
 /// 303, so that the browser GETs a URL without the code: reloads and history never replay it.

@@ -70,6 +70,8 @@ pub struct ResultPage {
     pub refresh_expiring: bool,
     /// The last refreshes failed (retried automatically): why.
     pub failing: Option<String>,
+    /// The store would not take these tokens: this page is all that holds them.
+    pub unsaved: bool,
 }
 
 #[derive(Template)]
@@ -189,6 +191,7 @@ impl ResultPage {
             refresh_expiring: Health::of(token, now_ms) == Health::RefreshExpiring,
             failing: (Health::of(token, now_ms) == Health::Failing)
                 .then(|| token.last_error.clone().unwrap_or_default()),
+            unsaved: false,
         }
     }
 }

@@ -8,6 +8,7 @@ mod binary;
 mod browser;
 mod cli;
 mod client;
+mod failing_disk;
 mod flood;
 mod flow;
 mod helpers;

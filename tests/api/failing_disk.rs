@@ -1,0 +1,69 @@
+//! A failing disk loses nothing: readiness says when the store cannot be written, and
+//! tokens the store will not take are shown to the seller's browser instead of dropped.
+
+use sqlx::{Connection, Executor};
+
+use crate::helpers::*;
+
+fn database_file(app: &TestApp) -> std::path::PathBuf {
+    std::path::PathBuf::from(app.config.database_url.trim_start_matches("sqlite://"))
+}
+
+#[tokio::test]
+async fn a_deleted_or_replaced_database_file_is_not_ready() {
+    for replace in [false, true] {
+        let app = spawn_app().await;
+        let readyz = format!("{}/readyz", app.address);
+        assert_eq!(Browser::new().get(&readyz).await.status(), 200);
+        let file = database_file(&app);
+        std::fs::remove_file(&file).unwrap();
+        if replace {
+            std::fs::write(&file, b"").unwrap();
+        }
+        assert_eq!(
+            Browser::new().get(&readyz).await.status(),
+            503,
+            "replaced: {replace}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_the_store_will_not_take_are_shown_once_with_a_warning_and_counted() {
+    let app = spawn_app_with(&["--metrics-listen", "127.0.0.1:0"]).await;
+    platform_answers(&app, aliexpress_success("UNSAVED")).await;
+    let browser = Browser::new();
+    let state = browser.start_authorization(&app).await;
+    // The disk goes bad between the seller leaving and coming back: the tokens table is gone.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    db.execute("DROP TABLE token_sellers").await.unwrap();
+    db.execute("DROP TABLE tokens").await.unwrap();
+
+    let response = browser
+        .callback(&app, &format!("code=UNSAVED&state={state}"))
+        .await;
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("NOT SAVED") && html.contains("give them to the operator"));
+    assert!(
+        html.contains("50000601c30atUNSAVEDACCESS"),
+        "the access token is on the page"
+    );
+    assert!(html.contains("500016000300bwaUNSAVEDREFRESH"));
+    assert_eq!(token_calls(&app).await, 1, "the code was exchanged once");
+
+    let metrics = browser
+        .text(&format!(
+            "{}/metrics",
+            app.metrics_address.as_ref().unwrap()
+        ))
+        .await;
+    assert!(
+        metrics.contains(r#"iop_callback_tokens_unsaved_total{app="default"} 1"#),
+        "{metrics}"
+    );
+}
