@@ -480,6 +480,11 @@ async fn the_sqlite_database_file_is_owner_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    let folder = std::fs::metadata(dir.path().join("nested"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(folder & 0o777, 0o700, "the folder it made is owner-only too");
 }
 
 /// A new database of `engine`: its URL, and what must live as long as it (a folder).
