@@ -484,7 +484,11 @@ async fn the_sqlite_database_file_is_owner_only() {
         .unwrap()
         .permissions()
         .mode();
-    assert_eq!(folder & 0o777, 0o700, "the folder it made is owner-only too");
+    assert_eq!(
+        folder & 0o777,
+        0o700,
+        "the folder it made is owner-only too"
+    );
 }
 
 /// A new database of `engine`: its URL, and what must live as long as it (a folder).
