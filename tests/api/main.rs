@@ -12,6 +12,7 @@ mod failing_disk;
 mod flood;
 mod flow;
 mod helpers;
+mod hostile;
 mod logging;
 mod ops;
 mod pages;
