@@ -363,9 +363,9 @@ pub(super) async fn a_state_is_claimed_once_and_remembers_its_result(store: &dyn
 pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
     let old = claim_record(T0);
     store.claim_state(&old, T0).await.unwrap();
-    // Any later claim sweeps the ones past their time.
+    // A claim some seconds later sweeps the ones past their time.
     store
-        .claim_state(&claim_record(T0 + 10_000), T0 + 1)
+        .claim_state(&claim_record(T0 + 60_000), T0 + 30_000)
         .await
         .unwrap();
     assert_eq!(store.claim_stage(&old.state_digest).await.unwrap(), None);
@@ -384,10 +384,10 @@ pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
     );
     let newer = ResultGrant {
         id: ResultId::generate(),
-        expires_at: T0 + 10_000,
+        expires_at: T0 + 60_000,
         ..grant.clone()
     };
-    store.save_result(&newer, T0 + 1).await.unwrap();
+    store.save_result(&newer, T0 + 30_000).await.unwrap();
     assert_eq!(store.result(&grant.id).await.unwrap(), None);
     assert_eq!(store.result(&newer.id).await.unwrap(), Some(newer));
 }

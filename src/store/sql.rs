@@ -5,6 +5,8 @@
 //! the schema's migrations) lives in `open.rs` and `migrations/{sqlite,postgres}`.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -27,9 +29,39 @@ pub struct SqlStore {
     engine: Engine,
     /// Tokens are encrypted at rest with this key, when the operator gave one.
     cipher: Option<TokenCipher>,
+    /// When expired claims and results were last swept away.
+    sweeps: Arc<Sweeps>,
     /// A SQLite store's file as it was opened: a file deleted or replaced under the running
     /// service makes it not ready (writes would go to a file nobody can open again).
     file: Option<FileIdentity>,
+}
+
+/// Expired claims and results are deleted at most every `SWEEP_EVERY_MS`, not on every
+/// insert: a sweep is a write, and every flow would pay for it. Nothing reads an expired
+/// record as valid meanwhile (claims and grants carry their own expiry).
+const SWEEP_EVERY_MS: i64 = 10_000;
+
+#[derive(Default)]
+struct Sweeps {
+    claims: Sweep,
+    results: Sweep,
+}
+
+#[derive(Default)]
+struct Sweep {
+    last_ms: AtomicI64,
+}
+
+impl Sweep {
+    /// Whether a sweep is due at `now`; if so, this caller does it.
+    fn due(&self, now_ms: i64) -> bool {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        now_ms - last >= SWEEP_EVERY_MS
+            && self
+                .last_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +182,7 @@ impl SqlStore {
             pool,
             engine,
             cipher,
+            sweeps: Arc::default(),
             file,
         })
     }
@@ -646,10 +679,12 @@ impl Store for SqlStore {
         record: &ClaimRecord,
         now_ms: i64,
     ) -> Result<ClaimAttempt, StoreError> {
-        sqlx::query("DELETE FROM flow_claims WHERE keep_until < $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+        if self.sweeps.claims.due(now_ms) {
+            sqlx::query("DELETE FROM flow_claims WHERE keep_until < $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
              VALUES ($1, $2, $3, 'exchanging', $4)
@@ -697,10 +732,12 @@ impl Store for SqlStore {
     }
 
     async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM flow_results WHERE expires_at < $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
+        if self.sweeps.results.due(now_ms) {
+            sqlx::query("DELETE FROM flow_results WHERE expires_at < $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
              VALUES ($1, $2, $3, $4, $5)",
