@@ -315,7 +315,7 @@ pub struct ServiceArgs {
     pub refresh_concurrency: String,
 
     /// Platform calls one client address may cause with callbacks, per minute; `off`
-    /// disables the limit (the bounds on exchanges in flight stay).
+    /// disables the per-client bounds (the bound on exchanges in flight in all stays).
     #[arg(long, env = "IOP_EXCHANGE_LIMIT", default_value = "60", global = true)]
     pub exchange_limit: String,
 

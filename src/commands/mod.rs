@@ -68,14 +68,7 @@ impl CommandError {
             TokenError::NotFound => CommandError::NotFound(seller.to_owned()),
             TokenError::Reauthorize => CommandError::Reauthorize {
                 seller: seller.to_owned(),
-                authorize_url: format!(
-                    "{}{}",
-                    services.config.public_base(),
-                    services
-                        .config
-                        .app(app)
-                        .map_or("/authorize".to_owned(), |a| a.authorize_path())
-                ),
+                authorize_url: services.config.authorize_link(app),
             },
             TokenError::Platform(e) => CommandError::Platform(e),
             TokenError::Store(e) => CommandError::Store(e),

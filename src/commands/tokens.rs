@@ -9,7 +9,7 @@ use crate::cli::{SellerArg, TokensCommand};
 use crate::clock;
 use crate::services::Services;
 use crate::store::StoredToken;
-use crate::tokens::{Health, SellerDetails, TokenSummary};
+use crate::tokens::{self, Health, SellerDetails, SellerLookup, TokenSummary};
 
 pub(super) async fn run(services: Services, command: TokensCommand) -> Result<(), CommandError> {
     let result = match command {
@@ -181,25 +181,20 @@ async fn delete(services: &Services, seller: &SellerArg) -> Result<(), CommandEr
 /// The one pair `seller` names, within `--app` when given.
 async fn find(services: &Services, seller: &SellerArg) -> Result<StoredToken, CommandError> {
     let app = app_filter(seller.app.as_deref())?;
-    let mut found: Vec<StoredToken> = services
-        .store
-        .find_seller(&seller.seller)
-        .await?
-        .into_iter()
-        .filter(|t| app.as_ref().is_none_or(|a| &t.app == a))
-        .collect();
-    match found.len() {
-        0 => Err(CommandError::NotFound(seller.seller.clone())),
-        1 => Ok(found.remove(0)),
-        _ => {
-            let apps: Vec<String> = found.iter().map(|t| t.app.to_string()).collect();
-            Err(CommandError::Usage(format!(
-                "`{}` names sellers of several apps: add --app (one of {})",
-                seller.seller,
-                apps.join(", ")
-            )))
-        }
-    }
+    tokens::find_seller(services.store.as_ref(), &seller.seller, app.as_ref())
+        .await
+        .map_err(|lookup| match lookup {
+            SellerLookup::NotFound => CommandError::NotFound(seller.seller.clone()),
+            SellerLookup::Ambiguous(found) => {
+                let apps: Vec<String> = found.iter().map(|t| t.app.to_string()).collect();
+                CommandError::Usage(format!(
+                    "`{}` names sellers of several apps: add --app (one of {})",
+                    seller.seller,
+                    apps.join(", ")
+                ))
+            }
+            SellerLookup::Store(e) => CommandError::Store(e),
+        })
 }
 
 fn print_json(value: &impl serde::Serialize) {

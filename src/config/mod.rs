@@ -225,47 +225,21 @@ impl Config {
         }
         let refresh_before = RefreshBefore::parse(&args.refresh_before)
             .map_err(|problem| bad("IOP_REFRESH_BEFORE", problem))?;
-        let refresh_concurrency = args
-            .refresh_concurrency
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=256).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "IOP_REFRESH_CONCURRENCY",
-                    format!(
-                        "`{}` is not a number from 1 to 256",
-                        args.refresh_concurrency
-                    ),
-                )
-            })?;
+        let refresh_concurrency =
+            parse_count("IOP_REFRESH_CONCURRENCY", &args.refresh_concurrency, 256)?;
         let api_keys = read_api_keys(args)?;
         let exchange_limit = match args.exchange_limit.trim() {
             "off" => None,
-            raw => Some(raw.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                bad(
-                    "IOP_EXCHANGE_LIMIT",
-                    format!("`{raw}` is not a number of exchanges per minute (or `off`)"),
-                )
-            })?),
+            raw => Some(
+                u32::try_from(parse_count("IOP_EXCHANGE_LIMIT", raw, 1_000_000)?)
+                    .unwrap_or(u32::MAX),
+            ),
         };
         let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
         let encryption_key = read_encryption_key(args)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
         let connection_limits = ConnectionLimits {
-            max_connections: args
-                .max_connections
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "IOP_MAX_CONNECTIONS",
-                        format!("`{}` is not a number of connections", args.max_connections),
-                    )
-                })?,
+            max_connections: parse_count("IOP_MAX_CONNECTIONS", &args.max_connections, 1_000_000)?,
             header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &args.header_timeout)?,
         };
         let metrics_listen = args
@@ -331,6 +305,15 @@ impl Config {
         self.public_url.as_str().trim_end_matches('/')
     }
 
+    /// The link that starts an authorization of `app` in a seller's own browser: where a
+    /// seller who must authorize again is sent.
+    pub fn authorize_link(&self, app: &AppId) -> String {
+        let path = self
+            .app(app)
+            .map_or_else(|| "/authorize".to_owned(), AppConfig::authorize_path);
+        format!("{}{path}", self.public_base())
+    }
+
     pub fn app(&self, id: &AppId) -> Option<&AppConfig> {
         self.apps.iter().find(|a| &a.id == id)
     }
@@ -373,6 +356,20 @@ pub fn parse_listen(args: &ServiceArgs, default: &str) -> Result<SocketAddr, Con
             format!("`{raw}` is not an address like 0.0.0.0:8080"),
         )
     })
+}
+
+/// A count setting: a whole number from 1 to `max`.
+fn parse_count(variable: &'static str, raw: &str, max: usize) -> Result<usize, ConfigError> {
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            bad(
+                variable,
+                format!("`{raw}` is not a whole number from 1 to {max}"),
+            )
+        })
 }
 
 /// A duration setting such as `10s`, `500ms` or `2m`; zero is refused.

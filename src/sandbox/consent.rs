@@ -50,20 +50,19 @@ fn check_app(sandbox: &Sandbox, params: &Params, check_response_type: bool) -> R
     Ok(())
 }
 
-fn problem(sandbox: &Sandbox, message: String) -> Result<Response, SandboxError> {
-    Err(SandboxError::BadRequest {
+/// Shown on the sandbox's own page; the browser is never redirected.
+fn refused(sandbox: &Sandbox, message: String) -> SandboxError {
+    SandboxError::BadRequest {
         platform: sandbox.settings.platform,
         message,
-    })
+    }
 }
 
 pub(super) async fn authorize(
     State(sandbox): State<Sandbox>,
     Query(params): Query<Params>,
 ) -> Result<Response, SandboxError> {
-    if let Err(message) = check_app(&sandbox, &params, true) {
-        return problem(&sandbox, message);
-    }
+    check_app(&sandbox, &params, true).map_err(|m| refused(&sandbox, m))?;
     let settings = &sandbox.settings;
     let page = ConsentPage {
         layout: LAYOUT,
@@ -105,14 +104,14 @@ pub(super) async fn decide(
     Form(params): Form<Params>,
 ) -> Result<Response, SandboxError> {
     // The form's hidden fields could be edited: check them again.
-    if let Err(message) = check_app(&sandbox, &params, false) {
-        return problem(&sandbox, message);
-    }
+    check_app(&sandbox, &params, false).map_err(|m| refused(&sandbox, m))?;
     let settings = &sandbox.settings;
     // `check_app` compared it with the registered one, which the sandbox was started with.
-    let mut target = Url::parse(&settings.redirect_uri).map_err(|e| SandboxError::BadRequest {
-        platform: settings.platform,
-        message: format!("the registered redirect_uri is not a URL ({e})"),
+    let mut target = Url::parse(&settings.redirect_uri).map_err(|e| {
+        refused(
+            &sandbox,
+            format!("the registered redirect_uri is not a URL ({e})"),
+        )
     })?;
     {
         let mut query = target.query_pairs_mut();

@@ -18,7 +18,7 @@ use crate::iop::{IopClient, IopError, TokenApi};
 use crate::lock::lock;
 use crate::metrics::Metrics;
 use crate::random::random_hex;
-use crate::store::{SharedStore, StoreError, StoredToken, TokenStatus};
+use crate::store::{SharedStore, Store, StoreError, StoredToken, TokenStatus};
 
 pub use health::Health;
 pub use policy::{RefreshBefore, backoff, ban, refresh_expiring};
@@ -290,6 +290,36 @@ impl Tokens {
         if Arc::strong_count(&flight) == 2 {
             flights.remove(&id);
         }
+    }
+}
+
+/// Why a seller id does not name exactly one stored pair.
+#[derive(Debug)]
+pub enum SellerLookup {
+    NotFound,
+    /// Known under several apps: the candidates.
+    Ambiguous(Vec<StoredToken>),
+    Store(StoreError),
+}
+
+/// The one pair `seller` (a seller id or user id, a Lazada country's too) names, within
+/// `app` when given. Shared by the token API and the command line.
+pub async fn find_seller(
+    store: &dyn Store,
+    seller: &str,
+    app: Option<&AppId>,
+) -> Result<StoredToken, SellerLookup> {
+    let mut found: Vec<StoredToken> = store
+        .find_seller(seller)
+        .await
+        .map_err(SellerLookup::Store)?
+        .into_iter()
+        .filter(|t| app.is_none_or(|a| &t.app == a))
+        .collect();
+    match found.len() {
+        0 => Err(SellerLookup::NotFound),
+        1 => Ok(found.remove(0)),
+        _ => Err(SellerLookup::Ambiguous(found)),
     }
 }
 

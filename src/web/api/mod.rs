@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::apps::AppId;
 use crate::store::StoredToken;
-use crate::tokens::{CurrentToken, RefreshedToken, TokenError, TokenSummary};
+use crate::tokens::{self, CurrentToken, RefreshedToken, SellerLookup, TokenError, TokenSummary};
 use crate::web::state::AppState;
 use error::ApiError;
 
@@ -115,13 +115,7 @@ async fn forget(
 fn explain(app: &AppState, error: TokenError, owner: &AppId) -> ApiError {
     match error {
         TokenError::Reauthorize => ApiError::Reauthorize {
-            authorize_url: format!(
-                "{}{}",
-                app.config.public_base(),
-                app.config
-                    .app(owner)
-                    .map_or("/authorize".to_owned(), |a| a.authorize_path())
-            ),
+            authorize_url: app.config.authorize_link(owner),
         },
         other => ApiError::Token(other),
     }
@@ -133,16 +127,11 @@ async fn find(
     seller: &str,
     filter: Option<AppId>,
 ) -> Result<StoredToken, ApiError> {
-    let mut found: Vec<StoredToken> = app
-        .store
-        .find_seller(seller)
-        .await?
-        .into_iter()
-        .filter(|t| filter.as_ref().is_none_or(|a| &t.app == a))
-        .collect();
-    match found.len() {
-        0 => Err(ApiError::NotFound),
-        1 => Ok(found.remove(0)),
-        _ => Err(ApiError::Ambiguous(found)),
-    }
+    tokens::find_seller(app.store.as_ref(), seller, filter.as_ref())
+        .await
+        .map_err(|lookup| match lookup {
+            SellerLookup::NotFound => ApiError::NotFound,
+            SellerLookup::Ambiguous(candidates) => ApiError::Ambiguous(candidates),
+            SellerLookup::Store(e) => e.into(),
+        })
 }
