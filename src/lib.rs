@@ -6,6 +6,7 @@
 //! (wiring and serving). `sandbox` is a stand-in platform that only shares the HTTP
 //! `layers` and `assets` with the service.
 
+pub mod admin;
 pub mod apps;
 pub mod assets;
 pub mod cli;

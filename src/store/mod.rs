@@ -18,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::admin::{AuditEntry, SessionRecord};
 use crate::apps::AppId;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, SellerIdentity, TokenResponse};
@@ -288,6 +289,54 @@ pub trait Store: Send + Sync {
     async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError>;
 
     async fn result(&self, id: &ResultId) -> Result<Option<ResultGrant>, StoreError>;
+
+    // The admin console.
+
+    /// Stores a new session. Also forgets sessions idle since before `idle_before`.
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        idle_before: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Records that the session was used at `now`.
+    async fn touch_session(&self, digest: &[u8; 32], now_ms: i64) -> Result<(), StoreError>;
+
+    async fn delete_session(&self, digest: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// Counts a failed sign-in of `client` and returns the failures in its current window
+    /// (this one included); a window older than `window_ms` starts again. Also forgets
+    /// clients with neither a recent failure nor a lock.
+    async fn count_login_failure(
+        &self,
+        client: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Refuses `client`'s sign-ins until `until`, and starts its count again.
+    async fn lock_logins(&self, client: &str, until: i64) -> Result<(), StoreError>;
+
+    /// Until when `client` may not sign in, if it is locked out at `now`.
+    async fn logins_locked_until(
+        &self,
+        client: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Forgets `client`'s failures (after it signed in).
+    async fn clear_login_failures(&self, client: &str) -> Result<(), StoreError>;
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Up to `limit` audit entries older than `before` (an id), newest first.
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     // Operations.
 

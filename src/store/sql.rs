@@ -17,6 +17,7 @@ use super::open::{Engine, open_pool};
 use super::{
     ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
 };
+use crate::admin::{AuditAction, AuditEntry, SessionRecord};
 use crate::apps::AppId;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::{Platform, TokenResponse};
@@ -45,6 +46,7 @@ const SWEEP_EVERY_MS: i64 = 10_000;
 struct Sweeps {
     claims: Sweep,
     results: Sweep,
+    logins: Sweep,
 }
 
 #[derive(Default)]
@@ -770,6 +772,192 @@ impl Store for SqlStore {
             })
         })
         .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        idle_before: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM admin_sessions WHERE last_seen_at < $1")
+            .bind(idle_before)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO admin_sessions
+                 (session_digest, password_tag, client, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.digest[..])
+        .bind(&session.password_tag)
+        .bind(&session.client)
+        .bind(session.created_at)
+        .bind(session.last_seen_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT password_tag, client, created_at, last_seen_at
+             FROM admin_sessions WHERE session_digest = $1",
+        )
+        .bind(&digest[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(password_tag, client, created_at, last_seen_at)| SessionRecord {
+                digest: *digest,
+                password_tag,
+                client,
+                created_at,
+                last_seen_at,
+            },
+        ))
+    }
+
+    async fn touch_session(&self, digest: &[u8; 32], now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE admin_sessions SET last_seen_at = $1 WHERE session_digest = $2")
+            .bind(now_ms)
+            .bind(&digest[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, digest: &[u8; 32]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM admin_sessions WHERE session_digest = $1")
+            .bind(&digest[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_login_failure(
+        &self,
+        client: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let window_opened_after = now_ms - window_ms;
+        if self.sweeps.logins.due(now_ms) {
+            sqlx::query(
+                "DELETE FROM admin_login_failures
+                 WHERE window_start <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
+            )
+            .bind(window_opened_after)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        }
+        // One statement, so concurrent failures are all counted.
+        let (failures,): (i64,) = sqlx::query_as(
+            "INSERT INTO admin_login_failures (client, window_start, failures)
+             VALUES ($1, $2, 1)
+             ON CONFLICT (client) DO UPDATE SET
+                 failures = CASE WHEN admin_login_failures.window_start <= $3
+                                 THEN 1 ELSE admin_login_failures.failures + 1 END,
+                 window_start = CASE WHEN admin_login_failures.window_start <= $4
+                                     THEN $5 ELSE admin_login_failures.window_start END
+             RETURNING failures",
+        )
+        .bind(client)
+        .bind(now_ms)
+        .bind(window_opened_after)
+        .bind(window_opened_after)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(failures)
+    }
+
+    async fn lock_logins(&self, client: &str, until: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE admin_login_failures SET locked_until = $1, failures = 0 WHERE client = $2",
+        )
+        .bind(until)
+        .bind(client)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn logins_locked_until(
+        &self,
+        client: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT locked_until FROM admin_login_failures
+             WHERE client = $1 AND locked_until > $2",
+        )
+        .bind(client)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(until,)| until))
+    }
+
+    async fn clear_login_failures(&self, client: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM admin_login_failures WHERE client = $1")
+            .bind(client)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO admin_audit (at, action, client, token_id, subject, detail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.at)
+        .bind(entry.action.as_str())
+        .bind(&entry.client)
+        .bind(entry.token_id)
+        .bind(entry.subject.as_deref())
+        .bind(entry.detail.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_page(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        type AuditRow = (
+            i64,
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, at, action, client, token_id, subject, detail FROM admin_audit
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, at, action, client, token_id, subject, detail)| {
+                Ok(AuditEntry {
+                    id,
+                    at,
+                    action: AuditAction::parse(&action)?,
+                    client,
+                    token_id,
+                    subject,
+                    detail,
+                })
+            })
+            .collect()
     }
 
     /// Ready means writable: the SQLite file is still the one opened, and a write lands.
