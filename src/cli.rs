@@ -45,6 +45,9 @@ const USED_BY: [(&str, &[&str]); 2] = [
             "api_keys_file",
             "encryption_key",
             "encryption_key_file",
+            "admin_password",
+            "admin_password_file",
+            "admin_password_hash",
         ],
     ),
 ];
@@ -87,6 +90,9 @@ pub enum Command {
     /// The stored sellers and their tokens (works while the service runs).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The admin console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The store itself: encryption at rest and backups.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -119,6 +125,13 @@ pub enum Command {
         #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
         refresh_token: SecretString,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Read a password from standard input and print its argon2id PHC string for
+    /// IOP_ADMIN_PASSWORD_HASH.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +359,30 @@ pub struct ServiceArgs {
     /// A file with one token API key per line (blank lines and `#` comments ignored).
     #[arg(long, env = "IOP_API_KEYS_FILE", global = true)]
     pub api_keys_file: Option<PathBuf>,
+
+    /// Turns on the admin console at /admin with this password (at least 12 characters).
+    /// Prefer IOP_ADMIN_PASSWORD_FILE or IOP_ADMIN_PASSWORD_HASH. Off (404) when unset.
+    #[arg(
+        long,
+        env = "IOP_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_password: Option<SecretString>,
+
+    /// A file holding the admin console's password.
+    #[arg(long, env = "IOP_ADMIN_PASSWORD_FILE", global = true)]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// The admin console's password as an argon2 PHC string (`iop-callback admin
+    /// hash-password` makes one), so the password itself is not in the environment.
+    #[arg(
+        long,
+        env = "IOP_ADMIN_PASSWORD_HASH",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_password_hash: Option<SecretString>,
 
     /// Serve Prometheus metrics on this separate address (e.g. 127.0.0.1:9100). Off when unset.
     #[arg(long, env = "IOP_METRICS_LISTEN", global = true)]

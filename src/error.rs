@@ -27,6 +27,9 @@ pub enum AppError {
     Limited(Limited),
     #[error("not found")]
     NotFound,
+    /// A form without this session's CSRF token: nothing was done.
+    #[error("form refused: missing or wrong CSRF token")]
+    Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("internal error: {0}")]
@@ -96,6 +99,7 @@ impl AppError {
             AppError::Platform(_) => "platform",
             AppError::Store(_) => "store",
             AppError::NotFound => "not_found",
+            AppError::Csrf => "csrf",
             AppError::BadRequest(_) => "bad_request",
             AppError::Internal(_) => "internal",
         }
@@ -115,6 +119,7 @@ impl AppError {
             AppError::Limited(Limited::Rate { .. }) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Limited(Limited::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,6 +149,11 @@ impl AppError {
             AppError::NotFound => ErrorPage::new(
                 "Not found",
                 "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
+            )
+            .neutral(),
+            AppError::Csrf => ErrorPage::new(
+                "This form was not accepted",
+                "It did not carry this session's security token (it may be from an old page, or from another site), so nothing was changed. Go back, reload the page and try again.",
             )
             .neutral(),
             AppError::Store(_) | AppError::Internal(_) => ErrorPage::new(

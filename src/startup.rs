@@ -16,6 +16,7 @@ use crate::refresher::Refresher;
 use crate::serve::{ConnectionLimits, serve};
 use crate::services::Services;
 use crate::store::{SharedStore, StoreError};
+use crate::web::admin::AdminConsole;
 use crate::web::cookies::BrowserCookie;
 use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
@@ -165,6 +166,10 @@ impl Application {
                 config.exchange_limit,
                 config.trusted_proxies.clone(),
             )),
+            admin: config
+                .admin_password
+                .as_ref()
+                .map(|password| Arc::new(AdminConsole::new(password, &config))),
         };
         let router = web::router(state, extras.routes);
         Ok(Application {

@@ -7,7 +7,7 @@ mod store;
 mod tokens;
 
 use crate::apps::AppId;
-use crate::cli::{Cli, Command, ServiceArgs};
+use crate::cli::{AdminCommand, Cli, Command, ServiceArgs};
 use crate::clock;
 use crate::config::{Config, ConfigError};
 use crate::demo::{self, DemoError};
@@ -125,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Tokens(command) => tokens::run(open(&service).await?, command).await?,
         Command::Store(command) => store::run(&service, command).await?,
+        Command::Admin(AdminCommand::HashPassword) => hash_password()?,
         Command::AuthorizeUrl { app } => {
             onboarding::authorize_url(&open(&service).await?, app.as_deref())?;
         }
@@ -143,4 +144,18 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
 async fn open(service: &ServiceArgs) -> Result<Services, CommandError> {
     let config = Config::from_args(service)?;
     Ok(Services::open(config, clock::system()).await?)
+}
+
+/// `admin hash-password`: the first line of standard input (so the password stays out of
+/// the shell history and process list), as an argon2id PHC string.
+fn hash_password() -> Result<(), CommandError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CommandError::Usage(format!("cannot read the password: {e}")))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    let hash = crate::admin::password::hash_password(password)
+        .map_err(|e| CommandError::Usage(format!("the password {e}")))?;
+    println!("{hash}");
+    Ok(())
 }

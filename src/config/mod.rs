@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::admin::AdminPassword;
 use crate::apps::AppId;
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
@@ -88,6 +89,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Bounds on open connections and slow clients.
     pub connection_limits: ConnectionLimits,
+    /// The admin console's password; `None`: the console is off (404).
+    pub admin_password: Option<AdminPassword>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +240,7 @@ impl Config {
         };
         let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
         let encryption_key = read_encryption_key(args)?;
+        let admin_password = read_admin_password(args)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
         let connection_limits = ConnectionLimits {
             max_connections: parse_count("IOP_MAX_CONNECTIONS", &args.max_connections, 1_000_000)?,
@@ -283,6 +287,7 @@ impl Config {
             metrics_listen,
             shutdown_grace,
             connection_limits,
+            admin_password,
         })
     }
 
@@ -421,6 +426,29 @@ fn read_encryption_key(args: &ServiceArgs) -> Result<Option<TokenCipher>, Config
             })
         })
         .transpose()
+}
+
+/// IOP_ADMIN_PASSWORD, IOP_ADMIN_PASSWORD_FILE or IOP_ADMIN_PASSWORD_HASH: at most one.
+fn read_admin_password(args: &ServiceArgs) -> Result<Option<AdminPassword>, ConfigError> {
+    let plain = ("IOP_ADMIN_PASSWORD", args.admin_password.as_ref());
+    let file = (
+        "IOP_ADMIN_PASSWORD_FILE",
+        args.admin_password_file.as_deref(),
+    );
+    let given = if file.1.is_some() { file.0 } else { plain.0 };
+    match (secret_setting(plain, file)?, &args.admin_password_hash) {
+        (Some(_), Some(_)) => Err(bad(
+            "IOP_ADMIN_PASSWORD_HASH",
+            format!("set either {given} or IOP_ADMIN_PASSWORD_HASH, not both"),
+        )),
+        (Some(password), None) => AdminPassword::plain(password)
+            .map(Some)
+            .map_err(|e| bad(given, e.to_string())),
+        (None, Some(hash)) => AdminPassword::hash(hash.expose_secret().trim().to_owned().into())
+            .map(Some)
+            .map_err(|e| bad("IOP_ADMIN_PASSWORD_HASH", e.to_string())),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A secret given either as a variable's value or in a file the other variable names (a

@@ -27,15 +27,7 @@ impl BrowserCookie {
     }
 
     pub fn read(self, headers: &HeaderMap) -> Option<BrowserId> {
-        let name = self.name();
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|cookie| cookie.name() == name)
-            .and_then(|cookie| BrowserId::parse(cookie.value()))
+        read_cookie(headers, self.name()).and_then(|value| BrowserId::parse(&value))
     }
 
     /// `Set-Cookie`: HttpOnly so scripts cannot read it, `SameSite=Lax` so it comes back
@@ -49,9 +41,26 @@ impl BrowserCookie {
             .same_site(SameSite::Lax)
             .secure(self.secure)
             .build();
-        // A hex value and fixed attributes: always a valid header value.
-        HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+        set_cookie(&cookie)
     }
+}
+
+/// The value of the request's cookie called `name`, if it sent one.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// A `Set-Cookie` value. Our values are hex and our attributes fixed, so it is always a
+/// valid header value.
+pub fn set_cookie(cookie: &Cookie<'_>) -> HeaderValue {
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]

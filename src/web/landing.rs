@@ -39,5 +39,6 @@ pub(super) async fn landing(State(app): State<AppState>) -> Result<Html<String>,
         layout: app.layout,
         single: if several { None } else { apps.first().cloned() },
         apps,
+        admin: app.admin.is_some(),
     })
 }

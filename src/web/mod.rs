@@ -1,5 +1,6 @@
 //! The web flow: routes, handlers, views and the service's own layers.
 
+pub mod admin;
 mod api;
 mod authorize;
 mod callback;
@@ -32,6 +33,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
     let layout = app.layout;
     let metrics = app.metrics.clone();
     let api = api::routes(app.clone());
+    let admin = admin::routes(app.clone());
     let routes = Router::new()
         .route("/", get(landing::landing))
         .route("/authorize", get(authorize::authorize))
@@ -43,6 +45,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .route("/readyz", get(health::readyz))
         .with_state(app)
         .merge(api)
+        .merge(admin)
         .merge(extra)
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(asset))

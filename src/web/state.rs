@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use crate::services::Apps;
 use crate::store::SharedStore;
 use crate::tokens::Tokens;
+use crate::web::admin::AdminConsole;
 use crate::web::cookies::BrowserCookie;
 use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
@@ -26,4 +27,6 @@ pub struct AppState {
     /// What every page's layout needs (the demo's sandbox banner).
     pub layout: Layout,
     pub limits: Arc<ExchangeLimits>,
+    /// The admin console, when a password is configured.
+    pub admin: Option<Arc<AdminConsole>>,
 }

@@ -4,8 +4,8 @@ use askama::Template;
 
 use crate::clock;
 use crate::error::ErrorPage;
-use crate::iop::CountryUserInfo;
 use crate::iop::platform::lazada_country_name;
+use crate::iop::{CountryUserInfo, SellerIdentity};
 use crate::store::{StoredToken, TokenStatus};
 use crate::tokens::Health;
 
@@ -26,6 +26,8 @@ pub struct LandingPage {
     pub apps: Vec<LandingApp>,
     /// The one app of a single-app deployment, shown as the page's subject.
     pub single: Option<LandingApp>,
+    /// Link the admin console (only when it is on).
+    pub admin: bool,
 }
 
 /// One app on the landing page: what to register, and where its authorizations start.
@@ -129,7 +131,7 @@ pub struct ExpiryView {
 }
 
 impl ExpiryView {
-    fn new(at_ms: i64, now_ms: i64) -> Self {
+    pub fn new(at_ms: i64, now_ms: i64) -> Self {
         ExpiryView {
             utc: clock::format_utc(at_ms),
             iso: clock::format_rfc3339(at_ms),
@@ -139,33 +141,42 @@ impl ExpiryView {
     }
 }
 
+/// What a page shows of a seller, labelled, skipping what the platform did not send.
+pub fn identity_fields(id: &SellerIdentity) -> Vec<Field> {
+    [
+        ("Seller ID", &id.seller_id),
+        ("User ID", &id.user_id),
+        ("Nickname", &id.user_nick),
+        ("Account", &id.account),
+        ("Account ID", &id.account_id),
+        ("Account platform", &id.account_platform),
+        ("Havana ID", &id.havana_id),
+        ("Site (sp)", &id.sp),
+        ("Locale", &id.locale),
+        ("Country", &id.country),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.clone().map(|value| Field { label, value }))
+    .map(|field| match field.label {
+        // Lazada's site code, by name: "Cross-border (cb)".
+        "Country" => Field {
+            value: format!("{} ({})", lazada_country_name(&field.value), field.value),
+            ..field
+        },
+        _ => field,
+    })
+    .collect()
+}
+
+/// The seller's Lazada sites, one row each.
+pub fn country_rows(id: &SellerIdentity) -> Vec<CountryRow> {
+    id.country_user_info.iter().map(CountryRow::new).collect()
+}
+
 impl ResultPage {
     pub fn new(layout: Layout, app_name: Option<String>, token: &StoredToken, now_ms: i64) -> Self {
         use secrecy::ExposeSecret;
         let id = &token.identity;
-        let identity = [
-            ("Seller ID", &id.seller_id),
-            ("User ID", &id.user_id),
-            ("Nickname", &id.user_nick),
-            ("Account", &id.account),
-            ("Account ID", &id.account_id),
-            ("Account platform", &id.account_platform),
-            ("Havana ID", &id.havana_id),
-            ("Site (sp)", &id.sp),
-            ("Locale", &id.locale),
-            ("Country", &id.country),
-        ]
-        .into_iter()
-        .filter_map(|(label, value)| value.clone().map(|value| Field { label, value }))
-        .map(|field| match field.label {
-            // Lazada's site code, by name: "Cross-border (cb)".
-            "Country" => Field {
-                value: format!("{} ({})", lazada_country_name(&field.value), field.value),
-                ..field
-            },
-            _ => field,
-        })
-        .collect();
         ResultPage {
             layout,
             platform_name: token.platform.display_name(),
@@ -183,8 +194,8 @@ impl ResultPage {
                 .refresh_expires_at
                 .map(|at| ExpiryView::new(at, now_ms)),
             refreshable: token.refreshable,
-            identity,
-            countries: id.country_user_info.iter().map(CountryRow::new).collect(),
+            identity: identity_fields(id),
+            countries: country_rows(id),
             platform_request_id: token.last_request_id.clone(),
             updated_at: clock::format_utc(token.updated_at),
             needs_reauthorization: token.status == TokenStatus::Reauthorize,

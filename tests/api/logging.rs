@@ -3,6 +3,7 @@
 use serde_json::json;
 use wiremock::MockServer;
 
+use crate::admin;
 use crate::binary::RunningBinary;
 use crate::helpers::*;
 
@@ -13,7 +14,14 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let binary = RunningBinary::start(
         &platform,
         &data,
-        &["--log-format", log_format, "--api-keys", api_key],
+        &[
+            "--log-format",
+            log_format,
+            "--api-keys",
+            api_key,
+            "--admin-password",
+            admin::PASSWORD,
+        ],
     );
     let app = binary.as_test_app(platform);
 
@@ -36,6 +44,33 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
             .await
             .unwrap();
     }
+
+    // The admin console: a wrong password, the right one, a reveal, a refused form.
+    let console = admin::Console::new(&app);
+    let wrong_password = "wrong admin password 77";
+    assert_eq!(console.try_password(wrong_password).await.status(), 401);
+    let signed_in = console.try_password(admin::PASSWORD).await;
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("iop-admin="))
+        .unwrap();
+    let session = session.split(';').next().unwrap()["iop-admin=".len()..].to_owned();
+    let csrf = console.csrf().await;
+    let seller = console.page("/admin").await;
+    let seller = seller.split("/admin/sellers/").nth(1).unwrap();
+    let seller: String = seller.chars().take_while(char::is_ascii_digit).collect();
+    let reveal = format!("/admin/sellers/{seller}/reveal");
+    assert_eq!(
+        console.post(&reveal, &[("csrf", &csrf)]).await.status(),
+        200
+    );
+    assert_eq!(
+        console.post(&reveal, &[("csrf", "forged")]).await.status(),
+        403
+    );
 
     // A failed exchange too, so the error path is in the log.
     app.platform.reset().await;
@@ -73,6 +108,10 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
         tokens["access_token"].as_str().unwrap().to_owned(),
         tokens["refresh_token"].as_str().unwrap().to_owned(),
         result_url.rsplit('/').next().unwrap().to_owned(),
+        admin::PASSWORD.to_owned(),
+        wrong_password.to_owned(),
+        session,
+        csrf,
     ];
     secrets.extend(signatures);
     (log, secrets)
@@ -93,7 +132,7 @@ async fn callback_cookie(browser: &Browser, app: &TestApp) -> String {
 
 fn assert_clean(log: &str, secrets: &[String]) {
     assert!(
-        log.contains("/callback"),
+        log.contains("/callback") && log.contains("/admin/login"),
         "the log has request lines:\n{log}"
     );
     let authorized = log

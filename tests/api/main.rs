@@ -3,6 +3,7 @@
 // A test binary has no public API: its helpers are `pub` to be shared between modules.
 #![allow(unreachable_pub)]
 
+mod admin;
 mod apps;
 mod binary;
 mod browser;

@@ -1,0 +1,331 @@
+//! The console's pages, one askama view each, and what they show of a stored pair.
+
+use askama::Template;
+use secrecy::ExposeSecret;
+
+use crate::admin::AuditEntry;
+use crate::clock;
+use crate::store::StoredToken;
+use crate::tokens::Health;
+use crate::web::views::{CountryRow, ExpiryView, Field, Layout, country_rows, identity_fields};
+
+/// The header's links and the sign-out form, on every page behind the sign-in.
+pub(super) struct Nav {
+    pub(super) csrf: String,
+    /// `sellers` or `audit`: the current section.
+    pub(super) section: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+pub(super) struct LoginPage {
+    pub(super) layout: Layout,
+    pub(super) csrf: String,
+    /// Why the last attempt did not sign in.
+    pub(super) problem: Option<String>,
+    /// Sign-ins from here are refused for now: no form, only the reason.
+    pub(super) locked: bool,
+    pub(super) signed_out: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/sellers.html")]
+pub(super) struct SellersPage {
+    pub(super) layout: Layout,
+    pub(super) nav: Nav,
+    pub(super) filter: String,
+    pub(super) rows: Vec<SellerRow>,
+    /// Sellers stored in all, and how many of them need attention.
+    pub(super) total: usize,
+    pub(super) attention: usize,
+    pub(super) notice: Option<Notice>,
+    /// Where a first seller can be sent to authorize, per app.
+    pub(super) authorize_links: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/seller.html")]
+pub(super) struct SellerPage {
+    pub(super) layout: Layout,
+    pub(super) nav: Nav,
+    pub(super) id: i64,
+    pub(super) app: String,
+    pub(super) platform_name: &'static str,
+    pub(super) seller_name: String,
+    pub(super) badge: Badge,
+    pub(super) identity: Vec<Field>,
+    pub(super) countries: Vec<CountryRow>,
+    pub(super) access_token: TokenView,
+    pub(super) refresh_token: Option<TokenView>,
+    pub(super) access_expiry: Option<ExpiryView>,
+    pub(super) refresh_expiry: Option<ExpiryView>,
+    pub(super) last_refresh: String,
+    pub(super) last_error: Option<String>,
+    pub(super) failures: i64,
+    pub(super) authorized_at: String,
+    pub(super) reauthorize_link: String,
+    pub(super) revealed: bool,
+    pub(super) notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/delete.html")]
+pub(super) struct ConfirmDeletePage {
+    pub(super) layout: Layout,
+    pub(super) nav: Nav,
+    pub(super) id: i64,
+    pub(super) app: String,
+    pub(super) platform_name: &'static str,
+    pub(super) seller_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+pub(super) struct AuditPage {
+    pub(super) layout: Layout,
+    pub(super) nav: Nav,
+    pub(super) entries: Vec<AuditRow>,
+    /// The cursor of the next, older page, if there is one.
+    pub(super) older: Option<i64>,
+    /// Whether this is a later page (offer the newest).
+    pub(super) paged: bool,
+}
+
+/// A status as a coloured label.
+pub(super) struct Badge {
+    pub(super) class: &'static str,
+    pub(super) label: &'static str,
+}
+
+impl Badge {
+    pub(super) fn of(health: Health) -> Self {
+        let (class, label) = match health {
+            Health::Reauthorize => ("danger", "Re-authorize"),
+            Health::Failing => ("warning", "Failing"),
+            Health::RefreshExpiring => ("warning", "Refresh expiring"),
+            Health::Active => ("ok", "Active"),
+        };
+        Badge { class, label }
+    }
+}
+
+/// One seller in the table.
+pub(super) struct SellerRow {
+    pub(super) id: i64,
+    pub(super) app: String,
+    pub(super) platform_name: &'static str,
+    pub(super) seller_id: String,
+    pub(super) name: String,
+    pub(super) countries: String,
+    pub(super) badge: Badge,
+    pub(super) access_expiry: Option<ExpiryView>,
+    pub(super) refresh_expiry: Option<ExpiryView>,
+    pub(super) last_refresh: String,
+    pub(super) last_error: Option<String>,
+}
+
+impl SellerRow {
+    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+        let id = &token.identity;
+        SellerRow {
+            id: token.id,
+            app: token.app.to_string(),
+            platform_name: token.platform.display_name(),
+            seller_id: id
+                .seller_id
+                .clone()
+                .or_else(|| id.user_id.clone())
+                .unwrap_or_else(|| "—".to_owned()),
+            name: id
+                .user_nick
+                .clone()
+                .or_else(|| id.account.clone())
+                .unwrap_or_default(),
+            countries: id
+                .country_user_info
+                .iter()
+                .filter_map(|c| c.country.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+                .to_uppercase(),
+            badge: Badge::of(Health::of(token, now)),
+            access_expiry: token.access_expires_at.map(|at| ExpiryView::new(at, now)),
+            refresh_expiry: token.refresh_expires_at.map(|at| ExpiryView::new(at, now)),
+            last_refresh: last_refresh(token),
+            last_error: token.last_error.clone(),
+        }
+    }
+}
+
+fn last_refresh(token: &StoredToken) -> String {
+    token
+        .last_refresh_at
+        .map_or_else(|| "never".to_owned(), clock::format_utc)
+}
+
+/// A token as the page shows it: masked, and the value itself only once revealed.
+pub(super) struct TokenView {
+    pub(super) masked: String,
+    pub(super) value: Option<String>,
+}
+
+impl TokenView {
+    fn new(token: &str, revealed: bool) -> Self {
+        TokenView {
+            masked: mask(token),
+            value: revealed.then(|| token.to_owned()),
+        }
+    }
+}
+
+/// `5000…a1b2`: enough to tell two tokens apart, not enough to use one. A short token
+/// shows nothing at all.
+pub(super) fn mask(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    if chars.len() < 16 {
+        return "••••••••".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+impl SellerPage {
+    pub(super) fn new(
+        layout: Layout,
+        nav: Nav,
+        token: &StoredToken,
+        now: i64,
+        reauthorize_link: String,
+        revealed: bool,
+        notice: Option<Notice>,
+    ) -> Self {
+        SellerPage {
+            layout,
+            nav,
+            id: token.id,
+            app: token.app.to_string(),
+            platform_name: token.platform.display_name(),
+            seller_name: token.identity.display_name(),
+            badge: Badge::of(Health::of(token, now)),
+            identity: identity_fields(&token.identity),
+            countries: country_rows(&token.identity),
+            access_token: TokenView::new(token.access_token.expose_secret(), revealed),
+            refresh_token: token
+                .refresh_token
+                .as_ref()
+                .map(|t| TokenView::new(t.expose_secret(), revealed)),
+            access_expiry: token.access_expires_at.map(|at| ExpiryView::new(at, now)),
+            refresh_expiry: token.refresh_expires_at.map(|at| ExpiryView::new(at, now)),
+            last_refresh: last_refresh(token),
+            last_error: token.last_error.clone(),
+            failures: token.consecutive_failures,
+            authorized_at: clock::format_utc(token.authorized_at),
+            reauthorize_link,
+            revealed,
+            notice,
+        }
+    }
+}
+
+/// One audit entry, for people.
+pub(super) struct AuditRow {
+    pub(super) at: String,
+    pub(super) iso: String,
+    pub(super) label: &'static str,
+    pub(super) warning: bool,
+    pub(super) client: String,
+    pub(super) token_id: Option<i64>,
+    pub(super) subject: String,
+    pub(super) detail: String,
+}
+
+impl AuditRow {
+    pub(super) fn new(entry: AuditEntry) -> Self {
+        AuditRow {
+            at: clock::format_utc(entry.at),
+            iso: clock::format_rfc3339(entry.at),
+            label: entry.action.label(),
+            warning: entry.action.is_warning(),
+            client: entry.client,
+            token_id: entry.token_id,
+            subject: entry.subject.unwrap_or_default(),
+            detail: entry.detail.unwrap_or_default(),
+        }
+    }
+}
+
+/// What the last action did, shown once after its redirect. Only these fixed words
+/// travel in the URL; nothing from it is echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Notice {
+    Refreshed,
+    RefreshFailed,
+    Reauthorize,
+    Busy,
+    Deleted,
+}
+
+impl Notice {
+    const ALL: [Notice; 5] = [
+        Notice::Refreshed,
+        Notice::RefreshFailed,
+        Notice::Reauthorize,
+        Notice::Busy,
+        Notice::Deleted,
+    ];
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Notice::Refreshed => "refreshed",
+            Notice::RefreshFailed => "refresh_failed",
+            Notice::Reauthorize => "reauthorize",
+            Notice::Busy => "busy",
+            Notice::Deleted => "deleted",
+        }
+    }
+
+    pub(super) fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == raw)
+    }
+
+    pub(super) fn message(self) -> &'static str {
+        match self {
+            Notice::Refreshed => "Refreshed: the seller has a new access token.",
+            Notice::RefreshFailed => {
+                "The refresh failed (see the last error below); the refresher keeps trying."
+            }
+            Notice::Reauthorize => {
+                "This pair cannot be refreshed any more: send the seller the link below to authorize again."
+            }
+            Notice::Busy => {
+                "Another replica is refreshing this pair right now; reload in a moment."
+            }
+            Notice::Deleted => "The seller's tokens were deleted.",
+        }
+    }
+
+    pub(super) fn is_problem(self) -> bool {
+        !matches!(self, Notice::Refreshed | Notice::Deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_masked_to_their_ends() {
+        assert_eq!(mask("50000501234abcdefa1b2"), "5000…a1b2");
+        assert_eq!(mask("short"), "••••••••");
+        assert_eq!(mask("ééééxxxxxxxxxxxxüüüü"), "éééé…üüüü");
+    }
+
+    #[test]
+    fn notices_round_trip_and_refuse_anything_else() {
+        for notice in Notice::ALL {
+            assert_eq!(Notice::parse(notice.as_str()), Some(notice));
+        }
+        assert_eq!(Notice::parse("<script>"), None);
+    }
+}
