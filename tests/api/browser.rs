@@ -22,6 +22,9 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 struct Session {
     client: Client,
     demo: String,
+    /// The demo's store and apps, for tests that seed sellers directly.
+    store: iop_callback::store::SharedStore,
+    config: iop_callback::config::Config,
     driver: Child,
     _profile: tempfile::TempDir,
     _data: tempfile::TempDir,
@@ -84,6 +87,8 @@ async fn start_with(args: &[&str]) -> Option<Session> {
         .await
         .unwrap();
     let demo = format!("http://localhost:{}", app.port());
+    let store = app.store();
+    let config = app.config().clone();
     tokio::spawn(app.run_until(std::future::pending()));
 
     // A free port can be taken by another test between our probe and chromedriver's bind;
@@ -111,6 +116,8 @@ async fn start_with(args: &[&str]) -> Option<Session> {
     Some(Session {
         client,
         demo,
+        store,
+        config,
         driver,
         _profile: profile,
         _data: data,
@@ -435,5 +442,263 @@ async fn the_two_app_demo_lists_both_apps_and_each_authorizes_through_its_own_sa
             .to_lowercase()
             .contains("app aliexpress")
     );
+    session.close().await;
+}
+
+/// Forty sellers in every state, the way an operator meets them after a few months:
+/// mostly healthy, a few refresh tokens running out, one failing, one needing the seller.
+async fn seed_sellers(session: &Session) {
+    use iop_callback::iop::TokenResponse;
+    use iop_callback::store::Owner;
+    let now = iop_callback::clock::system().now_ms();
+    let nicks = [
+        "harbor-goods",
+        "lotus-home",
+        "peak-outdoor",
+        "mint-beauty",
+        "orbit-tech",
+        "cedar-kids",
+        "nova-fashion",
+        "amber-pets",
+        "delta-tools",
+        "ember-kitchen",
+        "fjord-sports",
+        "grove-garden",
+        "halo-audio",
+        "iris-stationery",
+        "jade-jewelry",
+        "kite-toys",
+        "lumen-lighting",
+        "maple-furniture",
+        "nimbus-phones",
+        "opal-watches",
+        "pine-books",
+        "quartz-bags",
+        "river-shoes",
+        "sage-health",
+        "tide-swim",
+        "umber-coffee",
+        "vale-tea",
+        "willow-crafts",
+        "xeno-gaming",
+        "yarrow-baby",
+        "zephyr-bikes",
+        "atlas-auto",
+        "birch-bath",
+        "coral-cases",
+        "dune-camping",
+        "elm-office",
+        "flint-hardware",
+        "gale-drones",
+    ];
+    for (n, nick) in nicks.iter().enumerate() {
+        let app = &session.config.apps[n % session.config.apps.len()];
+        let owner = Owner {
+            app: &app.id,
+            platform: app.platform,
+            app_key: &app.app_key,
+        };
+        // Refresh tokens that die within days for a few; a month or two for the rest.
+        let refresh_days = if n % 13 == 5 {
+            3
+        } else {
+            30 + (n as i64 * 7) % 60
+        };
+        let body = json!({
+            "access_token": format!("50000{n:02}01a8c3Zq7f9seededAccessToken{n:02}"),
+            "refresh_token": format!("50001{n:02}00e4b2Kp1m0seededRefreshToken{n:02}"),
+            "expires_in": 3_600 * (2 + (n as i64 * 5) % 70),
+            "refresh_expires_in": refresh_days * 86_400,
+            "seller_id": format!("{}", 2_100_000_000 + n * 7_919),
+            "user_id": format!("{}", 3_200_000 + n),
+            "user_nick": nick,
+            "account": format!("{nick}@example.com"),
+            "code": "0",
+            "request_id": format!("seed-{n}"),
+        });
+        let response = TokenResponse::from_json(body.to_string().as_bytes()).unwrap();
+        let id = session
+            .store
+            .save_authorization(owner, &response, now - 3_600_000)
+            .await
+            .unwrap();
+        match n {
+            7 => session
+                .store
+                .mark_reauthorize(id, "IllegalRefreshToken: refresh token is expired", now)
+                .await
+                .unwrap(),
+            19 => session
+                .store
+                .record_refresh_failure(
+                    id,
+                    "platform unreachable: connection timed out",
+                    now + 600_000,
+                )
+                .await
+                .unwrap(),
+            _ => {}
+        }
+    }
+}
+
+impl Session {
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.demo))
+            .await
+            .unwrap();
+    }
+
+    /// A screenshot at desktop width, then one at phone width (390 px).
+    async fn screenshots(&self, name: &str, phone_height: u32) {
+        self.screenshot(&format!("{name}.png")).await;
+        self.client
+            .set_window_size(390, phone_height)
+            .await
+            .unwrap();
+        self.screenshot(&format!("{name}-phone.png")).await;
+        self.client.set_window_size(1280, 1000).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_reveals_copies_refreshes_and_deletes_in_a_real_browser() {
+    const PASSWORD: &str = "operator password 1";
+    let Some(session) = start_with(&[
+        "--admin-password",
+        PASSWORD,
+        "--refresh-interval",
+        "off",
+        "demo",
+    ])
+    .await
+    else {
+        return;
+    };
+    seed_sellers(&session).await;
+    // One seller authorizes through the sandbox, as a seller would.
+    session.open_landing().await;
+    assert!(session.text("#admin-link").await.contains("admin console"));
+    session.click_to("#authorize-aliexpress", "#approve").await;
+    session.click_to("#approve", "#access-token").await;
+
+    // Unsigned, the console sends the browser to sign in.
+    session.goto("/admin").await;
+    assert_eq!(session.path().await, "/admin/login");
+    session.fill("#password", "not the password").await;
+    session
+        .click_to("button[type=submit]", "#sign-in-problem")
+        .await;
+    assert!(session.text("#sign-in-problem").await.contains("not right"));
+    session.screenshots("admin-login", 900).await;
+    session.fill("#password", PASSWORD).await;
+    session.click_to("button[type=submit]", "#sellers").await;
+    assert_eq!(session.path().await, "/admin");
+
+    // Forty sellers; the two that need the operator are on top.
+    let rows = session
+        .client
+        .find_all(Locator::Css("#sellers tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 39);
+    let first = rows[0].text().await.unwrap();
+    let second = rows[1].text().await.unwrap();
+    assert!(
+        first.contains("Re-authorize") && first.contains("amber-pets"),
+        "{first}"
+    );
+    assert!(
+        second.contains("Failing") && second.contains("opal-watches"),
+        "{second}"
+    );
+    assert!(session.text("#summary").await.contains("need attention"));
+    session.screenshots("admin-sellers", 2400).await;
+
+    // The filter finds the seller who authorized in the browser.
+    session.fill("#filter", "cn1529093711demo").await;
+    session.click_to(".filter-form button", "#sellers").await;
+    let rows = session
+        .client
+        .find_all(Locator::Css("#sellers tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    session.click_to("#sellers .seller-link", "#reveal").await;
+    let masked = session.text("#access-token-masked").await;
+    assert!(masked.contains('…') && masked.len() < 20, "{masked}");
+    session.screenshots("admin-seller", 1800).await;
+
+    // Reveal, then copy.
+    session.click_to("#reveal", "#access-token").await;
+    let access = session.text("#access-token").await;
+    assert!(
+        access.starts_with(&masked[..4]) && access.len() > 40,
+        "{access}"
+    );
+    session
+        .click(r#"button[data-copy-target="access-token"]"#)
+        .await;
+    let selected = session
+        .client
+        .execute("return window.getSelection().toString().trim();", vec![])
+        .await
+        .unwrap();
+    assert_eq!(selected.as_str(), Some(access.as_str()));
+    session.screenshots("admin-seller-revealed", 2000).await;
+
+    // Refresh now: the sandbox issues a new access token.
+    session.client.back().await.unwrap();
+    session.click_to("#refresh", "#notice").await;
+    assert!(session.text("#notice").await.contains("Refreshed"));
+    session.click_to("#reveal", "#access-token").await;
+    assert_ne!(session.text("#access-token").await, access, "a new token");
+
+    // Delete, behind a confirmation.
+    session.click_to("#delete", "#confirm-delete").await;
+    session.screenshots("admin-delete", 900).await;
+    session.click_to("#confirm-delete", "#notice").await;
+    assert!(session.text("#notice").await.contains("deleted"));
+    let rows = session
+        .client
+        .find_all(Locator::Css("#sellers tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 38);
+
+    // The audit log has it all, newest first.
+    session
+        .click_to(r#"a[href="/admin/audit"]"#, "#audit")
+        .await;
+    let audit = session.text("#audit").await;
+    let order: Vec<usize> = [
+        "Deleted",
+        "Revealed tokens",
+        "Refreshed",
+        "Signed in",
+        "Sign-in failed",
+    ]
+    .iter()
+    .map(|label| {
+        audit
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {audit}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{audit}");
+    assert!(!audit.contains(&access));
+    session.screenshots("admin-audit", 1200).await;
+
+    // Sign out: the console is closed to this browser again.
+    session.click_to(".admin-nav button", "#signed-out").await;
+    session.goto("/admin").await;
+    assert_eq!(session.path().await, "/admin/login");
     session.close().await;
 }
