@@ -16,6 +16,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod iop;
 pub mod layers;

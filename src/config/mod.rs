@@ -4,6 +4,15 @@ mod apps_file;
 
 pub use apps_file::LAZADA_COUNTRIES;
 
+/// Reads an apps file's text (IOP_APPS_FILE) with secrets from `env`: for the fuzz targets
+/// and tools; the service reads the file through `Config::from_args`.
+pub fn parse_apps_file(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<AppConfig>, ConfigError> {
+    apps_file::parse(text, env)
+}
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -2,13 +2,14 @@
 //! stores the tokens and sends the browser on to a result URL that holds no code.
 
 use std::net::IpAddr;
-
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{Instrument, instrument};
+
+use super::callback_query::CallbackQuery;
 
 use crate::error::AppError;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
@@ -22,35 +23,6 @@ use crate::web::views::{CancelledPage, ResultPage, render};
 
 /// Reflected text from the query is cut to this many characters.
 const MAX_REFLECTED: usize = 200;
-
-/// The query's parameters we care about; the first of each name wins. Parsing never fails:
-/// what is missing is `None` and judged below.
-#[derive(Default)]
-struct CallbackParams {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-impl CallbackParams {
-    fn parse(query: &str) -> Self {
-        let mut params = CallbackParams::default();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match name.as_ref() {
-                "state" => &mut params.state,
-                "code" => &mut params.code,
-                "error" => &mut params.error,
-                "error_description" => &mut params.error_description,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(value.into_owned());
-            }
-        }
-        params
-    }
-}
 
 /// `GET /callback`: the implicit app's redirect_uri.
 #[instrument(skip_all)]
@@ -85,7 +57,7 @@ async fn handle(
     headers: HeaderMap,
     query: Option<String>,
 ) -> Result<Response, AppError> {
-    let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
+    let params = CallbackQuery::parse(query.as_deref().unwrap_or_default());
     let client = app.limits.client_address(peer, &headers);
     // The state is checked before anything else, and before any platform call.
     let (claim, admitted) = match claim(
@@ -326,7 +298,7 @@ pub(super) async fn cancelled(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let params = CallbackParams::parse(query.as_deref().unwrap_or_default());
+    let params = CallbackQuery::parse(query.as_deref().unwrap_or_default());
     let retry = url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
         .find(|(name, _)| name == "app")
         .and_then(|(_, name)| {
@@ -344,18 +316,4 @@ pub(super) async fn cancelled(
         retry,
     };
     Ok(render(&page)?.into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing_takes_the_first_of_each_name_and_never_fails() {
-        let p = CallbackParams::parse("code=a%20b&state=s1&state=s2&x=%FF&error=");
-        assert_eq!(p.code.as_deref(), Some("a b"));
-        assert_eq!(p.state.as_deref(), Some("s1"));
-        assert_eq!(p.error.as_deref(), Some(""));
-        assert!(CallbackParams::parse("%%%&&==").state.is_none());
-    }
 }

@@ -4,6 +4,7 @@ pub mod admin;
 mod api;
 mod authorize;
 mod callback;
+pub mod callback_query;
 pub mod cookies;
 mod health;
 mod landing;

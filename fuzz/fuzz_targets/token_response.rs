@@ -1,0 +1,6 @@
+//! Fuzz target: see `iop_callback::fuzzing::token_response` for what it checks.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| iop_callback::fuzzing::token_response(data));
