@@ -43,7 +43,17 @@ impl Refresher {
             concurrency = self.concurrency,
             "token refresher started"
         );
+        let mut last_pass: Option<tokio::time::Instant> = None;
         loop {
+            // Passes are at least MIN_SLEEP apart: under a stream of new authorizations
+            // (each one wakes it) it would otherwise scan the store back to back.
+            if let Some(last) = last_pass {
+                tokio::select! {
+                    () = tokio::time::sleep_until(last + MIN_SLEEP) => {}
+                    _ = stop.wait_for(|stopped| *stopped) => break,
+                }
+            }
+            last_pass = Some(tokio::time::Instant::now());
             let now = self.tokens.now_ms();
             self.pass(now).await;
             let sleep = self.sleep_after(now).await;
