@@ -5,11 +5,12 @@
 # as the unprivileged user 65532. Checks that the service starts there, answers, keeps its
 # database owner-only in /data, that `iop-callback healthcheck` exits 0 against it and
 # non-zero once it is down, and that the demo runs. Needs root (for chroot) and a release
-# build: cargo build --release --locked
+# build: cargo build --release --locked (or IOP_RUNTIME_BINARY names another build of the
+# binary: CI uses the one its tests built, which needs the same libraries).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bin=target/release/iop-callback
+bin=${IOP_RUNTIME_BINARY:-target/release/iop-callback}
 [ -x "$bin" ] || { echo "no $bin: run cargo build --release --locked first" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "runtime-stage check needs root (chroot); skipped" >&2; exit 1; }
 
