@@ -360,6 +360,36 @@ pub(super) async fn a_state_is_claimed_once_and_remembers_its_result(store: &dyn
     assert_eq!(store.claim_stage(&rand::random()).await.unwrap(), None);
 }
 
+pub(super) async fn an_exchange_stores_pair_result_and_claim_together(store: &dyn Store) {
+    let record = claim_record(T0 + 1_000);
+    store.claim_state(&record, T0).await.unwrap();
+    let app = AppId::implicit();
+    let grant = ResultGrant {
+        id: ResultId::generate(),
+        app: app.clone(),
+        browser_digest: record.browser_digest,
+        token_id: 0,
+        expires_at: T0 + 1_800_000,
+    };
+    let id = store
+        .save_exchange(
+            owner(&app, Platform::Aliexpress, "k"),
+            &response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#),
+            T0,
+            &record.state_digest,
+            &grant,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.find_seller("77").await.unwrap()[0].id, id);
+    let stored = store.result(&grant.id).await.unwrap().unwrap();
+    assert_eq!(stored.token_id, id, "the grant is for the stored row");
+    assert_eq!(
+        store.claim_stage(&record.state_digest).await.unwrap(),
+        Some(ClaimStage::Finished(Some(grant.id)))
+    );
+}
+
 pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
     let old = claim_record(T0);
     store.claim_state(&old, T0).await.unwrap();
@@ -546,6 +576,7 @@ macro_rules! all_engine_tests {
                 one_refresh_lease_per_token_until_it_runs_out,
                 a_state_is_claimed_once_and_remembers_its_result,
                 old_claims_and_results_are_forgotten,
+                an_exchange_stores_pair_result_and_claim_together,
                 admin_sessions_are_found_touched_and_forgotten,
                 failed_sign_ins_are_counted_per_client_and_window,
                 the_audit_log_pages_newest_first,

@@ -195,6 +195,19 @@ pub trait Store: Send + Sync {
         now_ms: i64,
     ) -> Result<i64, StoreError>;
 
+    /// The whole outcome of a successful exchange in one transaction: the pair (as
+    /// `save_authorization`), the result page `grant` for the stored row (its `token_id` is
+    /// that row's, whatever `grant` says), and the end of the claim `state_digest` with
+    /// that result. One commit instead of three on the seller's path. Returns the row id.
+    async fn save_exchange(
+        &self,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        now_ms: i64,
+        state_digest: &[u8; 32],
+        grant: &ResultGrant,
+    ) -> Result<i64, StoreError>;
+
     async fn token(&self, id: i64) -> Result<Option<StoredToken>, StoreError>;
 
     /// Every pair, of one app or of all, ordered by app and id.

@@ -350,10 +350,11 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl Store for SqlStore {
-    async fn save_authorization(
+impl SqlStore {
+    /// Inserts or replaces the seller's pair of this app and its lookup ids, within `tx`.
+    async fn upsert_pair(
         &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         owner: Owner<'_>,
         response: &TokenResponse,
         now_ms: i64,
@@ -367,7 +368,6 @@ impl Store for SqlStore {
             account_key: &account_key,
         };
         let (access_token, refresh_token) = self.seal_pair(response, &row);
-        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
                  refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
@@ -408,19 +408,77 @@ impl Store for SqlStore {
         .bind(now_ms)
         .bind(now_ms)
         .bind(now_ms)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         sqlx::query("DELETE FROM token_sellers WHERE token_id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for key in response.identity.lookup_ids() {
             sqlx::query("INSERT INTO token_sellers (token_id, seller_key) VALUES ($1, $2)")
                 .bind(id)
                 .bind(key)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
+        Ok(id)
+    }
+
+    /// Forgets expired result grants, at most every `SWEEP_EVERY_MS`.
+    async fn sweep_results(&self, now_ms: i64) -> Result<(), StoreError> {
+        if self.sweeps.results.due(now_ms) {
+            sqlx::query("DELETE FROM flow_results WHERE expires_at < $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn save_authorization(
+        &self,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = self.upsert_pair(&mut tx, owner, response, now_ms).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn save_exchange(
+        &self,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        now_ms: i64,
+        state_digest: &[u8; 32],
+        grant: &ResultGrant,
+    ) -> Result<i64, StoreError> {
+        self.sweep_results(now_ms).await?;
+        let mut tx = self.pool.begin().await?;
+        let id = self.upsert_pair(&mut tx, owner, response, now_ms).await?;
+        sqlx::query(
+            "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(grant.id.as_str())
+        .bind(grant.app.as_str())
+        .bind(&grant.browser_digest[..])
+        .bind(id)
+        .bind(grant.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE flow_claims SET stage = 'finished', result_id = $1 WHERE state_digest = $2",
+        )
+        .bind(grant.id.as_str())
+        .bind(&state_digest[..])
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -734,12 +792,7 @@ impl Store for SqlStore {
     }
 
     async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
-        if self.sweeps.results.due(now_ms) {
-            sqlx::query("DELETE FROM flow_results WHERE expires_at < $1")
-                .bind(now_ms)
-                .execute(&self.pool)
-                .await?;
-        }
+        self.sweep_results(now_ms).await?;
         sqlx::query(
             "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
              VALUES ($1, $2, $3, $4, $5)",

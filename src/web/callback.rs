@@ -182,11 +182,11 @@ async fn exchange(
     claim: Claim,
 ) -> Result<Exchanged, AppError> {
     let outcome = exchange_and_store(&app, &runtime, &code, &claim).await;
-    let result = match &outcome {
-        Ok(Exchanged::Stored(id)) => Some(id),
-        _ => None,
-    };
-    if let Err(e) = app.store.finish_claim(&claim.state_digest, result).await {
+    if let Ok(Exchanged::Stored(_)) = &outcome {
+        // Stored together with the tokens.
+        return outcome;
+    }
+    if let Err(e) = app.store.finish_claim(&claim.state_digest, None).await {
         // The claim stays "exchanging" until it expires: the code is still never reused.
         tracing::error!(error = %e, "could not record the end of an authorization");
     }
@@ -213,14 +213,14 @@ async fn exchange_and_store(
         platform: runtime.config.platform,
         app_key: &runtime.config.app_key,
     };
-    let token_id = match save_with_retries(app, owner, &response, now).await {
+    // The pair, this browser's result page and the end of the claim, in one commit.
+    let grant = runtime.flows.grant(&claim.browser, 0, now);
+    let token_id = match save_with_retries(app, owner, &response, now, claim, &grant).await {
         Ok(id) => id,
         Err(error) => return unsaved(app, owner, &response, now, &error),
     };
     // The refresher plans around the new pair.
     app.tokens.changed();
-    let grant = runtime.flows.grant(&claim.browser, token_id, now);
-    app.store.save_result(&grant, now).await?;
     tracing::info!(
         token_id,
         app = %claim.app,
@@ -240,11 +240,17 @@ async fn save_with_retries(
     owner: Owner<'_>,
     response: &TokenResponse,
     now: i64,
+    claim: &Claim,
+    grant: &flow::ResultGrant,
 ) -> Result<i64, StoreError> {
     let mut last = None;
     for wait_ms in [0, 100, 400, 1_000] {
         tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
-        match app.store.save_authorization(owner, response, now).await {
+        match app
+            .store
+            .save_exchange(owner, response, now, &claim.state_digest, grant)
+            .await
+        {
             Ok(id) => return Ok(id),
             Err(error) => {
                 tracing::warn!(error = %error, "could not store the tokens, trying again");
