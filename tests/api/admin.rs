@@ -108,6 +108,27 @@ async fn authorize(app: &TestApp, answer: Value) {
     Browser::new().authorize_fully(app, "CODE").await;
 }
 
+/// A console on `engine` with one authorized seller (first-shop, 2001), signed in: the
+/// app, the console and the seller's id in the console.
+async fn console_with_seller(engine: Engine) -> Option<(TestApp, Console, String)> {
+    let app = spawn_console(engine, &[]).await?;
+    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
+    let console = Console::new(&app);
+    console.sign_in().await;
+    let id = first_seller_id(&console.page("/admin").await);
+    Some((app, console, id))
+}
+
+/// The session cookie (`iop-admin=...; HttpOnly; ...`) a response sets, if it sets one.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("iop-admin="))
+}
+
 /// The id in the first `/admin/sellers/{id}` link of `html`.
 fn first_seller_id(html: &str) -> String {
     let marker = "/admin/sellers/";
@@ -228,12 +249,9 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_session(en
     let console = Console::new(&app);
     let wrong = console.try_password("not the password").await;
     assert_eq!(wrong.status(), 401);
-    assert!(
-        !wrong
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .any(|c| c.to_str().unwrap().starts_with("iop-admin=")),
+    assert_eq!(
+        session_cookie(&wrong),
+        None,
         "no session for a wrong password"
     );
     assert!(
@@ -247,13 +265,7 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_session(en
 
     let response = console.try_password(PASSWORD).await;
     assert_eq!(response.status(), 303);
-    let session = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("iop-admin="))
-        .expect("a session cookie");
+    let session = session_cookie(&response).expect("a session cookie");
     assert!(
         session.contains("HttpOnly")
             && session.contains("SameSite=Strict")
@@ -382,13 +394,7 @@ async fn signing_out_ends_the_session_even_for_a_copied_cookie(engine: Engine) {
     };
     let console = Console::new(&app);
     let response = console.try_password(PASSWORD).await;
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("iop-admin="))
-        .unwrap();
+    let cookie = session_cookie(&response).unwrap();
     let pair = cookie.split(';').next().unwrap().to_owned();
     let copy = |path: &str| {
         reqwest::Client::builder()
@@ -450,14 +456,10 @@ async fn a_new_password_ends_the_sessions_of_the_old_one() {
 #[apply(each_engine)]
 #[tokio::test]
 async fn forms_without_the_sessions_token_are_forbidden_and_change_nothing(engine: Engine) {
-    let Some(app) = spawn_console(engine, &[]).await else {
+    let Some((app, console, id)) = console_with_seller(engine).await else {
         return;
     };
-    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
     platform_must_not_be_called(&app).await;
-    let console = Console::new(&app);
-    console.sign_in().await;
-    let id = first_seller_id(&console.page("/admin").await);
     let other_session = Console::new(&app);
     other_session.sign_in().await;
     let foreign = other_session.csrf().await;
@@ -488,15 +490,11 @@ async fn forms_without_the_sessions_token_are_forbidden_and_change_nothing(engin
 #[apply(each_engine)]
 #[tokio::test]
 async fn tokens_are_masked_until_revealed_and_each_reveal_is_audited(engine: Engine) {
-    let Some(app) = spawn_console(engine, &[]).await else {
+    let Some((app, console, id)) = console_with_seller(engine).await else {
         return;
     };
-    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
     let access = "50000601c30atAACCESS";
     let refresh = "500016000300bwaAREFRESH";
-    let console = Console::new(&app);
-    console.sign_in().await;
-    let id = first_seller_id(&console.page("/admin").await);
     let page = console.page(&format!("/admin/sellers/{id}")).await;
     assert!(!page.contains(access) && !page.contains(refresh), "{page}");
     assert!(
@@ -524,10 +522,9 @@ async fn tokens_are_masked_until_revealed_and_each_reveal_is_audited(engine: Eng
 #[apply(each_engine)]
 #[tokio::test]
 async fn refresh_now_renews_the_pair_and_records_it(engine: Engine) {
-    let Some(app) = spawn_console(engine, &[]).await else {
+    let Some((app, console, id)) = console_with_seller(engine).await else {
         return;
     };
-    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
     Mock::given(method("POST"))
         .and(path("/rest/auth/token/refresh"))
         .and(ValidSignature {
@@ -539,9 +536,6 @@ async fn refresh_now_renews_the_pair_and_records_it(engine: Engine) {
         .expect(1)
         .mount(&app.platform)
         .await;
-    let console = Console::new(&app);
-    console.sign_in().await;
-    let id = first_seller_id(&console.page("/admin").await);
     let response = console.act(&format!("/admin/sellers/{id}/refresh")).await;
     assert_eq!(response.status(), 303);
     assert_eq!(
@@ -561,19 +555,15 @@ async fn refresh_now_renews_the_pair_and_records_it(engine: Engine) {
 #[apply(each_engine)]
 #[tokio::test]
 async fn a_failed_refresh_is_shown_and_audited(engine: Engine) {
-    let Some(app) = spawn_console(engine, &[]).await else {
+    let Some((app, console, id)) = console_with_seller(engine).await else {
         return;
     };
-    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
     Mock::given(method("POST"))
         .and(path("/rest/auth/token/refresh"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "code": "ServiceUnavailable", "message": "try <b>later</b>", "request_id": "rq"})))
         .mount(&app.platform)
         .await;
-    let console = Console::new(&app);
-    console.sign_in().await;
-    let id = first_seller_id(&console.page("/admin").await);
     let response = console.act(&format!("/admin/sellers/{id}/refresh")).await;
     assert_eq!(
         location(&response),
@@ -598,13 +588,9 @@ async fn a_failed_refresh_is_shown_and_audited(engine: Engine) {
 #[apply(each_engine)]
 #[tokio::test]
 async fn delete_asks_first_then_forgets_the_seller(engine: Engine) {
-    let Some(app) = spawn_console(engine, &[]).await else {
+    let Some((_app, console, id)) = console_with_seller(engine).await else {
         return;
     };
-    authorize(&app, seller_answer("A", "2001", "first-shop", 60)).await;
-    let console = Console::new(&app);
-    console.sign_in().await;
-    let id = first_seller_id(&console.page("/admin").await);
     let confirm = console.page(&format!("/admin/sellers/{id}/delete")).await;
     assert!(confirm.contains("Delete first-shop?"), "{confirm}");
     assert!(

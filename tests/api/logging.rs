@@ -50,13 +50,7 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let wrong_password = "wrong admin password 77";
     assert_eq!(console.try_password(wrong_password).await.status(), 401);
     let signed_in = console.try_password(admin::PASSWORD).await;
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("iop-admin="))
-        .unwrap();
+    let session = admin::session_cookie(&signed_in).unwrap();
     let session = session.split(';').next().unwrap()["iop-admin=".len()..].to_owned();
     let csrf = console.csrf().await;
     let seller = console.page("/admin").await;
