@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 packages="base-files netbase tzdata ca-certificates media-types libc6 libssl3 libgcc-s1 libgomp1 libstdc++6"
 base_kib=0
 for p in $packages; do
-  kib=$(apt-cache show --no-all-versions "$p" | awk '/^Installed-Size/ {print $2; exit}')
+  kib=$(apt-cache show --no-all-versions "$p" | awk '/^Installed-Size/ && !seen {print $2; seen = 1}')
   printf '  %-16s %6s KiB\n' "$p" "$kib"
   base_kib=$((base_kib + kib))
 done
