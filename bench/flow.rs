@@ -3,14 +3,16 @@
 //! sends `/auth/token/create` to a stand-in platform answering at once (it verifies the
 //! signature), stores the tokens and redirects to the result page.
 //!
-//!   cargo build --release --locked --examples
+//!   bash bench/side-by-side.sh        # iop-callback and a hand-written Flask service
 //!   target/release/examples/flow-bench --database sqlite --connections 64 --duration 60
 //!   IOP_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/postgres \
 //!     target/release/examples/flow-bench --database postgres
 //!
 //! It starts the release service binary itself (target/release/iop-callback, or
 //! IOP_BENCH_BINARY), with `IOP_EXCHANGE_LIMIT=off`, and reports completed flows a second,
-//! per-flow latency, failures and the service's peak RSS.
+//! per-flow latency, failures, startup time and the service's idle and peak RSS. With
+//! `--compare flask` it then runs `bench/flask_callback.py` on gunicorn (from the virtual
+//! environment in IOP_BENCH_VENV) under the same load, and prints both side by side.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -31,6 +33,10 @@ struct Options {
     database: String,
     connections: usize,
     duration: Duration,
+    /// Also run the hand-written Flask service under the same load.
+    compare_flask: bool,
+    /// Gunicorn's sync workers: its documented 2 × cores + 1.
+    flask_workers: usize,
 }
 
 fn options() -> Options {
@@ -38,6 +44,8 @@ fn options() -> Options {
         database: "sqlite".into(),
         connections: 64,
         duration: Duration::from_secs(60),
+        compare_flask: false,
+        flask_workers: 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -47,8 +55,10 @@ fn options() -> Options {
             ("--duration", Some(v)) => {
                 options.duration = Duration::from_secs(v.parse().expect("seconds"));
             }
+            ("--compare", Some(v)) if v == "flask" => options.compare_flask = true,
+            ("--flask-workers", Some(v)) => options.flask_workers = v.parse().expect("a number"),
             _ => panic!(
-                "usage: flow-bench [--database sqlite|postgres] [--connections N] [--duration SECONDS]"
+                "usage: flow-bench [--database sqlite|postgres] [--connections N] [--duration SECONDS] [--compare flask] [--flask-workers N]"
             ),
         }
     }
@@ -103,11 +113,63 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_service(platform: SocketAddr, port: u16, database_url: &str) -> Child {
-    let binary =
-        std::env::var("IOP_BENCH_BINARY").unwrap_or_else(|_| "target/release/iop-callback".into());
-    Command::new(binary)
-        .env("RUST_LOG", "warn")
+/// The service under test.
+#[derive(Clone, Copy, PartialEq)]
+enum Service {
+    IopCallback,
+    Flask,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::IopCallback => "iop-callback",
+            Service::Flask => "Flask + gunicorn",
+        }
+    }
+}
+
+/// Starts `service` on `port` against the stand-in platform; both read the same variables.
+fn start_service(
+    service: Service,
+    options: &Options,
+    platform: SocketAddr,
+    port: u16,
+    data: &std::path::Path,
+    database_url: &str,
+) -> Child {
+    let mut command = match service {
+        Service::IopCallback => {
+            let binary = std::env::var("IOP_BENCH_BINARY")
+                .unwrap_or_else(|_| "target/release/iop-callback".into());
+            let mut command = Command::new(binary);
+            command
+                .env("RUST_LOG", "warn")
+                .env("IOP_LISTEN", format!("127.0.0.1:{port}"))
+                .env("IOP_DATABASE_URL", database_url)
+                .env("IOP_EXCHANGE_LIMIT", "off");
+            command
+        }
+        Service::Flask => {
+            let venv =
+                std::env::var("IOP_BENCH_VENV").unwrap_or_else(|_| "target/bench-venv".into());
+            let mut command = Command::new(format!("{venv}/bin/gunicorn"));
+            command
+                .args(["--workers", &options.flask_workers.to_string()])
+                .args(["--bind", &format!("127.0.0.1:{port}")])
+                .args([
+                    "--chdir",
+                    "bench",
+                    "--log-level",
+                    "warning",
+                    "flask_callback:app",
+                ])
+                .env("FLASK_DATABASE", data.join("flask.db"))
+                .env("FLASK_SECRET_KEY", "bench-flask-session-key-0123456789");
+            command
+        }
+    };
+    command
         .env("IOP_APP_KEY", APP_KEY)
         .env("IOP_APP_SECRET", APP_SECRET)
         .env("IOP_API_URL", format!("http://{platform}/rest"))
@@ -115,21 +177,50 @@ fn start_service(platform: SocketAddr, port: u16, database_url: &str) -> Child {
             "IOP_AUTHORIZE_URL",
             format!("http://{platform}/oauth/authorize"),
         )
-        .env("IOP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IOP_DATABASE_URL", database_url)
-        .env("IOP_EXCHANGE_LIMIT", "off")
+        .env("IOP_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("the release binary (cargo build --release)")
+        .unwrap_or_else(|e| {
+            panic!(
+                "starting {} ({e}): see bench/side-by-side.sh",
+                service.name()
+            )
+        })
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
+/// Resident memory of a process and all its descendants (gunicorn's workers), in KiB.
+fn tree_rss_kib(root: u32) -> u64 {
+    let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The parent pid follows the command name, which is in parentheses.
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parents.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut total = 0;
+    let mut pending = vec![root];
+    while let Some(pid) = pending.pop() {
+        total += status_kib(pid, "VmRSS:");
+        pending.extend(parents.get(&pid).into_iter().flatten());
+    }
+    total
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
         })
         .and_then(|v| v.parse().ok())
@@ -189,9 +280,20 @@ async fn seller(
     latencies.lock().unwrap().extend(mine);
 }
 
-#[tokio::main]
-async fn main() {
-    let options = options();
+/// What one service did under the load.
+struct Report {
+    service: Service,
+    flows: usize,
+    seconds: f64,
+    failures: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    startup_ms: f64,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+}
+
+async fn run(service: Service, options: &Options, platform: SocketAddr) -> Report {
     let data = tempfile::tempdir().unwrap();
     let database_url = match options.database.as_str() {
         "sqlite" => format!("sqlite://{}/bench.db", data.path().display()),
@@ -203,16 +305,33 @@ async fn main() {
         }
         other => panic!("--database sqlite or postgres, not {other}"),
     };
-    let platform = start_platform().await;
     let port = free_port();
-    let mut service = start_service(platform, port, &database_url);
+    let launched = Instant::now();
+    let mut child = start_service(service, options, platform, port, data.path(), &database_url);
     let base = format!("http://127.0.0.1:{port}");
     let probe = reqwest::Client::new();
-    while probe.get(format!("{base}/healthz")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    loop {
+        match probe.get(format!("{base}/healthz")).send().await {
+            Ok(response) if response.status().is_success() => break,
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
     }
-    let idle_rss = peak_rss_kib(service.id());
+    let startup_ms = launched.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kib = tree_rss_kib(child.id());
 
+    // Sampled, since gunicorn's workers are separate processes.
+    let peak = Arc::new(AtomicU64::new(idle_rss_kib));
+    let sampler = {
+        let peak = peak.clone();
+        let pid = child.id();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let failures = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -231,10 +350,11 @@ async fn main() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let peak = peak_rss_kib(service.id());
-    let _ = service.kill();
-    let _ = service.wait();
+    let seconds = started.elapsed().as_secs_f64();
+    sampler.abort();
+    let peak_rss_kib = peak.load(Ordering::Relaxed).max(tree_rss_kib(child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
 
     let mut latencies = latencies.lock().unwrap().clone();
     latencies.sort_unstable();
@@ -244,17 +364,56 @@ async fn main() {
             .get(index)
             .map_or(0.0, |us| f64::from(*us) / 1000.0)
     };
+    Report {
+        service,
+        flows: latencies.len(),
+        seconds,
+        failures: failures.load(Ordering::Relaxed),
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        startup_ms,
+        idle_rss_kib,
+        peak_rss_kib,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let platform = start_platform().await;
+    let mut reports = vec![run(Service::IopCallback, &options, platform).await];
+    if options.compare_flask {
+        reports.push(run(Service::Flask, &options, platform).await);
+    }
     println!(
-        "database {}: {} connections, {:.0} s: {} flows ({:.0}/s), failures {}, flow latency p50 {:.2} ms p99 {:.2} ms, service RSS idle {} KiB peak {} KiB",
-        options.database,
+        "\nwhole seller flow, {} connections, {} s each, database {} (Flask: SQLite, {} workers)\n",
         options.connections,
-        elapsed,
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        failures.load(Ordering::Relaxed),
-        percentile(0.50),
-        percentile(0.99),
-        idle_rss,
-        peak
+        options.duration.as_secs(),
+        options.database,
+        options.flask_workers
     );
+    println!(
+        "| service | flows | flows/s | failures | p50 | p99 | startup | RSS idle | RSS peak |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &reports {
+        println!(
+            "| {} | {} | {:.0} | {} | {:.1} ms | {:.1} ms | {:.0} ms | {:.1} MB | {:.1} MB |",
+            r.service.name(),
+            r.flows,
+            r.flows as f64 / r.seconds,
+            r.failures,
+            r.p50_ms,
+            r.p99_ms,
+            r.startup_ms,
+            r.idle_rss_kib as f64 * 1024.0 / 1e6,
+            r.peak_rss_kib as f64 * 1024.0 / 1e6,
+        );
+    }
+    if let [ours, theirs] = &reports[..] {
+        let ratio = (ours.flows as f64 / ours.seconds) / (theirs.flows as f64 / theirs.seconds);
+        println!(
+            "\niop-callback completes {ratio:.1}× the flows a second of the hand-written service"
+        );
+    }
 }
