@@ -34,6 +34,11 @@ fn targets(payload: &str) -> Vec<String> {
         format!("/cancelled?error={p}&error_description={p}&app={p}"),
         format!("/result/{p}"),
         format!("/static/{p}"),
+        format!("/admin?q={p}&notice={p}&next={p}"),
+        format!("/admin/login?signed_out={p}&next={p}"),
+        format!("/admin/sellers/{p}?notice={p}"),
+        format!("/admin/sellers/{p}/delete"),
+        format!("/admin/audit?before={p}"),
         format!("/{p}"),
     ]
 }
@@ -95,7 +100,8 @@ async fn raw_get(
 
 #[tokio::test]
 async fn open_redirect_payloads_in_every_parameter_lead_nowhere_off_site() {
-    let app = spawn_app().await;
+    // With the admin console on, so that its routes are tried too.
+    let app = spawn_app_with(&["--admin-password", "hostile test password"]).await;
     platform_must_not_be_called(&app).await;
     for payload in REDIRECTS.iter().chain([&MARKUP]) {
         let encoded: String = url::form_urlencoded::byte_serialize(payload.as_bytes()).collect();
