@@ -176,20 +176,20 @@ pub(super) async fn refresh(
 ) -> Result<Response, AppError> {
     check_csrf(&operator.csrf, &body)?;
     let token = load(&app, &id).await?;
-    let outcome = app.tokens.refresh_now(&token).await;
-    let notice = match &outcome {
-        Ok(_) => Notice::Refreshed,
-        Err(TokenError::Reauthorize) => Notice::Reauthorize,
-        Err(TokenError::Busy) => Notice::Busy,
+    let (notice, action, detail) = match app.tokens.refresh_now(&token).await {
+        Ok(_) => (Notice::Refreshed, AuditAction::Refresh, None),
         Err(TokenError::NotFound) => return Err(AppError::NotFound),
         Err(TokenError::Store(_)) => {
             return Err(AppError::Internal("refresh could not be stored".into()));
         }
-        Err(_) => Notice::RefreshFailed,
-    };
-    let (action, detail) = match outcome {
-        Ok(_) => (AuditAction::Refresh, None),
-        Err(error) => (AuditAction::RefreshFailed, Some(error.to_string())),
+        Err(error) => {
+            let notice = match error {
+                TokenError::Reauthorize => Notice::Reauthorize,
+                TokenError::Busy => Notice::Busy,
+                _ => Notice::RefreshFailed,
+            };
+            (notice, AuditAction::RefreshFailed, Some(error.to_string()))
+        }
     };
     record(&app, action, &operator.client, Some(&token), detail).await?;
     Ok(Redirect::to(&format!(
