@@ -544,6 +544,84 @@ pub(super) async fn the_audit_log_pages_newest_first(store: &dyn Store) {
     assert_eq!(rest.iter().map(|e| e.at).collect::<Vec<_>>(), [T0 + 1, T0]);
 }
 
+/// Many callbacks at once, as under load (SQLite commits them in shared batches): each
+/// state is claimed exactly once, however many requests race for it.
+pub(super) async fn concurrent_claims_claim_each_state_once(store: &dyn Store) {
+    let raced = claim_record(T0 + 1_000);
+    let others: Vec<ClaimRecord> = (0..24).map(|_| claim_record(T0 + 1_000)).collect();
+    let attempts = futures_util::future::join_all(
+        others
+            .iter()
+            .chain(std::iter::repeat_n(&raced, 24))
+            .map(|record| store.claim_state(record, T0)),
+    )
+    .await;
+    let (distinct, same) = attempts.split_at(others.len());
+    assert!(
+        distinct
+            .iter()
+            .all(|a| matches!(a, Ok(ClaimAttempt::Claimed))),
+        "{distinct:?}"
+    );
+    let won = same
+        .iter()
+        .filter(|a| matches!(a, Ok(ClaimAttempt::Claimed)))
+        .count();
+    assert_eq!(won, 1, "{same:?}");
+}
+
+/// A write that fails (here: a result id used twice) fails alone: the exchanges committed
+/// with it are stored and answered.
+pub(super) async fn a_failing_write_fails_only_itself(store: &dyn Store) {
+    let app = AppId::implicit();
+    let claims: Vec<ClaimRecord> = (0..8).map(|_| claim_record(T0 + 1_000)).collect();
+    for record in &claims {
+        store.claim_state(record, T0).await.unwrap();
+    }
+    let shared = ResultId::generate();
+    let grants: Vec<ResultGrant> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, record)| ResultGrant {
+            id: if i == 3 || i == 6 {
+                shared.clone()
+            } else {
+                ResultId::generate()
+            },
+            app: app.clone(),
+            browser_digest: record.browser_digest,
+            token_id: 0,
+            expires_at: T0 + 1_800_000,
+        })
+        .collect();
+    let responses: Vec<TokenResponse> = (0..claims.len())
+        .map(|i| response(&format!(r#"{{"access_token":"a{i}","seller_id":"{i}"}}"#)))
+        .collect();
+    let saved = futures_util::future::join_all(claims.iter().zip(&grants).zip(&responses).map(
+        |((record, grant), response)| {
+            store.save_exchange(
+                owner(&app, Platform::Aliexpress, "k"),
+                response,
+                T0,
+                &record.state_digest,
+                grant,
+            )
+        },
+    ))
+    .await;
+    let failed: Vec<usize> = (0..saved.len()).filter(|i| saved[*i].is_err()).collect();
+    assert!(failed == [3] || failed == [6], "{saved:?}");
+    for (i, id) in saved.iter().enumerate() {
+        let Ok(id) = id else { continue };
+        let sellers = store.find_seller(&i.to_string()).await.unwrap();
+        assert_eq!(sellers.iter().map(|s| s.id).collect::<Vec<_>>(), [*id]);
+        assert_eq!(
+            store.claim_stage(&claims[i].state_digest).await.unwrap(),
+            Some(ClaimStage::Finished(Some(grants[i].id.clone())))
+        );
+    }
+}
+
 macro_rules! engine_tests {
     ($engine:ident, $open:expr, [$($test:ident),* $(,)?]) => {
         mod $engine {
@@ -577,6 +655,8 @@ macro_rules! all_engine_tests {
                 a_state_is_claimed_once_and_remembers_its_result,
                 old_claims_and_results_are_forgotten,
                 an_exchange_stores_pair_result_and_claim_together,
+                concurrent_claims_claim_each_state_once,
+                a_failing_write_fails_only_itself,
                 admin_sessions_are_found_touched_and_forgotten,
                 failed_sign_ins_are_counted_per_client_and_window,
                 the_audit_log_pages_newest_first,

@@ -3,15 +3,19 @@
 //! agree on lives here, never in one process's memory.
 //!
 //! `Store` is the interface (tests put failing stores behind it); `sql` implements it for
-//! SQLite and PostgreSQL alike, and `conformance` holds the tests both engines pass.
+//! SQLite and PostgreSQL alike, except that on SQLite the seller flow's writes (`writes`)
+//! go through one writer thread that commits them in batches (`sqlite_writer`); and
+//! `conformance` holds the tests both engines pass.
 
 mod cipher;
 #[cfg(test)]
 mod conformance;
 mod open;
 mod sql;
+mod sqlite_writer;
 #[doc(hidden)]
 pub mod test_database;
+mod writes;
 
 use std::sync::Arc;
 
@@ -32,6 +36,9 @@ pub use sql::SqlStore;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite writer's own connection (`sqlite_writer.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("IOP_DATABASE_URL: cannot use {path}: {source}{}", file_hint(source))]

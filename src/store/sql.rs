@@ -14,6 +14,8 @@ use sqlx::AnyPool;
 
 use super::cipher::{Row, TokenCipher, is_encrypted};
 use super::open::{Engine, open_pool};
+use super::sqlite_writer::SqliteWriter;
+use super::writes::{ExchangeRows, PairRow, Write, Written, apply_alone, upsert_pair};
 use super::{
     ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
 };
@@ -28,6 +30,9 @@ use crate::tokens::RefreshBefore;
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
+    /// SQLite's flow writes go through one writer thread that commits them in batches;
+    /// PostgreSQL takes concurrent writers, so each request commits its own.
+    writer: Option<SqliteWriter>,
     /// Tokens are encrypted at rest with this key, when the operator gave one.
     cipher: Option<TokenCipher>,
     /// When expired claims and results were last swept away.
@@ -180,9 +185,14 @@ impl SqlStore {
             .then(|| sqlx::sqlite::SqliteConnectOptions::from_str(database_url).ok())
             .flatten()
             .and_then(|options| FileIdentity::of(options.get_filename()));
+        let writer = file
+            .as_ref()
+            .map(|file| SqliteWriter::start(&file.path))
+            .transpose()?;
         Ok(SqlStore {
             pool,
             engine,
+            writer,
             cipher,
             sweeps: Arc::default(),
             file,
@@ -351,77 +361,47 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// Inserts or replaces the seller's pair of this app and its lookup ids, within `tx`.
-    async fn upsert_pair(
+    /// The seller's pair of this app as a row: sealed, with its identity and lookup ids.
+    fn pair_row(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         owner: Owner<'_>,
         response: &TokenResponse,
         now_ms: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<PairRow, StoreError> {
         let expiries = response.expiries(now_ms);
-        let identity = serde_json::to_string(&response.identity)?;
         let account_key = account_key(response, now_ms);
-        let row = Row {
+        let (access_token, refresh_token) = self.seal_pair(
+            response,
+            &Row {
+                platform: owner.platform.as_str(),
+                app_key: owner.app_key,
+                account_key: &account_key,
+            },
+        );
+        Ok(PairRow {
+            app_id: owner.app.as_str().to_owned(),
             platform: owner.platform.as_str(),
-            app_key: owner.app_key,
-            account_key: &account_key,
-        };
-        let (access_token, refresh_token) = self.seal_pair(response, &row);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
-                 refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
-                 last_request_id, status, created_at, updated_at, issued_at, authorized_at,
-                 last_refresh_at, last_error, consecutive_failures, retry_after)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, NULL, 0, NULL)
-             ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
-                 app_id = excluded.app_id,
-                 access_token = excluded.access_token,
-                 refresh_token = excluded.refresh_token,
-                 access_expires_at = excluded.access_expires_at,
-                 refresh_expires_at = excluded.refresh_expires_at,
-                 refreshable = excluded.refreshable,
-                 identity = excluded.identity,
-                 last_request_id = excluded.last_request_id,
-                 status = excluded.status,
-                 updated_at = excluded.updated_at,
-                 issued_at = excluded.issued_at,
-                 authorized_at = excluded.authorized_at,
-                 last_error = NULL,
-                 consecutive_failures = 0,
-                 retry_after = NULL
-             RETURNING id",
-        )
-        .bind(owner.app.as_str())
-        .bind(owner.platform.as_str())
-        .bind(owner.app_key)
-        .bind(&account_key)
-        .bind(access_token)
-        .bind(refresh_token)
-        .bind(expiries.access_expires_at)
-        .bind(expiries.refresh_expires_at)
-        .bind(i64::from(expiries.refreshable))
-        .bind(identity)
-        .bind(response.request_id.as_deref())
-        .bind(TokenStatus::Active.as_str())
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .fetch_one(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM token_sellers WHERE token_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        for key in response.identity.lookup_ids() {
-            sqlx::query("INSERT INTO token_sellers (token_id, seller_key) VALUES ($1, $2)")
-                .bind(id)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
+            app_key: owner.app_key.to_owned(),
+            account_key,
+            access_token,
+            refresh_token,
+            access_expires_at: expiries.access_expires_at,
+            refresh_expires_at: expiries.refresh_expires_at,
+            refreshable: expiries.refreshable,
+            identity: serde_json::to_string(&response.identity)?,
+            request_id: response.request_id.clone(),
+            lookup_ids: response.identity.lookup_ids(),
+            now_ms,
+        })
+    }
+
+    /// Commits one of the flow's writes: in the next group commit on SQLite, alone on
+    /// PostgreSQL.
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        match &self.writer {
+            Some(writer) => writer.submit(write).await,
+            None => apply_alone(&self.pool, &write).await,
         }
-        Ok(id)
     }
 
     /// Forgets expired result grants, at most every `SWEEP_EVERY_MS`.
@@ -444,8 +424,9 @@ impl Store for SqlStore {
         response: &TokenResponse,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
+        let pair = self.pair_row(owner, response, now_ms)?;
         let mut tx = self.pool.begin().await?;
-        let id = self.upsert_pair(&mut tx, owner, response, now_ms).await?;
+        let id = upsert_pair(&mut tx, &pair).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -459,28 +440,15 @@ impl Store for SqlStore {
         grant: &ResultGrant,
     ) -> Result<i64, StoreError> {
         self.sweep_results(now_ms).await?;
-        let mut tx = self.pool.begin().await?;
-        let id = self.upsert_pair(&mut tx, owner, response, now_ms).await?;
-        sqlx::query(
-            "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(grant.id.as_str())
-        .bind(grant.app.as_str())
-        .bind(&grant.browser_digest[..])
-        .bind(id)
-        .bind(grant.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE flow_claims SET stage = 'finished', result_id = $1 WHERE state_digest = $2",
-        )
-        .bind(grant.id.as_str())
-        .bind(&state_digest[..])
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        let rows = ExchangeRows {
+            pair: self.pair_row(owner, response, now_ms)?,
+            grant: grant.clone(),
+            state_digest: *state_digest,
+        };
+        match self.write(Write::Exchange(Box::new(rows))).await? {
+            Written::Exchange { token_id } => Ok(token_id),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn list_tokens(&self, app: Option<&AppId>) -> Result<Vec<StoredToken>, StoreError> {
@@ -745,19 +713,10 @@ impl Store for SqlStore {
                 .execute(&self.pool)
                 .await?;
         }
-        let inserted = sqlx::query(
-            "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
-             VALUES ($1, $2, $3, 'exchanging', $4)
-             ON CONFLICT (state_digest) DO NOTHING",
-        )
-        .bind(&record.state_digest[..])
-        .bind(record.app.as_str())
-        .bind(&record.browser_digest[..])
-        .bind(record.keep_until)
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(ClaimAttempt::Claimed);
+        match self.write(Write::Claim(record.clone())).await? {
+            Written::Claim { claimed: true } => return Ok(ClaimAttempt::Claimed),
+            Written::Claim { claimed: false } => {}
+            other => return Err(unexpected(other)),
         }
         let stage = self.claim_stage(&record.state_digest).await?;
         // Gone between the two statements only if it expired just then: claimed before.
@@ -1037,8 +996,16 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// A write answered with another write's outcome: a bug, reported rather than panicking.
+fn unexpected(written: Written) -> StoreError {
+    StoreError::Corrupt(format!("the store answered a write with {written:?}"))
 }
 
 fn app_id(raw: &str) -> Result<AppId, StoreError> {
