@@ -20,7 +20,7 @@ use crate::web::admin::AdminConsole;
 use crate::web::cookies::BrowserCookie;
 use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
-use crate::web::{self, AppState};
+use crate::web::{self, AppParts, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -150,7 +150,7 @@ impl Application {
         } else {
             "/"
         };
-        let state = AppState {
+        let state = AppState::new(AppParts {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
             config: config.clone(),
@@ -170,7 +170,7 @@ impl Application {
                 .admin_password
                 .as_ref()
                 .map(|password| Arc::new(AdminConsole::new(password, &config))),
-        };
+        });
         let router = web::router(state, extras.routes);
         Ok(Application {
             listener,

@@ -20,7 +20,7 @@ use axum::Router;
 use axum::routing::get;
 
 pub use authorize::authorize_url;
-pub use state::AppState;
+pub use state::{AppParts, AppState};
 
 use crate::error::AppError;
 use crate::layers;
