@@ -43,22 +43,32 @@ impl Refresher {
             concurrency = self.concurrency,
             "token refresher started"
         );
-        let mut last_pass: Option<tokio::time::Instant> = None;
+        let mut last_look: Option<tokio::time::Instant> = None;
+        let mut next_pass = tokio::time::Instant::now();
         loop {
-            // Passes are at least MIN_SLEEP apart: under a stream of new authorizations
-            // (each one wakes it) it would otherwise scan the store back to back.
-            if let Some(last) = last_pass {
+            // Looks at the store at most every MIN_SLEEP: under a stream of new
+            // authorizations (each one wakes it) it would otherwise scan back to back.
+            if let Some(last) = last_look {
                 tokio::select! {
                     () = tokio::time::sleep_until(last + MIN_SLEEP) => {}
                     _ = stop.wait_for(|stopped| *stopped) => break,
                 }
             }
-            last_pass = Some(tokio::time::Instant::now());
+            let looked = tokio::time::Instant::now();
+            last_look = Some(looked);
             let now = self.tokens.now_ms();
-            self.pass(now).await;
-            let sleep = self.sleep_after(now).await;
+            if looked >= next_pass {
+                self.pass(now).await;
+                next_pass = looked + self.sleep_after(now).await;
+            } else {
+                // Woken by a change (a new or renewed pair): it can only bring the plan
+                // forward. No pass before it is due: a pass writes (marking dead pairs),
+                // and under a stream of authorizations would take SQLite's write lock
+                // from the callbacks every second for nothing.
+                next_pass = next_pass.min(looked + self.sleep_after(now).await);
+            }
             tokio::select! {
-                () = tokio::time::sleep(sleep) => {}
+                () = tokio::time::sleep_until(next_pass) => {}
                 () = self.tokens.wait_for_change() => {}
                 _ = stop.wait_for(|stopped| *stopped) => break,
             }
