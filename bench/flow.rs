@@ -25,6 +25,8 @@ use axum::body::Bytes;
 use axum::routing::post;
 use iop_callback::iop::sign;
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 const APP_KEY: &str = "12345678";
 const APP_SECRET: &str = "bench-secret-0123456789";
@@ -227,47 +229,134 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A browser reduced to what the flow needs: one keep-alive HTTP/1.1 connection (opened
+/// again when the server closes it, as gunicorn's sync workers do after every response)
+/// and its cookies. Like wrk, it costs the machine little: with reqwest the load generator
+/// took over a quarter of the two cores, which the services under test then lacked.
+struct Browser {
+    server: SocketAddr,
+    connection: Option<BufReader<TcpStream>>,
+    cookies: Vec<(String, String)>,
+}
+
+/// The part of a response the flow looks at.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+}
+
+impl Browser {
+    fn new(server: SocketAddr) -> Self {
+        Browser {
+            server,
+            connection: None,
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn get(&mut self, target: &str) -> std::io::Result<Answer> {
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {}\r\n", self.server);
+        if !self.cookies.is_empty() {
+            let pairs: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            request.push_str(&format!("Cookie: {}\r\n", pairs.join("; ")));
+        }
+        request.push_str("\r\n");
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => self
+                .connection
+                .insert(BufReader::new(TcpStream::connect(self.server).await?)),
+        };
+        connection.get_mut().write_all(request.as_bytes()).await?;
+        let (answer, keep_alive) = read_answer(connection, &mut self.cookies).await?;
+        if !keep_alive {
+            self.connection = None;
+        }
+        Ok(answer)
+    }
+}
+
+/// Reads one response: status, headers (remembering cookies), and the body, skipped.
+/// Returns whether the connection stays open.
+async fn read_answer(
+    connection: &mut BufReader<TcpStream>,
+    cookies: &mut Vec<(String, String)>,
+) -> std::io::Result<(Answer, bool)> {
+    let broken = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut line = String::new();
+    connection.read_line(&mut line).await?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| broken("no status line"))?;
+    let (mut location, mut length, mut keep_alive) = (None, 0usize, true);
+    loop {
+        line.clear();
+        if connection.read_line(&mut line).await? == 0 {
+            return Err(broken("closed within the headers"));
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(broken("a header without a colon"));
+        };
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "location" => location = Some(value.to_owned()),
+            "content-length" => length = value.parse().map_err(|_| broken("content-length"))?,
+            "connection" => keep_alive = !value.eq_ignore_ascii_case("close"),
+            "transfer-encoding" => return Err(broken("chunked bodies are not expected here")),
+            "set-cookie" => {
+                let pair = value.split(';').next().unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    cookies.retain(|(n, _)| n != name);
+                    cookies.push((name.to_owned(), value.to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    connection.read_exact(&mut body).await?;
+    Ok((Answer { status, location }, keep_alive))
+}
+
 /// One seller: a browser with its own cookies, authorizing again and again.
 async fn seller(
-    base: String,
+    server: SocketAddr,
     worker: usize,
     until: Instant,
     latencies: Arc<std::sync::Mutex<Vec<u32>>>,
     failures: Arc<AtomicU64>,
 ) {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut browser = Browser::new(server);
     let mut flow = 0u64;
     let mut mine = Vec::new();
     while Instant::now() < until {
         flow += 1;
         let started = Instant::now();
         let ok = async {
-            let authorize = http.get(format!("{base}/authorize")).send().await.ok()?;
-            let location = authorize
-                .headers()
-                .get("location")?
-                .to_str()
-                .ok()?
-                .to_owned();
-            let state = url::Url::parse(&location)
-                .ok()?
-                .query_pairs()
+            let authorize = browser.get("/authorize").await.ok()?;
+            let location = authorize.location?;
+            let (_, query) = location.split_once('?')?;
+            let state = url::form_urlencoded::parse(query.as_bytes())
                 .find(|(k, _)| k == "state")?
                 .1
                 .into_owned();
-            let callback = http
-                .get(format!(
-                    "{base}/callback?code=s{worker}-{flow}&state={state}"
-                ))
-                .send()
+            let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
+            let callback = browser
+                .get(&format!("/callback?code=s{worker}-{flow}&state={state}"))
                 .await
                 .ok()?;
-            let to_result = callback.headers().get("location")?.to_str().ok()?;
-            (callback.status() == 303 && to_result.starts_with("/result/")).then_some(())
+            let to_result = callback.location?;
+            (callback.status == 303 && to_result.starts_with("/result/")).then_some(())
         }
         .await
         .is_some();
@@ -275,6 +364,8 @@ async fn seller(
             mine.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
         } else {
             failures.fetch_add(1, Ordering::Relaxed);
+            // Whatever went wrong, the next flow starts on a fresh connection.
+            browser.connection = None;
         }
     }
     latencies.lock().unwrap().extend(mine);
@@ -309,6 +400,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
     let launched = Instant::now();
     let mut child = start_service(service, options, platform, port, data.path(), &database_url);
     let base = format!("http://127.0.0.1:{port}");
+    let server = SocketAddr::from(([127, 0, 0, 1], port));
     let probe = reqwest::Client::new();
     loop {
         match probe.get(format!("{base}/healthz")).send().await {
@@ -339,7 +431,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
     let workers: Vec<_> = (0..options.connections)
         .map(|worker| {
             tokio::spawn(seller(
-                base.clone(),
+                server,
                 worker,
                 until,
                 latencies.clone(),
