@@ -58,6 +58,8 @@ impl Refresher {
             last_look = Some(looked);
             let now = self.tokens.now_ms();
             if looked >= next_pass {
+                // The pass and the plan after it cover whatever changed before.
+                self.tokens.take_changes();
                 self.pass(now).await;
                 next_pass = looked + self.sleep_after(now).await;
             } else {
@@ -65,7 +67,7 @@ impl Refresher {
                 // forward. No pass before it is due: a pass writes (marking dead pairs),
                 // and under a stream of authorizations would take SQLite's write lock
                 // from the callbacks every second for nothing.
-                next_pass = next_pass.min(looked + self.sleep_after(now).await);
+                next_pass = looked + self.replan(now, next_pass - looked).await;
             }
             tokio::select! {
                 () = tokio::time::sleep_until(next_pass) => {}
@@ -74,6 +76,27 @@ impl Refresher {
             }
         }
         tracing::info!("token refresher stopped");
+    }
+
+    /// The plan after a change woke the refresher at `now`, when the next pass was
+    /// `planned` from now: pairs authorized here bring it forward to their due time,
+    /// without a read of the store; other changes are read from the store.
+    pub async fn replan(&self, now: i64, planned: Duration) -> Duration {
+        let changes = self.tokens.take_changes();
+        let mut plan = planned;
+        if changes.rescan {
+            plan = plan.min(self.sleep_after(now).await);
+        }
+        if let Some(due) = changes.earliest_due {
+            plan = plan.min(self.wait_until(now, Some(due)));
+        }
+        plan
+    }
+
+    /// From `now` to `at`, within [`MIN_SLEEP`, `recheck`].
+    fn wait_until(&self, now: i64, at: Option<i64>) -> Duration {
+        let wait_ms = at.map_or(i64::MAX, |at| at.saturating_sub(now));
+        Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)).clamp(MIN_SLEEP, self.recheck)
     }
 
     /// When to look again after a pass at `now`: the earliest due time, within
@@ -92,8 +115,7 @@ impl Refresher {
                 Err(e) => tracing::error!(error = %e, "could not plan the next refresh"),
             }
         }
-        let wait_ms = next.map_or(i64::MAX, |at| at.saturating_sub(now));
-        Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)).clamp(MIN_SLEEP, self.recheck)
+        self.wait_until(now, next)
     }
 
     /// One pass over the store at time `now`.

@@ -7,6 +7,7 @@ mod policy;
 mod views;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,19 @@ pub struct Tokens {
     flights: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     /// Woken whenever a pair is stored, refreshed or deleted here: the refresher replans.
     changed: Notify,
+    /// What changed since the refresher last asked (`take_changes`).
+    rescan: AtomicBool,
+    authorized_due: AtomicI64,
+}
+
+/// What changed since the refresher last asked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Changes {
+    /// Something only the store can tell about: the refresher reads its plan again.
+    pub rescan: bool,
+    /// The earliest due time of pairs authorized here meanwhile: the plan moves to it
+    /// without reading the store.
+    pub earliest_due: Option<i64>,
 }
 
 impl Tokens {
@@ -82,6 +96,8 @@ impl Tokens {
             holder: random_hex::<8>(),
             flights: Mutex::default(),
             changed: Notify::new(),
+            rescan: AtomicBool::new(false),
+            authorized_due: AtomicI64::new(i64::MAX),
         }
     }
 
@@ -99,7 +115,29 @@ impl Tokens {
 
     /// Tells the refresher that what is due may have changed.
     pub fn changed(&self) {
+        self.rescan.store(true, Ordering::Relaxed);
         self.changed.notify_one();
+    }
+
+    /// Tells the refresher about a pair just authorized at `issued_at`. Its due time is
+    /// known here, so the refresher plans around it without reading the store: under a
+    /// stream of authorizations a read of every pair each second added up.
+    pub fn authorized(&self, issued_at: i64, access_expires_at: Option<i64>) {
+        // Without an expiry the pair is never refreshed: nothing to plan.
+        if let Some(expires_at) = access_expires_at {
+            let due = self.policy.due_at(issued_at, expires_at);
+            self.authorized_due.fetch_min(due, Ordering::Relaxed);
+            self.changed.notify_one();
+        }
+    }
+
+    /// What changed since the last call, for the refresher's plan.
+    pub fn take_changes(&self) -> Changes {
+        let due = self.authorized_due.swap(i64::MAX, Ordering::Relaxed);
+        Changes {
+            rescan: self.rescan.swap(false, Ordering::Relaxed),
+            earliest_due: (due != i64::MAX).then_some(due),
+        }
     }
 
     /// Completes at the next `changed()` (or at once if one came since the last wait).

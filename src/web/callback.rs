@@ -220,7 +220,8 @@ async fn exchange_and_store(
         Err(error) => return unsaved(app, owner, &response, now, &error),
     };
     // The refresher plans around the new pair.
-    app.tokens.changed();
+    app.tokens
+        .authorized(now, response.expiries(now).access_expires_at);
     tracing::info!(
         token_id,
         app = %claim.app,

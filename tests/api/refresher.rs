@@ -11,7 +11,7 @@ use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
 use iop_callback::metrics::Metrics;
 use iop_callback::refresher::{Pass, Refresher};
 use iop_callback::store::{self, Owner, SharedStore, TokenStatus};
-use iop_callback::tokens::{RefreshBefore, Tokens};
+use iop_callback::tokens::{Changes, RefreshBefore, Tokens};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -181,6 +181,51 @@ async fn the_refresher_sleeps_until_the_earliest_due_time() {
     assert_eq!(
         rig.refresher.sleep_after(rig.clock.now_ms() + 60_000).await,
         Duration::from_secs(1)
+    );
+}
+
+/// Woken by a new authorization, the refresher plans around its due time without reading
+/// the store; any other change makes it read the plan from the store.
+#[tokio::test]
+async fn an_authorization_moves_the_plan_without_a_read_of_the_store() {
+    let server = platform_refreshing_with(renewed(9)).await;
+    let rig = Rig::against(&server).await;
+    let now = rig.clock.now_ms();
+    let day = rig.refresher.recheck;
+    assert_eq!(
+        rig.tokens.take_changes(),
+        Changes {
+            rescan: false,
+            earliest_due: None
+        }
+    );
+    assert_eq!(rig.refresher.replan(now, day).await, day, "nothing changed");
+
+    // A 9-second pair lands in the store behind the refresher's back...
+    rig.store_pair(
+        json!({"access_token": "a", "refresh_token": "r", "seller_id": "9",
+                          "expires_in": 9}),
+    )
+    .await;
+    // ...while this service authorizes a 100-second pair (due 75 s from now).
+    rig.tokens.authorized(now, Some(now + 100_000));
+    assert_eq!(
+        rig.refresher.replan(now, day).await,
+        Duration::from_secs(75),
+        "planned from what the service was told, not from the store"
+    );
+    rig.tokens.authorized(now, Some(now + 100_000));
+    assert_eq!(
+        rig.refresher.replan(now, Duration::from_secs(30)).await,
+        Duration::from_secs(30),
+        "a plan is never put off"
+    );
+
+    rig.tokens.changed();
+    assert_eq!(
+        rig.refresher.replan(now, day).await,
+        Duration::from_millis(6_750),
+        "any other change reads the store"
     );
 }
 
