@@ -54,10 +54,7 @@ impl SqliteWriter {
     /// Opens a second connection to the (already migrated) database file and starts the
     /// writer thread on it.
     pub(super) fn start(file: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open_with_flags(
-            file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let connection = open(file)?;
         // The pool's settings (open.rs); the busy timeout covers other processes (the CLI).
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.execute_batch(
@@ -107,10 +104,7 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 
 impl Checkpointer {
     fn start(file: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open_with_flags(
-            file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let connection = open(file)?;
         let (committed, commits) = std::sync::mpsc::sync_channel(1);
         spawn("sqlite-checkpoint", file, move || {
             // Ends with the writer, which holds the sender.
@@ -129,6 +123,14 @@ impl Checkpointer {
         // Full: a checkpoint is pending anyway.
         let _ = self.committed.try_send(());
     }
+}
+
+/// A connection of this thread's own to the database the pool migrated.
+fn open(file: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 fn spawn(name: &str, file: &Path, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
@@ -197,17 +199,18 @@ fn commit(connection: &mut Connection, batch: &mut Vec<Job>) {
         Err(_) => {
             // Rolled back: now each alone, so that only the failing ones fail.
             for job in batch.drain(..) {
-                let written = apply_together(connection, &[&job.write])
-                    .map_err(StoreError::from)
-                    .and_then(|mut written| {
-                        written
-                            .pop()
-                            .ok_or_else(|| StoreError::Corrupt("a write returned nothing".into()))
-                    });
-                let _ = job.reply.send(written);
+                let _ = job.reply.send(apply_alone(connection, &job.write));
             }
         }
     }
+}
+
+/// Applies `write` in a transaction of its own.
+fn apply_alone(connection: &mut Connection, write: &Write) -> Result<Written, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let written = apply(&tx, write)?;
+    tx.commit()?;
+    Ok(written)
 }
 
 /// Applies `writes` in one transaction, all or none.
