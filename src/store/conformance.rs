@@ -289,37 +289,57 @@ pub(super) async fn dead_pairs_are_marked_for_reauthorization_and_counted(store:
 
 pub(super) async fn one_refresh_lease_per_token_until_it_runs_out(store: &dyn Store) {
     let id = save(store, "k", r#"{"access_token":"a","seller_id":"1"}"#, 0).await;
-    assert!(
-        store
-            .lease_refresh(id, "one", T0 + 30_000, T0)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .lease_refresh(id, "two", T0 + 30_000, T0 + 1)
-            .await
-            .unwrap()
-    );
+    let seen = store.token(id).await.unwrap().unwrap();
+    let lease = |holder: &'static str, until: i64, now: i64| {
+        let seen = &seen;
+        async move { store.lease_refresh(seen, holder, until, now).await.unwrap() }
+    };
+    assert!(lease("one", T0 + 30_000, T0).await);
+    assert!(!lease("two", T0 + 30_000, T0 + 1).await);
     // A crashed holder's lease runs out.
-    assert!(
-        store
-            .lease_refresh(id, "two", T0 + 90_000, T0 + 30_001)
-            .await
-            .unwrap()
-    );
+    assert!(lease("two", T0 + 90_000, T0 + 30_001).await);
     store.release_refresh(id, "one").await.unwrap();
     assert!(
-        !store
-            .lease_refresh(id, "one", T0 + 90_000, T0 + 30_002)
-            .await
-            .unwrap(),
+        !lease("one", T0 + 90_000, T0 + 30_002).await,
         "only the holder releases"
     );
     store.release_refresh(id, "two").await.unwrap();
+    assert!(lease("one", T0 + 90_000, T0 + 30_003).await);
+}
+
+/// Two replicas read the same due pair; one renews it and lets go of its lease before the
+/// other asks. The latecomer's lease must be refused, or it would spend the refresh token
+/// a second time from its stale read.
+pub(super) async fn a_lease_on_a_stale_read_is_refused(store: &dyn Store) {
+    let id = save(
+        store,
+        "k",
+        r#"{"access_token":"a","refresh_token":"r","seller_id":"1"}"#,
+        0,
+    )
+    .await;
+    let seen = store.token(id).await.unwrap().unwrap();
     assert!(
         store
-            .lease_refresh(id, "one", T0 + 90_000, T0 + 30_003)
+            .lease_refresh(&seen, "one", T0 + 30_000, T0)
+            .await
+            .unwrap()
+    );
+    let renewed = response(r#"{"access_token":"a2","refresh_token":"r2","seller_id":"1"}"#);
+    assert!(store.save_refresh(&seen, &renewed, T0 + 10).await.unwrap());
+    store.release_refresh(id, "one").await.unwrap();
+
+    assert!(
+        !store
+            .lease_refresh(&seen, "two", T0 + 30_020, T0 + 20)
+            .await
+            .unwrap(),
+        "a lease taken on a pair read before its renewal"
+    );
+    let fresh = store.token(id).await.unwrap().unwrap();
+    assert!(
+        store
+            .lease_refresh(&fresh, "two", T0 + 30_020, T0 + 20)
             .await
             .unwrap()
     );
@@ -652,6 +672,7 @@ macro_rules! all_engine_tests {
                 sellers_are_found_by_any_of_their_ids_and_forgotten,
                 dead_pairs_are_marked_for_reauthorization_and_counted,
                 one_refresh_lease_per_token_until_it_runs_out,
+                a_lease_on_a_stale_read_is_refused,
                 a_state_is_claimed_once_and_remembers_its_result,
                 old_claims_and_results_are_forgotten,
                 an_exchange_stores_pair_result_and_claim_together,

@@ -273,11 +273,13 @@ pub trait Store: Send + Sync {
 
     // Refresh leases: one refresh in flight per token, across processes.
 
-    /// Takes the refresh lease of a token until `until`, unless another holder's lease is
-    /// still running. Returns whether `holder` has it now.
+    /// Takes the refresh lease of the token `seen` until `until`, unless another holder's
+    /// lease is still running or the row changed since `seen` was read (someone renewed it:
+    /// renewing again from a stale read would spend the refresh token twice). Returns
+    /// whether `holder` has it now.
     async fn lease_refresh(
         &self,
-        token_id: i64,
+        seen: &StoredToken,
         holder: &str,
         until: i64,
         now_ms: i64,

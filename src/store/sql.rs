@@ -671,18 +671,20 @@ impl Store for SqlStore {
 
     async fn lease_refresh(
         &self,
-        token_id: i64,
+        seen: &StoredToken,
         holder: &str,
         until: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE tokens SET lease_holder = $1, lease_until = $2
-             WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4 OR lease_holder = $5)",
+             WHERE id = $3 AND updated_at = $4
+               AND (lease_until IS NULL OR lease_until < $5 OR lease_holder = $6)",
         )
         .bind(holder)
         .bind(until)
-        .bind(token_id)
+        .bind(seen.id)
+        .bind(seen.updated_at)
         .bind(now_ms)
         .bind(holder)
         .execute(&self.pool)

@@ -245,7 +245,8 @@ impl Tokens {
     }
 
     /// Takes the token's lease in the store. When another process holds it, waits for
-    /// that refresh to land (true: ours to do; false: theirs landed).
+    /// that refresh to land (true: ours to do; false: the row changed since `token` was
+    /// read, so whatever renewal it needed has landed).
     async fn take_lease(&self, token: &StoredToken) -> Result<bool, TokenError> {
         let deadline = tokio::time::Instant::now() + self.lease + LEASE_POLL;
         loop {
@@ -253,18 +254,18 @@ impl Tokens {
             let until = now.saturating_add(millis(self.lease));
             if self
                 .store
-                .lease_refresh(token.id, &self.holder, until, now)
+                .lease_refresh(token, &self.holder, until, now)
                 .await?
             {
                 return Ok(true);
+            }
+            if self.load(token.id).await?.updated_at != token.updated_at {
+                return Ok(false);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(TokenError::Busy);
             }
             tokio::time::sleep(LEASE_POLL).await;
-            if self.load(token.id).await?.updated_at != token.updated_at {
-                return Ok(false);
-            }
         }
     }
 
