@@ -4,7 +4,8 @@
 //!
 //! `Store` is the interface (tests put failing stores behind it); `sql` implements it for
 //! SQLite and PostgreSQL alike, except that on SQLite the seller flow's writes (`writes`)
-//! go through one writer thread that commits them in batches (`sqlite_writer`); and
+//! go through one writer thread that commits them in batches (`sqlite_writer`, which
+//! `sqlite_wal` keeps from waiting for checkpoints); and
 //! `conformance` holds the tests both engines pass.
 
 mod cipher;
@@ -12,6 +13,7 @@ mod cipher;
 mod conformance;
 mod open;
 mod sql;
+mod sqlite_wal;
 mod sqlite_writer;
 #[doc(hidden)]
 pub mod test_database;

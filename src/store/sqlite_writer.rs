@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::sqlite_wal::{AUTOCHECKPOINT_FRAMES, Checkpointer};
 use super::writes::{
     CLAIM_STATE, DELETE_LOOKUP_IDS, ExchangeRows, FINISH_CLAIM, INSERT_LOOKUP_ID, INSERT_RESULT,
     PairRow, UPSERT_PAIR, Write, Written,
@@ -57,10 +58,10 @@ impl SqliteWriter {
         let connection = open(file)?;
         // The pool's settings (open.rs); the busy timeout covers other processes (the CLI).
         connection.busy_timeout(Duration::from_secs(5))?;
-        connection.execute_batch(
+        connection.execute_batch(&format!(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 10000;",
-        )?;
+             PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES};"
+        ))?;
         let checkpointer = Checkpointer::start(file)?;
         let (queue, messages) = mpsc::channel(QUEUE);
         spawn("sqlite-writer", file, move || {
@@ -89,51 +90,19 @@ impl SqliteWriter {
     }
 }
 
-/// Copies committed pages from the WAL into the database file, on its own thread and
-/// connection, shortly after commits. SQLite would otherwise do it inside the commit that
-/// fills the WAL past 1,000 pages: on the writer, with two fsyncs, while every flow waits.
-/// A passive checkpoint never blocks the writer. Should it fall behind, the writer still
-/// checkpoints itself past 10,000 pages (40 MB).
-struct Checkpointer {
-    /// Holds at most one pending "something was committed".
-    committed: std::sync::mpsc::SyncSender<()>,
-}
-
-/// How long the checkpointer waits after a commit, so that one checkpoint covers a burst.
-const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
-
-impl Checkpointer {
-    fn start(file: &Path) -> Result<Self, StoreError> {
-        let connection = open(file)?;
-        let (committed, commits) = std::sync::mpsc::sync_channel(1);
-        spawn("sqlite-checkpoint", file, move || {
-            // Ends with the writer, which holds the sender.
-            while commits.recv().is_ok() {
-                std::thread::sleep(CHECKPOINT_DELAY);
-                while commits.try_recv().is_ok() {}
-                if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                    tracing::warn!(%error, "SQLite checkpoint failed; the WAL grows until one succeeds");
-                }
-            }
-        })?;
-        Ok(Checkpointer { committed })
-    }
-
-    fn committed(&self) {
-        // Full: a checkpoint is pending anyway.
-        let _ = self.committed.try_send(());
-    }
-}
-
 /// A connection of this thread's own to the database the pool migrated.
-fn open(file: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn open(file: &Path) -> rusqlite::Result<Connection> {
     Connection::open_with_flags(
         file,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
 }
 
-fn spawn(name: &str, file: &Path, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+pub(super) fn spawn(
+    name: &str,
+    file: &Path,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<(), StoreError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(body)
@@ -169,6 +138,7 @@ fn run(
                 next = messages.try_recv().ok();
             }
         }
+        checkpointer.restart_if_due(&connection);
         commit(&mut connection, &mut batch);
         checkpointer.committed();
     }
