@@ -9,8 +9,15 @@ ARG RUST_VERSION=1.95.0
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 
+# jemalloc's C sources are built with make, which the slim image leaves out.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make=4.3-4.1 \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
+# .cargo/config.toml sets jemalloc's options at build time.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 # Stubs for every target Cargo.toml names (the benchmark example is never built here).
 RUN mkdir src bench \
  && echo 'fn main() {}' > src/main.rs \

@@ -3,6 +3,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use iop_callback::cli::Cli;
 
+// glibc's malloc took a tenth of the service's CPU under the side-by-side benchmark, and
+// its arena locks put threads to sleep when one thread freed what another allocated (as
+// the SQLite writer and the request tasks do all the time): jemalloc gave a fifth more flows
+// a second and a shorter tail (BENCHMARKS.md). Its options are in .cargo/config.toml.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
