@@ -17,14 +17,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::sqlite_wal::{AUTOCHECKPOINT_FRAMES, Checkpointer};
 use super::writes::{
     CLAIM_STATE, DELETE_LOOKUP_IDS, ExchangeRows, FINISH_CLAIM, INSERT_LOOKUP_ID, INSERT_RESULT,
-    PairRow, UPSERT_PAIR, Write, Written,
+    PairRow, Param, UPSERT_PAIR, Write, Written, claim_params, finish_params, pair_params,
+    result_params,
 };
 
 /// Writes committed together at most: bounds how long one commit holds the write lock.
@@ -199,16 +201,25 @@ fn apply_together(
     Ok(written)
 }
 
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Param::Text(value) => value.to_sql(),
+            Param::OptText(value) => value.to_sql(),
+            Param::Blob(value) => value.to_sql(),
+            Param::Int(value) => value.to_sql(),
+            Param::OptInt(value) => value.to_sql(),
+        }
+    }
+}
+
 /// The statements of `writes.rs`, bound for rusqlite.
 fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
     match write {
         Write::Claim(record) => {
-            let inserted = connection.prepare_cached(CLAIM_STATE)?.execute(params![
-                &record.state_digest[..],
-                record.app.as_str(),
-                &record.browser_digest[..],
-                record.keep_until,
-            ])?;
+            let inserted = connection
+                .prepare_cached(CLAIM_STATE)?
+                .execute(params_from_iter(claim_params(record)))?;
             Ok(Written::Claim {
                 claimed: inserted == 1,
             })
@@ -220,39 +231,21 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
                 state_digest,
             } = &**rows;
             let token_id = upsert_pair(connection, pair)?;
-            connection.prepare_cached(INSERT_RESULT)?.execute(params![
-                grant.id.as_str(),
-                grant.app.as_str(),
-                &grant.browser_digest[..],
-                token_id,
-                grant.expires_at,
-            ])?;
+            connection
+                .prepare_cached(INSERT_RESULT)?
+                .execute(params_from_iter(result_params(grant, token_id)))?;
             connection
                 .prepare_cached(FINISH_CLAIM)?
-                .execute(params![grant.id.as_str(), &state_digest[..]])?;
+                .execute(params_from_iter(finish_params(grant, state_digest)))?;
             Ok(Written::Exchange { token_id })
         }
     }
 }
 
 fn upsert_pair(connection: &Connection, pair: &PairRow) -> rusqlite::Result<i64> {
-    let id = connection.prepare_cached(UPSERT_PAIR)?.query_row(
-        params![
-            pair.app_id,
-            pair.platform,
-            pair.app_key,
-            pair.account_key,
-            pair.access_token,
-            pair.refresh_token,
-            pair.access_expires_at,
-            pair.refresh_expires_at,
-            i64::from(pair.refreshable),
-            pair.identity,
-            pair.request_id,
-            pair.now_ms,
-        ],
-        |row| row.get(0),
-    )?;
+    let id = connection
+        .prepare_cached(UPSERT_PAIR)?
+        .query_row(params_from_iter(pair_params(pair)), |row| row.get(0))?;
     connection
         .prepare_cached(DELETE_LOOKUP_IDS)?
         .execute(params![id])?;

@@ -8,7 +8,9 @@
 //! JSON, the lookup ids. It runs in the request's task, in parallel with other requests,
 //! so that the part that holds the database's write lock is only statements.
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
 
 use super::StoreError;
 use crate::flow::{ClaimRecord, ResultGrant};
@@ -53,6 +55,73 @@ pub(super) const DELETE_LOOKUP_IDS: &str = "DELETE FROM token_sellers WHERE toke
 
 pub(super) const INSERT_LOOKUP_ID: &str =
     "INSERT INTO token_sellers (token_id, seller_key) VALUES ($1, $2)";
+
+/// One statement parameter, whichever driver binds it: the lists below are the one place
+/// that says what each statement's `$N` are, for sqlx here and rusqlite in the writer.
+#[derive(Clone, Copy)]
+pub(super) enum Param<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Blob(&'a [u8]),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+pub(super) fn claim_params(record: &ClaimRecord) -> [Param<'_>; 4] {
+    [
+        Param::Blob(&record.state_digest),
+        Param::Text(record.app.as_str()),
+        Param::Blob(&record.browser_digest),
+        Param::Int(record.keep_until),
+    ]
+}
+
+pub(super) fn pair_params(pair: &PairRow) -> [Param<'_>; 12] {
+    [
+        Param::Text(&pair.app_id),
+        Param::Text(pair.platform),
+        Param::Text(&pair.app_key),
+        Param::Text(&pair.account_key),
+        Param::Text(&pair.access_token),
+        Param::OptText(pair.refresh_token.as_deref()),
+        Param::OptInt(pair.access_expires_at),
+        Param::OptInt(pair.refresh_expires_at),
+        Param::Int(i64::from(pair.refreshable)),
+        Param::Text(&pair.identity),
+        Param::OptText(pair.request_id.as_deref()),
+        Param::Int(pair.now_ms),
+    ]
+}
+
+pub(super) fn result_params(grant: &ResultGrant, token_id: i64) -> [Param<'_>; 5] {
+    [
+        Param::Text(grant.id.as_str()),
+        Param::Text(grant.app.as_str()),
+        Param::Blob(&grant.browser_digest),
+        Param::Int(token_id),
+        Param::Int(grant.expires_at),
+    ]
+}
+
+pub(super) fn finish_params<'a>(
+    grant: &'a ResultGrant,
+    state_digest: &'a [u8; 32],
+) -> [Param<'a>; 2] {
+    [Param::Text(grant.id.as_str()), Param::Blob(state_digest)]
+}
+
+/// `sql` with `params` bound for sqlx.
+fn bound<'q>(sql: &'static str, params: &[Param<'q>]) -> Query<'q, Any, AnyArguments> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |query, param| match *param {
+            Param::Text(value) => query.bind(value),
+            Param::OptText(value) => query.bind(value),
+            Param::Blob(value) => query.bind(value),
+            Param::Int(value) => query.bind(value),
+            Param::OptInt(value) => query.bind(value),
+        })
+}
 
 /// A seller's pair, sealed and ready for `upsert_pair`.
 pub(super) struct PairRow {
@@ -103,11 +172,7 @@ impl Write {
     async fn apply(&self, connection: &mut AnyConnection) -> Result<Written, StoreError> {
         match self {
             Write::Claim(record) => {
-                let inserted = sqlx::query(CLAIM_STATE)
-                    .bind(&record.state_digest[..])
-                    .bind(record.app.as_str())
-                    .bind(&record.browser_digest[..])
-                    .bind(record.keep_until)
+                let inserted = bound(CLAIM_STATE, &claim_params(record))
                     .execute(&mut *connection)
                     .await?;
                 Ok(Written::Claim {
@@ -116,20 +181,15 @@ impl Write {
             }
             Write::Exchange(rows) => {
                 let token_id = upsert_pair(connection, &rows.pair).await?;
-                let grant = &rows.grant;
-                sqlx::query(INSERT_RESULT)
-                    .bind(grant.id.as_str())
-                    .bind(grant.app.as_str())
-                    .bind(&grant.browser_digest[..])
-                    .bind(token_id)
-                    .bind(grant.expires_at)
+                bound(INSERT_RESULT, &result_params(&rows.grant, token_id))
                     .execute(&mut *connection)
                     .await?;
-                sqlx::query(FINISH_CLAIM)
-                    .bind(grant.id.as_str())
-                    .bind(&rows.state_digest[..])
-                    .execute(&mut *connection)
-                    .await?;
+                bound(
+                    FINISH_CLAIM,
+                    &finish_params(&rows.grant, &rows.state_digest),
+                )
+                .execute(&mut *connection)
+                .await?;
                 Ok(Written::Exchange { token_id })
             }
         }
@@ -149,21 +209,10 @@ pub(super) async fn upsert_pair(
     connection: &mut AnyConnection,
     pair: &PairRow,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(UPSERT_PAIR)
-        .bind(&pair.app_id)
-        .bind(pair.platform)
-        .bind(&pair.app_key)
-        .bind(&pair.account_key)
-        .bind(&pair.access_token)
-        .bind(pair.refresh_token.as_deref())
-        .bind(pair.access_expires_at)
-        .bind(pair.refresh_expires_at)
-        .bind(i64::from(pair.refreshable))
-        .bind(&pair.identity)
-        .bind(pair.request_id.as_deref())
-        .bind(pair.now_ms)
+    let id: i64 = bound(UPSERT_PAIR, &pair_params(pair))
         .fetch_one(&mut *connection)
-        .await?;
+        .await?
+        .try_get(0)?;
     sqlx::query(DELETE_LOOKUP_IDS)
         .bind(id)
         .execute(&mut *connection)
