@@ -146,7 +146,7 @@ impl Flows {
     /// A result grant for this browser, starting at `now`.
     pub fn grant(&self, browser: &BrowserId, token_id: i64, now: i64) -> ResultGrant {
         ResultGrant {
-            id: ResultId::generate(),
+            id: ResultId::generate(now),
             app: self.app.clone(),
             browser_digest: browser.digest(),
             token_id,
@@ -231,7 +231,7 @@ mod tests {
             already_claimed(ClaimStage::Exchanging),
             StateRejection::InProgress
         );
-        let result = ResultId::generate();
+        let result = ResultId::generate(T0);
         assert_eq!(
             already_claimed(ClaimStage::Finished(Some(result.clone()))),
             StateRejection::AlreadyUsed {

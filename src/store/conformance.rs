@@ -364,7 +364,7 @@ pub(super) async fn a_state_is_claimed_once_and_remembers_its_result(store: &dyn
         store.claim_state(&record, T0).await.unwrap(),
         ClaimAttempt::Taken(ClaimStage::Exchanging)
     );
-    let result = ResultId::generate();
+    let result = ResultId::generate(T0);
     store
         .finish_claim(&record.state_digest, Some(&result))
         .await
@@ -385,7 +385,7 @@ pub(super) async fn an_exchange_stores_pair_result_and_claim_together(store: &dy
     store.claim_state(&record, T0).await.unwrap();
     let app = AppId::implicit();
     let grant = ResultGrant {
-        id: ResultId::generate(),
+        id: ResultId::generate(T0),
         app: app.clone(),
         browser_digest: record.browser_digest,
         token_id: 0,
@@ -421,7 +421,7 @@ pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
     assert_eq!(store.claim_stage(&old.state_digest).await.unwrap(), None);
 
     let grant = ResultGrant {
-        id: ResultId::generate(),
+        id: ResultId::generate(T0),
         app: AppId::implicit(),
         browser_digest: BrowserId::generate().digest(),
         token_id: 42,
@@ -433,7 +433,7 @@ pub(super) async fn old_claims_and_results_are_forgotten(store: &dyn Store) {
         Some(&grant)
     );
     let newer = ResultGrant {
-        id: ResultId::generate(),
+        id: ResultId::generate(T0),
         expires_at: T0 + 60_000,
         ..grant.clone()
     };
@@ -598,7 +598,7 @@ pub(super) async fn a_failing_write_fails_only_itself(store: &dyn Store) {
     for record in &claims {
         store.claim_state(record, T0).await.unwrap();
     }
-    let shared = ResultId::generate();
+    let shared = ResultId::generate(T0);
     let grants: Vec<ResultGrant> = claims
         .iter()
         .enumerate()
@@ -606,7 +606,7 @@ pub(super) async fn a_failing_write_fails_only_itself(store: &dyn Store) {
             id: if i == 3 || i == 6 {
                 shared.clone()
             } else {
-                ResultId::generate()
+                ResultId::generate(T0)
             },
             app: app.clone(),
             browser_digest: record.browser_digest,

@@ -136,3 +136,66 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{ClaimStage, ResultId};
+    use crate::store::{SqlStore, Store};
+
+    /// A database of the version before the flow tables were clustered (migration 6) keeps
+    /// its in-flight claims, result pages and lookup ids through the upgrade.
+    #[tokio::test]
+    async fn flow_rows_of_an_earlier_version_survive_the_clustering_migration() {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", folder.path().join("old.db").display());
+        sqlx::any::install_default_drivers();
+        {
+            let pool = AnyPoolOptions::new()
+                .connect(&format!("{url}?mode=rwc"))
+                .await
+                .unwrap();
+            sqlx::migrate!("./migrations/sqlite")
+                .run_to(5, &pool)
+                .await
+                .unwrap();
+            pool.execute(
+                "INSERT INTO tokens (platform, app_key, account_key, access_token, refreshable,
+                     identity, created_at, updated_at)
+                 VALUES ('aliexpress', '500000', 'seller:7001', 'at-old', 0, '{}', 1, 1);
+                 INSERT INTO token_sellers (token_id, seller_key) VALUES (1, '7001');
+                 INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, result_id,
+                     keep_until)
+                 VALUES (zeroblob(32), 'default', zeroblob(32), 'finished',
+                     '0123456789abcdef0123456789abcdef', 9000000000000);
+                 INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
+                 VALUES ('0123456789abcdef0123456789abcdef', 'default', zeroblob(32), 1,
+                     9000000000000);",
+            )
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+
+        let store = SqlStore::open(&url, None).await.unwrap();
+        let old_result = ResultId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(
+            store.claim_stage(&[0; 32]).await.unwrap(),
+            Some(ClaimStage::Finished(Some(old_result.clone())))
+        );
+        assert_eq!(
+            store.result(&old_result).await.unwrap().unwrap().token_id,
+            1
+        );
+        let found = store.find_seller("7001").await.unwrap();
+        assert_eq!(found.iter().map(|t| t.id).collect::<Vec<_>>(), [1]);
+        assert!(store.delete_token(1).await.unwrap());
+        store.close().await;
+        let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
+        let (lookup_ids,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_sellers")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(lookup_ids, 0, "the foreign key still cascades");
+    }
+}

@@ -316,7 +316,7 @@ mod tests {
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
 
         // The first write takes the writer into SQLite's busy wait (up to 5 s)...
-        let first = send(&writer, exchange(0, &ResultId::generate())).await;
+        let first = send(&writer, exchange(0, &ResultId::generate(1))).await;
         tokio::time::timeout(Duration::from_secs(2), async {
             while writer.queue.capacity() < QUEUE {
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -325,13 +325,13 @@ mod tests {
         .await
         .expect("the writer takes the first write");
         // ...while the others queue behind it.
-        let shared = ResultId::generate();
+        let shared = ResultId::generate(1);
         let mut rest = Vec::new();
         for seller in 1..8 {
             let result = if seller == 3 || seller == 6 {
                 shared.clone()
             } else {
-                ResultId::generate()
+                ResultId::generate(1)
             };
             rest.push((seller, send(&writer, exchange(seller, &result)).await));
         }
@@ -358,7 +358,7 @@ mod tests {
         let (dir, _store) = temp_sqlite().await.unwrap();
         let writer = SqliteWriter::start(&dir.path().join("nested/tokens.db")).unwrap();
         writer.close().await;
-        let refused = writer.submit(exchange(1, &ResultId::generate())).await;
+        let refused = writer.submit(exchange(1, &ResultId::generate(1))).await;
         assert!(
             matches!(refused, Err(StoreError::Database(sqlx::Error::PoolClosed))),
             "{refused:?}"
