@@ -15,7 +15,10 @@ use sqlx::AnyPool;
 use super::cipher::{Row, TokenCipher, is_encrypted};
 use super::open::{Engine, open_pool};
 use super::sqlite_writer::SqliteWriter;
-use super::writes::{ExchangeRows, PairRow, Write, Written, apply_alone, upsert_pair};
+use super::writes::{
+    DELETE_LOOKUP_IDS, ExchangeRows, FINISH_CLAIM, INSERT_RESULT, PairRow, Write, Written,
+    apply_alone, bound, finish_params, result_params, upsert_pair,
+};
 use super::{
     ClaimAttempt, Owner, Store, StoreError, StoredToken, TokenCounts, TokenStatus, account_key,
 };
@@ -478,7 +481,7 @@ impl Store for SqlStore {
 
     async fn delete_token(&self, id: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM token_sellers WHERE token_id = $1")
+        sqlx::query(DELETE_LOOKUP_IDS)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -742,29 +745,17 @@ impl Store for SqlStore {
         state_digest: &[u8; 32],
         result: Option<&ResultId>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE flow_claims SET stage = 'finished', result_id = $1 WHERE state_digest = $2",
-        )
-        .bind(result.map(ResultId::as_str))
-        .bind(&state_digest[..])
-        .execute(&self.pool)
-        .await?;
+        bound(FINISH_CLAIM, &finish_params(result, state_digest))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
         self.sweep_results(now_ms).await?;
-        sqlx::query(
-            "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(grant.id.as_str())
-        .bind(grant.app.as_str())
-        .bind(&grant.browser_digest[..])
-        .bind(grant.token_id)
-        .bind(grant.expires_at)
-        .execute(&self.pool)
-        .await?;
+        bound(INSERT_RESULT, &result_params(grant, grant.token_id))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

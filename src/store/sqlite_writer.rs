@@ -236,7 +236,10 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
                 .execute(params_from_iter(result_params(grant, token_id)))?;
             connection
                 .prepare_cached(FINISH_CLAIM)?
-                .execute(params_from_iter(finish_params(grant, state_digest)))?;
+                .execute(params_from_iter(finish_params(
+                    Some(&grant.id),
+                    state_digest,
+                )))?;
             Ok(Written::Exchange { token_id })
         }
     }

@@ -13,7 +13,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
 
 use super::StoreError;
-use crate::flow::{ClaimRecord, ResultGrant};
+use crate::flow::{ClaimRecord, ResultGrant, ResultId};
 
 pub(super) const CLAIM_STATE: &str =
     "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
@@ -103,15 +103,19 @@ pub(super) fn result_params(grant: &ResultGrant, token_id: i64) -> [Param<'_>; 5
     ]
 }
 
+/// For `FINISH_CLAIM`: the result, or none when the exchange failed.
 pub(super) fn finish_params<'a>(
-    grant: &'a ResultGrant,
+    result: Option<&'a ResultId>,
     state_digest: &'a [u8; 32],
 ) -> [Param<'a>; 2] {
-    [Param::Text(grant.id.as_str()), Param::Blob(state_digest)]
+    [
+        Param::OptText(result.map(ResultId::as_str)),
+        Param::Blob(state_digest),
+    ]
 }
 
 /// `sql` with `params` bound for sqlx.
-fn bound<'q>(sql: &'static str, params: &[Param<'q>]) -> Query<'q, Any, AnyArguments> {
+pub(super) fn bound<'q>(sql: &'static str, params: &[Param<'q>]) -> Query<'q, Any, AnyArguments> {
     params
         .iter()
         .fold(sqlx::query(sql), |query, param| match *param {
@@ -186,7 +190,7 @@ impl Write {
                     .await?;
                 bound(
                     FINISH_CLAIM,
-                    &finish_params(&rows.grant, &rows.state_digest),
+                    &finish_params(Some(&rows.grant.id), &rows.state_digest),
                 )
                 .execute(&mut *connection)
                 .await?;
