@@ -92,3 +92,74 @@ async fn a_full_house_of_idle_clients_only_delays_others_until_the_timeout() {
         started.elapsed()
     );
 }
+
+/// An HTTP/2 client (prior knowledge, no TLS) that opens the connection, settles its
+/// settings, answers every ping and never opens a stream. Returns whether the server
+/// closed the connection within `within`, and whether it said GOAWAY first.
+fn idle_http2_client(address: &str, within: Duration) -> (bool, bool) {
+    let host = address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
+    stream.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut goaway = false;
+    loop {
+        let mut head = [0u8; 9];
+        if let Err(e) = stream.read_exact(&mut head) {
+            let timed_out = matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            );
+            return (!timed_out, goaway);
+        }
+        let length = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; length];
+        if stream.read_exact(&mut payload).is_err() {
+            return (true, goaway);
+        }
+        let (kind, ack) = (head[3], head[4] & 1 == 1);
+        match kind {
+            4 if !ack => stream.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]).unwrap(),
+            6 if !ack => {
+                let mut pong = vec![0, 0, 8, 6, 1, 0, 0, 0, 0];
+                pong.extend_from_slice(&payload);
+                stream.write_all(&pong).unwrap();
+            }
+            7 => goaway = true,
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_that_answers_pings_is_closed_after_the_header_timeout() {
+    let app = spawn_app_with(&["--header-timeout", "1s", "--max-connections", "4"]).await;
+    let address = app.address.clone();
+    let idlers = tokio::task::spawn_blocking(move || {
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let address = address.clone();
+                std::thread::spawn(move || idle_http2_client(&address, Duration::from_secs(8)))
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    // While four idlers hold every slot, a real client waits, and is served once they go.
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for (closed, goaway) in idlers.await.unwrap() {
+        assert!(closed, "the idle HTTP/2 connection was closed");
+        assert!(goaway, "with a GOAWAY first");
+    }
+}

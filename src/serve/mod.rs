@@ -1,0 +1,177 @@
+//! Serving HTTP: the accept loop, with bounds on what slow and idle clients can hold.
+//!
+//! `axum::serve` has no header-read timeout or connection cap, so a thousand idle sockets
+//! or half-sent headers could hold the file descriptors and memory for ever. Here every
+//! connection must send its request headers (and, between requests, the next ones) within
+//! the header timeout, headers are bounded in size, at most `max_connections` are open at
+//! once (more wait in the kernel's backlog), and a failing `accept` (out of file
+//! descriptors) is logged, once a second at most.
+//!
+//! HTTP/2 has no header timeout between streams, and hyper's keep-alive pings only find
+//! dead peers: a client that answers them keeps an idle connection for ever. So every
+//! connection, whatever its protocol, is closed (gracefully: GOAWAY on HTTP/2) once it has
+//! had no request in flight for the header timeout (`idle`).
+
+mod idle;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+use idle::{Activity, Tracked};
+
+/// Request headers larger than this are refused (hyper's read buffer; its minimum is 8 KiB).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// HTTP/2 pings a connection this often, and drops it when a ping goes unanswered.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// How the listener treats its clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Connections open at once (IOP_MAX_CONNECTIONS).
+    pub max_connections: usize,
+    /// Time to send a request's headers, to start the next request on a kept-alive
+    /// connection, and for which any connection may sit without a request in flight
+    /// (IOP_HEADER_TIMEOUT).
+    pub header_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` until `shutdown` completes, then stops accepting at once and lets the
+/// open connections finish their requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ConnectionLimits,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_KEEP_ALIVE)
+        .keep_alive_timeout(limits.header_timeout)
+        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
+    let max_connections = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let slots = Arc::new(Semaphore::new(max_connections as usize));
+    // Every connection holds a receiver: the sender going `true` asks them to finish.
+    let (stop, stopping) = watch::channel(false);
+    let mut last_accept_error: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // EMFILE and the like: say so (not once per attempt), and let sockets close.
+                if last_accept_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    tracing::error!(error = %error, "cannot accept connections");
+                    last_accept_error = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Nagle delays small responses by up to 40 ms on keep-alive connections.
+        let _ = stream.set_nodelay(true);
+        // The peer's address, for the per-client exchange limit.
+        let router = router
+            .clone()
+            .layer(axum::Extension(ConnectInfo::<SocketAddr>(peer)));
+        let builder = builder.clone();
+        let stopping = stopping.clone();
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            serve_connection(stream, router, &builder, header_timeout, stopping).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Every open connection finishes its requests; each frees its slot when it ends.
+    let _ = stop.send(true);
+    let _ = slots.acquire_many(max_connections).await;
+    Ok(())
+}
+
+/// Serves one connection until the client leaves, it sits idle for `header_timeout`, or
+/// the server stops.
+async fn serve_connection(
+    stream: TcpStream,
+    router: Router,
+    builder: &auto::Builder<TokioExecutor>,
+    header_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    // Until its first bytes arrive, hyper cannot tell HTTP/1 from HTTP/2, and neither
+    // protocol's timers run yet: a silent client is timed out here.
+    // (`peek`, not `readable`: readiness can be reported before any byte came.)
+    let mut first = [0u8; 1];
+    if !matches!(
+        tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
+        Ok(Ok(1..))
+    ) {
+        return;
+    }
+    let activity = Activity::new();
+    let service = Tracked {
+        inner: TowerToHyperService::new(router),
+        activity: activity.clone(),
+    };
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            // A client that goes away or times out ends here; that is no error of ours.
+            _ = connection.as_mut() => return,
+            () = activity.idle_for(header_timeout), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = stopping.wait_for(|stop| *stop), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            // A client that does not read the GOAWAY (or the last response) is dropped
+            // once it has had another timeout with nothing in flight.
+            () = activity.idle_for(header_timeout * 2), if closing => {
+                if !activity.is_busy() {
+                    return;
+                }
+            }
+        }
+    }
+}
