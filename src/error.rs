@@ -12,6 +12,7 @@ use crate::iop::auth_code::AuthCodeError;
 use crate::iop::{IopError, PlatformError};
 use crate::store::StoreError;
 use crate::web::limits::Limited;
+use crate::web::refusal::refuse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -261,12 +262,17 @@ impl IntoResponse for AppError {
                     "the platform refused the service's configuration: the operator must fix it"
                 );
             }
+            // Anyone can post a form without the token: logged within the shared budget.
+            AppError::Csrf => {}
             _ if status.is_server_error() => {
                 tracing::error!(error = %self, status = status.as_u16(), "request failed");
             }
             _ => tracing::info!(error = %self, status = status.as_u16(), "request refused"),
         }
         let mut response = status.into_response();
+        if let AppError::Csrf = self {
+            refuse(&mut response, self.reason(), &self, status);
+        }
         if let AppError::Limited(Limited::Rate { retry_after_secs }) = self {
             response
                 .headers_mut()

@@ -2,7 +2,6 @@
 //! own request id, one log line per request, a timeout, security headers, and `no-store`
 //! by default.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use crate::log_budget::REQUEST_LINES;
 use crate::random::random_hex;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -106,59 +106,6 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     }
 }
 
-/// Request log lines a second, at most; a busy service writes this many plus one line
-/// saying how many it left out.
-const REQUEST_LINES_PER_SECOND: u64 = 100;
-
-static REQUEST_LINES: LogBudget = LogBudget::new(REQUEST_LINES_PER_SECOND);
-
-/// A per-second allowance of log lines, shared by every request of the process.
-struct LogBudget {
-    per_second: u64,
-    second: AtomicU64,
-    used: AtomicU64,
-    left_out: AtomicU64,
-}
-
-impl LogBudget {
-    const fn new(per_second: u64) -> Self {
-        LogBudget {
-            per_second,
-            second: AtomicU64::new(0),
-            used: AtomicU64::new(0),
-            left_out: AtomicU64::new(0),
-        }
-    }
-
-    fn allow(&self) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let second = self.second.load(Ordering::Relaxed);
-        if now != second
-            && self
-                .second
-                .compare_exchange(second, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.used.store(0, Ordering::Relaxed);
-            let left_out = self.left_out.swap(0, Ordering::Relaxed);
-            if left_out > 0 {
-                tracing::warn!(
-                    left_out,
-                    "request log lines left out in the last busy second (the http_requests metric counts them all)"
-                );
-            }
-        }
-        if self.used.fetch_add(1, Ordering::Relaxed) < self.per_second {
-            true
-        } else {
-            self.left_out.fetch_add(1, Ordering::Relaxed);
-            false
-        }
-    }
-}
-
 /// Headers every response gets: the project's security requirements for pages.
 fn security_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
@@ -199,17 +146,4 @@ async fn no_store_by_default(request: Request, next: Next) -> Response<Body> {
         );
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_flood_gets_a_bounded_number_of_log_lines() {
-        let budget = LogBudget::new(10);
-        let allowed = (0..1_000).filter(|_| budget.allow()).count();
-        // Within one second, or straddling two.
-        assert!((10..=20).contains(&allowed), "{allowed}");
-    }
 }

@@ -22,6 +22,7 @@ pub mod healthcheck;
 pub mod iop;
 pub mod layers;
 mod lock;
+mod log_budget;
 pub mod metrics;
 pub mod random;
 mod redact;

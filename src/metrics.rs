@@ -46,6 +46,12 @@ struct HttpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    route: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     app: String,
     status: &'static str,
@@ -61,6 +67,7 @@ pub struct Metrics {
     platform_latency: Family<ApiLabels, Histogram>,
     http_requests: Family<HttpLabels, Counter>,
     callbacks_refused: Family<ReasonLabels, Counter>,
+    requests_refused: Family<RefusalLabels, Counter>,
     tokens_unsaved: Family<AppLabels, Counter>,
     tokens: Family<StatusLabels, Gauge>,
 }
@@ -77,6 +84,7 @@ impl Default for Metrics {
         });
         let http_requests = Family::default();
         let callbacks_refused = Family::default();
+        let requests_refused = Family::default();
         let tokens_unsaved = Family::default();
         let tokens = Family::default();
         registry.register(
@@ -110,6 +118,11 @@ impl Default for Metrics {
             callbacks_refused.clone(),
         );
         registry.register(
+            "requests_refused",
+            "Requests anyone can make that were refused (API off or without a valid key, unknown API routes, forms without their CSRF token), by route and reason",
+            requests_refused.clone(),
+        );
+        registry.register(
             "tokens_unsaved",
             "Exchanges whose tokens the store would not take (shown to the seller's browser instead)",
             tokens_unsaved.clone(),
@@ -123,6 +136,7 @@ impl Default for Metrics {
             platform_latency,
             http_requests,
             callbacks_refused,
+            requests_refused,
             tokens_unsaved,
             tokens,
         }
@@ -197,6 +211,15 @@ impl Metrics {
     pub fn callback_rejected(&self, reason: &'static str) {
         self.callbacks_refused
             .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn request_refused(&self, route: &str, reason: &'static str) {
+        self.requests_refused
+            .get_or_create(&RefusalLabels {
+                route: route.to_owned(),
+                reason,
+            })
             .inc();
     }
 

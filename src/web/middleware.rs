@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use crate::error::ErrorPage;
 use crate::layers;
 use crate::metrics::Metrics;
+use crate::web::refusal::Refused;
 use crate::web::views::{ErrorView, Layout, render};
 
 /// Renders any `ErrorPage` that an `AppError` left on the response, keeping its status and
@@ -55,5 +56,8 @@ pub(super) async fn count_request(
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let response = next.run(request).await;
     metrics.http_request(&route, response.status().as_u16());
+    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+        metrics.request_refused(&route, reason);
+    }
     response
 }

@@ -10,6 +10,7 @@ mod health;
 mod landing;
 pub mod limits;
 mod middleware;
+pub(crate) mod refusal;
 mod result;
 pub mod state;
 pub mod views;

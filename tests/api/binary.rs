@@ -67,6 +67,11 @@ impl RunningBinary {
         self.log_containing(last_words)
     }
 
+    /// How many lines the process has logged so far.
+    pub fn log_lines(&self) -> usize {
+        self.log.lock().unwrap().lines().count()
+    }
+
     /// The log so far, once it contains `text` (or after two seconds).
     pub fn log_containing(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(2);

@@ -132,3 +132,143 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     }
     assert_eq!(statuses, [303, 429]);
 }
+
+/// Sends `count` requests made by `request`, sixteen at a time; returns how long it took.
+async fn flood(
+    count: usize,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+) -> Duration {
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let request = &request;
+    let workers = (0..16).map(|_| {
+        let http = http.clone();
+        async move {
+            for _ in 0..count / 16 {
+                let status = request(&http).send().await.unwrap().status();
+                assert!(status.is_client_error(), "{status}");
+            }
+        }
+    });
+    futures_util::future::join_all(workers).await;
+    started.elapsed()
+}
+
+/// The lines a flood of `count` requests may add to the log within `took`: the request
+/// lines' and the refusals' budgets a second, plus their "left out" notes.
+fn log_bound(took: Duration, count: usize) -> usize {
+    let bound = (took.as_secs() as usize + 2) * (100 + 10 + 2);
+    assert!(
+        bound < count / 2,
+        "the flood of {count} requests took {took:?}: too slow to tell a bounded log from one line each"
+    );
+    bound
+}
+
+#[tokio::test]
+async fn a_flood_of_anonymous_refusals_writes_a_bounded_log_on_every_route_class() {
+    const REQUESTS: usize = 3_200;
+    let platform = wiremock::MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let with_api = crate::binary::RunningBinary::start(
+        &platform,
+        &data,
+        &[
+            "--api-keys",
+            "flood-test-api-key-0123456789abcdefghijkl",
+            "--admin-password",
+            crate::admin::PASSWORD,
+        ],
+    );
+    let off_data = tempfile::tempdir().unwrap();
+    let api_off = crate::binary::RunningBinary::start(&platform, &off_data, &[]);
+
+    let classes: [(
+        &str,
+        &crate::binary::RunningBinary,
+        Box<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder>,
+    ); 4] = [
+        (
+            "API off",
+            &api_off,
+            Box::new(|http: &reqwest::Client| {
+                http.get(format!("{}/api/anything", api_off.address))
+            }),
+        ),
+        (
+            "API without a key",
+            &with_api,
+            Box::new(|http: &reqwest::Client| {
+                http.get(format!("{}/api/v1/tokens", with_api.address))
+            }),
+        ),
+        (
+            "API route unknown",
+            &with_api,
+            Box::new(|http: &reqwest::Client| {
+                http.get(format!("{}/api/v1/nothing-here", with_api.address))
+            }),
+        ),
+        (
+            "sign-in without CSRF",
+            &with_api,
+            Box::new(|http: &reqwest::Client| {
+                http.post(format!("{}/admin/login", with_api.address))
+                    .form(&[("csrf", "forged"), ("password", "guess")])
+            }),
+        ),
+    ];
+    for (class, binary, request) in classes {
+        let before = binary.log_lines();
+        let took = flood(REQUESTS, request).await;
+        // Let the last busy second's "left out" note come out.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let _ = reqwest::get(format!("{}/healthz", binary.address)).await;
+        let added = binary.log_lines() - before;
+        let bound = log_bound(took, REQUESTS);
+        assert!(
+            added <= bound,
+            "{class}: {added} log lines for {REQUESTS} requests in {took:?} (at most {bound})"
+        );
+    }
+    let log = with_api.kill_and_collect_log("");
+    assert!(
+        log.contains("log lines left out"),
+        "the log says what it left out"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_refusals_are_counted_by_route_and_reason() {
+    let app = spawn_app_with(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--api-keys",
+        "counted-api-key-0123456789abcdefghijklmno",
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        http.get(format!("{}/api/v1/tokens", app.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    http.get(format!("{}/api/v1/nothing-here", app.address))
+        .bearer_auth("a-wrong-key")
+        .send()
+        .await
+        .unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", app.metrics_address.unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"iop_callback_requests_refused_total{route="/api/v1/tokens",reason="unauthorized"} 3"#,
+        r#"iop_callback_requests_refused_total{route="(unmatched)",reason="no_route"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}

@@ -99,7 +99,9 @@ async fn a_full_house_of_idle_clients_only_delays_others_until_the_timeout() {
 fn idle_http2_client(address: &str, within: Duration) -> (bool, bool) {
     let host = address.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).unwrap();
-    stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .unwrap();
     // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
     stream.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
     stream.set_read_timeout(Some(within)).unwrap();

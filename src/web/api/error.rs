@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::iop::IopError;
 use crate::store::{StoreError, StoredToken};
 use crate::tokens::TokenError;
+use crate::web::refusal::refuse;
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
@@ -54,6 +55,16 @@ impl ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
             },
+        }
+    }
+
+    /// Why, when anyone can cause this refusal without a key.
+    fn anonymous_reason(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Off => Some("api_off"),
+            ApiError::NoRoute => Some("no_route"),
+            ApiError::Unauthorized(_) => Some("unauthorized"),
+            _ => None,
         }
     }
 
@@ -118,12 +129,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        let mut response = (status, Json(self.body())).into_response();
+        if let Some(reason) = self.anonymous_reason() {
+            refuse(&mut response, reason, &self, status);
+        } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "API request failed");
         } else {
             tracing::info!(error = %self, status = status.as_u16(), "API request refused");
         }
-        let mut response = (status, Json(self.body())).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
