@@ -133,6 +133,9 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
     assert_eq!(statuses, [303, 429]);
 }
 
+/// One route class's request, built for each send of a flood.
+type MakeRequest<'a> = Box<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + 'a>;
+
 /// Sends `count` requests made by `request`, sixteen at a time; returns how long it took.
 async fn flood(
     count: usize,
@@ -183,11 +186,7 @@ async fn a_flood_of_anonymous_refusals_writes_a_bounded_log_on_every_route_class
     let off_data = tempfile::tempdir().unwrap();
     let api_off = crate::binary::RunningBinary::start(&platform, &off_data, &[]);
 
-    let classes: [(
-        &str,
-        &crate::binary::RunningBinary,
-        Box<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder>,
-    ); 4] = [
+    let classes: [(&str, &crate::binary::RunningBinary, MakeRequest<'_>); 4] = [
         (
             "API off",
             &api_off,
