@@ -26,7 +26,7 @@ mod log_budget;
 pub mod metrics;
 pub mod random;
 mod redact;
-pub mod refresher;
+pub mod renewal;
 pub mod sandbox;
 pub mod serve;
 pub mod services;

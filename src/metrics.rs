@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use crate::apps::AppId;
 use crate::iop::{IopError, TokenApi};
 use crate::lock::lock;
-use crate::store::TokenCounts;
+use crate::tokens::TokenCounts;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppLabels {

@@ -12,9 +12,9 @@ use crate::config::{AppConfig, Config};
 use crate::flow::{Flows, StateKey};
 use crate::iop::IopClient;
 use crate::metrics::Metrics;
+use crate::renewal::Tokens;
 use crate::startup::StartupError;
 use crate::store::{self, SharedStore};
-use crate::tokens::Tokens;
 
 /// One app at run time: its settings, its signed client, its state rules (keyed by its
 /// own secret, so a state of one app is refused at another app's callback).

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::clock::{self, SharedClock};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::refresher::Refresher;
+use crate::renewal::refresher::Refresher;
 use crate::serve::{ConnectionLimits, serve};
 use crate::services::Services;
 use crate::store::{SharedStore, StoreError};

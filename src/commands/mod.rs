@@ -13,10 +13,10 @@ use crate::config::{Config, ConfigError};
 use crate::demo::{self, DemoError};
 use crate::healthcheck::Unhealthy;
 use crate::iop::IopError;
+use crate::renewal::TokenError;
 use crate::services::Services;
 use crate::startup::{Application, StartupError, shutdown_signal};
 use crate::store::StoreError;
-use crate::tokens::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

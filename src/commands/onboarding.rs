@@ -6,7 +6,8 @@ use super::CommandError;
 use crate::clock;
 use crate::iop::{AuthCode, TokenApi, TokenResponse};
 use crate::services::{AppRuntime, Services};
-use crate::store::{ClaimAttempt, Owner};
+use crate::store::ClaimAttempt;
+use crate::tokens::Owner;
 use crate::web::authorize_url as platform_authorize_url;
 
 /// The app a command acts on: `--app`, or the only one.

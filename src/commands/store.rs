@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::CommandError;
 use crate::cli::{ServiceArgs, StoreCommand};
 use crate::config::Config;
-use crate::store::{SqlStore, TokenCipher};
+use crate::store::{Store, TokenCipher};
 
 pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<(), CommandError> {
     if let StoreCommand::GenerateKey = command {
@@ -27,7 +27,7 @@ pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<
                 ));
             }
             // The store is not yet what the key says, so it is opened without the check.
-            let store = SqlStore::open_unchecked(&config.database_url, key).await?;
+            let store = Store::open_unchecked(&config.database_url, key).await?;
             let count = store.encrypt_all().await;
             store_close(&store).await;
             println!("encrypted {} token pairs", count?);
@@ -37,7 +37,7 @@ pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<
             new_key,
         } => {
             let new = new_cipher(new_key.as_ref(), new_key_file.as_deref())?;
-            let store = SqlStore::open(&config.database_url, key).await?;
+            let store = Store::open(&config.database_url, key).await?;
             let count = store.rotate_key(new).await;
             store_close(&store).await;
             println!(
@@ -46,7 +46,7 @@ pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<
             );
         }
         StoreCommand::Backup { file } => {
-            let store = SqlStore::open(&config.database_url, key).await?;
+            let store = Store::open(&config.database_url, key).await?;
             let result = store.backup(&file).await;
             store_close(&store).await;
             result?;
@@ -56,7 +56,7 @@ pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<
     Ok(())
 }
 
-async fn store_close(store: &SqlStore) {
+async fn store_close(store: &Store) {
     crate::store::Store::close(store).await;
 }
 

@@ -7,9 +7,10 @@ use super::CommandError;
 use crate::apps::AppId;
 use crate::cli::{SellerArg, TokensCommand};
 use crate::clock;
+use crate::renewal::{self, SellerLookup};
 use crate::services::Services;
-use crate::store::StoredToken;
-use crate::tokens::{self, Health, SellerDetails, SellerLookup, TokenSummary};
+use crate::tokens::{Health, SellerDetails, TokenSummary};
+use crate::tokens::{Pair, StoredToken};
 
 pub(super) async fn run(services: Services, command: TokensCommand) -> Result<(), CommandError> {
     let result = match command {
@@ -33,10 +34,7 @@ fn app_filter(raw: Option<&str>) -> Result<Option<AppId>, CommandError> {
 
 async fn list(services: &Services, json: bool, app: Option<&str>) -> Result<(), CommandError> {
     let now = services.tokens.now_ms();
-    let tokens = services
-        .store
-        .list_tokens(app_filter(app)?.as_ref())
-        .await?;
+    let tokens = services.store.list_pairs(app_filter(app)?.as_ref()).await?;
     if json {
         let summaries: Vec<TokenSummary> =
             tokens.iter().map(|t| TokenSummary::new(t, now)).collect();
@@ -53,7 +51,7 @@ async fn list(services: &Services, json: bool, app: Option<&str>) -> Result<(), 
 }
 
 /// The listing for people: one line per seller, in aligned columns.
-fn table(tokens: &[StoredToken], now: i64) -> String {
+fn table(tokens: &[Pair], now: i64) -> String {
     let expiry = |at: Option<i64>| at.map_or("never".to_owned(), |at| clock::remaining(at, now));
     let mut rows = vec![[
         "SELLER".to_owned(),
@@ -181,7 +179,7 @@ async fn delete(services: &Services, seller: &SellerArg) -> Result<(), CommandEr
 /// The one pair `seller` names, within `--app` when given.
 async fn find(services: &Services, seller: &SellerArg) -> Result<StoredToken, CommandError> {
     let app = app_filter(seller.app.as_deref())?;
-    tokens::find_seller(services.store.as_ref(), &seller.seller, app.as_ref())
+    renewal::find_seller(services.store.as_ref(), &seller.seller, app.as_ref())
         .await
         .map_err(|lookup| match lookup {
             SellerLookup::NotFound => CommandError::NotFound(seller.seller.clone()),

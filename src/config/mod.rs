@@ -26,7 +26,7 @@ use crate::apps::AppId;
 use crate::cli::ServiceArgs;
 use crate::iop::Platform;
 use crate::serve::ConnectionLimits;
-use crate::store::TokenCipher;
+use crate::store::{DatabaseUrl, TokenCipher};
 use crate::tokens::RefreshBefore;
 
 /// API keys are compared in constant time, but a short one could still be guessed.
@@ -80,7 +80,7 @@ pub struct Config {
     /// (which differs from IOP_LISTEN's when that says port 0).
     pub public_url_follows_listen: bool,
     pub listen: SocketAddr,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub http_timeout: Duration,
     pub state_ttl: Duration,
     /// The refresher's longest sleep; `None` when refreshing is off.
@@ -267,23 +267,18 @@ impl Config {
                 })
             })
             .transpose()?;
-        let database_url = args
-            .database_url
-            .as_deref()
-            .unwrap_or(defaults.database_url)
-            .trim();
-        if crate::store::Engine::of(database_url).is_none() {
-            return Err(bad(
-                "IOP_DATABASE_URL",
-                "must be a sqlite: URL (sqlite://data/iop-callback.db) or a postgres:// URL",
-            ));
-        }
+        let database_url = DatabaseUrl::parse(
+            args.database_url
+                .as_deref()
+                .unwrap_or(defaults.database_url),
+        )
+        .map_err(|problem| bad("IOP_DATABASE_URL", problem))?;
         Ok(Config {
             apps,
             public_url,
             public_url_follows_listen: args.public_url.is_none(),
             listen,
-            database_url: database_url.to_owned(),
+            database_url,
             http_timeout,
             state_ttl,
             refresh_interval,

@@ -11,6 +11,7 @@ mod state;
 use subtle::ConstantTimeEq;
 
 use crate::apps::AppId;
+use crate::tokens::TokenId;
 pub use ids::{BrowserId, ResultId};
 pub use state::{FlowState, StateKey, VerifiedState};
 
@@ -59,6 +60,28 @@ pub enum ClaimStage {
     Finished(Option<ResultId>),
 }
 
+impl ClaimStage {
+    /// How the store names the stage.
+    pub const EXCHANGING: &'static str = "exchanging";
+    pub const FINISHED: &'static str = "finished";
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClaimStage::Exchanging => Self::EXCHANGING,
+            ClaimStage::Finished(_) => Self::FINISHED,
+        }
+    }
+
+    /// The stage named `name`, with the result id stored beside it.
+    pub fn from_stored(name: &str, result: Option<&str>) -> Option<Self> {
+        match name {
+            Self::EXCHANGING => Some(ClaimStage::Exchanging),
+            Self::FINISHED => Some(ClaimStage::Finished(result.and_then(ResultId::parse))),
+            _ => None,
+        }
+    }
+}
+
 /// The record a valid callback leaves in the store, so that its code is exchanged once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRecord {
@@ -84,7 +107,7 @@ pub struct ResultGrant {
     pub id: ResultId,
     pub app: AppId,
     pub browser_digest: [u8; 32],
-    pub token_id: i64,
+    pub token_id: TokenId,
     pub expires_at: i64,
 }
 
@@ -144,7 +167,7 @@ impl Flows {
     }
 
     /// A result grant for this browser, starting at `now`.
-    pub fn grant(&self, browser: &BrowserId, token_id: i64, now: i64) -> ResultGrant {
+    pub fn grant(&self, browser: &BrowserId, token_id: TokenId, now: i64) -> ResultGrant {
         ResultGrant {
             id: ResultId::generate(now),
             app: self.app.clone(),
@@ -164,7 +187,11 @@ pub fn already_claimed(stage: ClaimStage) -> StateRejection {
 }
 
 /// The token row behind a result page, if this browser may see it at `now`.
-pub fn visible_result(grant: &ResultGrant, browser: Option<&BrowserId>, now: i64) -> Option<i64> {
+pub fn visible_result(
+    grant: &ResultGrant,
+    browser: Option<&BrowserId>,
+    now: i64,
+) -> Option<TokenId> {
     let allowed = browser.is_some_and(|b| bool::from(b.digest().ct_eq(&grant.browser_digest)));
     (allowed && now <= grant.expires_at).then_some(grant.token_id)
 }
@@ -244,8 +271,11 @@ mod tests {
     fn only_the_same_browser_sees_a_result_and_only_for_a_while() {
         let flows = flows();
         let browser = BrowserId::generate();
-        let grant = flows.grant(&browser, 42, T0);
-        assert_eq!(visible_result(&grant, Some(&browser), T0 + 1), Some(42));
+        let grant = flows.grant(&browser, TokenId::new(42), T0);
+        assert_eq!(
+            visible_result(&grant, Some(&browser), T0 + 1),
+            Some(TokenId::new(42))
+        );
         assert_eq!(
             visible_result(&grant, Some(&BrowserId::generate()), T0 + 1),
             None

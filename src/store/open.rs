@@ -1,15 +1,18 @@
 //! Opening the database: which engine a URL names, the SQLite file owner-only before
 //! SQLite touches it, the engine's pragmas, and this version's migrations.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, Connection, Executor};
 
 use super::StoreError;
+use super::db::Db;
+use super::sqlite_writer::SqliteWriter;
+use super::url::DatabaseUrl;
 
 /// The database engines iop-callback runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,54 +36,149 @@ impl Engine {
     }
 }
 
-pub(super) async fn open_pool(database_url: &str) -> Result<(AnyPool, Engine), StoreError> {
+/// How long opening may take before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the database `url` names, migrated to this version's schema.
+pub(super) async fn open_db(url: &DatabaseUrl) -> Result<Db, StoreError> {
     sqlx::any::install_default_drivers();
-    let engine = Engine::of(database_url).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "`{database_url}` is neither a sqlite: nor a postgres:// URL"
-        ))
-    })?;
-    let pool = match engine {
-        Engine::Sqlite => {
-            let in_memory =
-                database_url.contains(":memory:") || database_url.contains("mode=memory");
-            if !in_memory {
-                let options = SqliteConnectOptions::from_str(database_url)?;
-                prepare_file(options.get_filename())?;
+    match url.engine() {
+        Engine::Sqlite => open_sqlite(url).await,
+        Engine::Postgres => open_postgres(url).await,
+    }
+}
+
+/// SQLite: migrated on a connection of its own; then a pool that only reads (so that no
+/// write can bypass the writer thread) and the writer.
+async fn open_sqlite(url: &DatabaseUrl) -> Result<Db, StoreError> {
+    let raw = url.expose();
+    if raw.contains(":memory:") || raw.contains("mode=memory") {
+        return Err(StoreError::Usage(
+            "IOP_DATABASE_URL: an in-memory SQLite database is not supported (each connection \
+             would see a database of its own, and the tokens would vanish with the process): \
+             name a file, like sqlite://data/iop-callback.db"
+                .into(),
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(raw)?;
+    let path = options.get_filename().to_owned();
+    prepare_file(&path)?;
+    let mut connection = AnyConnection::connect(raw)
+        .await
+        .map_err(|e| unreachable(url, &e))?;
+    connection.execute(SQLITE_PRAGMAS).await?;
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&mut connection)
+        .await?;
+    connection.close().await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(concat!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; ",
+                        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; ",
+                        "PRAGMA query_only = ON;"
+                    ))
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(raw)
+        .await
+        .map_err(|e| unreachable(url, &e))?;
+    let file = FileIdentity::of(&path);
+    let writer = SqliteWriter::start(&path)?;
+    Ok(Db::new(pool, Engine::Sqlite, Some(writer), file))
+}
+
+/// WAL lets the CLI read and write while the service runs; the busy timeout makes
+/// writers wait for each other instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// PostgreSQL: one connection first, whose error says why the server cannot be used
+/// (a pool's would only say that it timed out), which then runs the migrations.
+async fn open_postgres(url: &DatabaseUrl) -> Result<Db, StoreError> {
+    let raw = url.expose();
+    let mut connection = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(raw))
+        .await
+        .map_err(|_| StoreError::Unreachable {
+            target: url.redacted(),
+            why: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        })?
+        .map_err(|e| unreachable(url, &e))?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&mut connection)
+        .await?;
+    connection.close().await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect(raw)
+        .await
+        .map_err(|e| unreachable(url, &e))?;
+    Ok(Db::new(pool, Engine::Postgres, None, None))
+}
+
+/// Why the database could not be reached, in an operator's words, without the URL's
+/// password.
+fn unreachable(url: &DatabaseUrl, error: &sqlx::Error) -> StoreError {
+    let why = match error {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused (is the server running, on this host and port?)".to_owned()
             }
-            let pool = AnyPoolOptions::new()
-                .max_connections(4)
-                .after_connect(|connection, _| {
-                    Box::pin(async move {
-                        // WAL lets the CLI read and write while the service runs; the busy
-                        // timeout makes writers wait for each other instead of failing.
-                        connection
-                            .execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                            )
-                            .await?;
-                        Ok(())
-                    })
-                })
-                .connect(database_url)
-                .await
-                .map_err(StoreError::Unreachable)?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-            pool
-        }
-        Engine::Postgres => {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(database_url)
-                .await
-                .map_err(StoreError::Unreachable)?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            pool
-        }
+            _ => format!("cannot connect: {io}"),
+        },
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01" | "28000") => {
+                "authentication failed: check the user and password".to_owned()
+            }
+            Some("3D000") => "the database does not exist: create it first".to_owned(),
+            _ => db.message().to_owned(),
+        },
+        sqlx::Error::PoolTimedOut => "no connection within the connect timeout".to_owned(),
+        other => other.to_string(),
     };
-    Ok((pool, engine))
+    StoreError::Unreachable {
+        target: url.redacted(),
+        why,
+    }
+}
+
+/// A SQLite file as it was opened, to notice it deleted or replaced under the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FileIdentity {
+    pub(super) path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path).ok()?;
+            Some(FileIdentity {
+                path: path.to_owned(),
+                device: meta.dev(),
+                inode: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    /// Whether the path still names the file that was opened.
+    pub(super) fn still_there(&self) -> bool {
+        FileIdentity::of(&self.path).as_ref() == Some(self)
+    }
 }
 
 /// Creates the folder (owner-only) and an empty owner-only file, so that the tokens are
@@ -141,7 +239,7 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::flow::{ClaimStage, ResultId};
-    use crate::store::{SqlStore, Store};
+    use crate::store::Store;
 
     /// A database of the version before the flow tables were clustered (migration 6) keeps
     /// its in-flight claims, result pages and lookup ids through the upgrade.
@@ -177,7 +275,9 @@ mod tests {
             pool.close().await;
         }
 
-        let store = SqlStore::open(&url, None).await.unwrap();
+        let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), None)
+            .await
+            .unwrap();
         let old_result = ResultId::parse("0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(
             store.claim_stage(&[0; 32]).await.unwrap(),
@@ -185,11 +285,12 @@ mod tests {
         );
         assert_eq!(
             store.result(&old_result).await.unwrap().unwrap().token_id,
-            1
+            crate::tokens::TokenId::new(1)
         );
         let found = store.find_seller("7001").await.unwrap();
-        assert_eq!(found.iter().map(|t| t.id).collect::<Vec<_>>(), [1]);
-        assert!(store.delete_token(1).await.unwrap());
+        let id = crate::tokens::TokenId::new(1);
+        assert_eq!(found.iter().map(|t| t.id).collect::<Vec<_>>(), [id]);
+        assert!(store.delete_token(id).await.unwrap());
         store.close().await;
         let pool = AnyPoolOptions::new().connect(&url).await.unwrap();
         let (lookup_ids,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_sellers")

@@ -150,7 +150,7 @@ mod tests {
     /// over after the writer copies the last frames itself.
     #[tokio::test]
     async fn the_wal_starts_over_once_the_writer_copies_what_the_checkpointer_left() {
-        let (dir, _store) = temp_sqlite().await.unwrap();
+        let (dir, _store) = temp_sqlite().await;
         let file = dir.path().join("nested/tokens.db");
         let writer = open(&file).unwrap();
         writer

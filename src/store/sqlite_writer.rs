@@ -17,23 +17,21 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::types::ToSqlOutput;
-use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::sqlite_wal::{AUTOCHECKPOINT_FRAMES, Checkpointer};
-use super::writes::{
-    CLAIM_STATE, DELETE_LOOKUP_IDS, ExchangeRows, FINISH_CLAIM, INSERT_LOOKUP_ID, INSERT_RESULT,
-    PairRow, Param, UPSERT_PAIR, Write, Written, claim_params, finish_params, pair_params,
-    result_params,
-};
+use super::statement::{Outcome, Statement};
 
 /// Writes committed together at most: bounds how long one commit holds the write lock.
 const MAX_BATCH: usize = 128;
 /// Writes waiting for the writer at most; further writers wait to queue (back pressure,
 /// not memory).
 const QUEUE: usize = 1024;
+
+/// One write: statements applied in one transaction, all or nothing.
+pub(super) type Write = Vec<Statement>;
 
 enum Message {
     Write(Job),
@@ -43,7 +41,7 @@ enum Message {
 
 struct Job {
     write: Write,
-    reply: oneshot::Sender<Result<Written, StoreError>>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, StoreError>>,
 }
 
 /// The queue to the writer thread. Clones share the thread, which ends when the store is
@@ -73,14 +71,14 @@ impl SqliteWriter {
     }
 
     /// Applies `write` in the next batch; returns once that batch is committed.
-    pub(super) async fn submit(&self, write: Write) -> Result<Written, StoreError> {
+    pub(super) async fn submit(&self, write: Write) -> Result<Vec<Outcome>, StoreError> {
         let (reply, done) = oneshot::channel();
         self.queue
             .send(Message::Write(Job { write, reply }))
             .await
-            .map_err(|_| closed())?;
+            .map_err(|_| StoreError::WriterStopped)?;
         // The writer answers every job it takes; a dropped reply means it is gone.
-        done.await.map_err(|_| closed())?
+        done.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     /// Commits what is queued and closes the writer's connection.
@@ -113,10 +111,6 @@ pub(super) fn spawn(
             path: file.display().to_string(),
             source,
         })
-}
-
-fn closed() -> StoreError {
-    StoreError::Database(sqlx::Error::PoolClosed)
 }
 
 fn run(
@@ -157,15 +151,15 @@ fn commit(connection: &mut Connection, batch: &mut Vec<Job>) {
     }
     let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
     match apply_together(connection, &writes) {
-        Ok(written) => {
-            for (job, written) in batch.drain(..).zip(written) {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
                 // A caller that went away no longer needs its answer.
-                let _ = job.reply.send(Ok(written));
+                let _ = job.reply.send(Ok(outcome));
             }
         }
         Err(error) if batch.len() == 1 => {
             if let Some(job) = batch.pop() {
-                let _ = job.reply.send(Err(error.into()));
+                let _ = job.reply.send(Err(error));
             }
         }
         Err(_) => {
@@ -178,127 +172,64 @@ fn commit(connection: &mut Connection, batch: &mut Vec<Job>) {
 }
 
 /// Applies `write` in a transaction of its own.
-fn apply_alone(connection: &mut Connection, write: &Write) -> Result<Written, StoreError> {
-    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let written = apply(&tx, write)?;
-    tx.commit()?;
-    Ok(written)
+fn apply_alone(connection: &mut Connection, write: &Write) -> Result<Vec<Outcome>, StoreError> {
+    apply_together(connection, &[write]).map(|mut outcomes| outcomes.remove(0))
 }
 
 /// Applies `writes` in one transaction, all or none.
 fn apply_together(
     connection: &mut Connection,
     writes: &[&Write],
-) -> rusqlite::Result<Vec<Written>> {
+) -> Result<Vec<Vec<Outcome>>, StoreError> {
     // IMMEDIATE: take the write lock now, waiting in the busy handler for another process,
     // instead of failing at the first write if a reader upgraded first.
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let written = writes
+    let outcomes = writes
         .iter()
-        .map(|write| apply(&tx, write))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .map(|write| write.iter().map(|s| apply(&tx, s)).collect())
+        .collect::<Result<Vec<Vec<_>>, _>>()?;
     tx.commit()?;
-    Ok(written)
+    Ok(outcomes)
 }
 
-impl ToSql for Param<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        match self {
-            Param::Text(value) => value.to_sql(),
-            Param::OptText(value) => value.to_sql(),
-            Param::Blob(value) => value.to_sql(),
-            Param::Int(value) => value.to_sql(),
-            Param::OptInt(value) => value.to_sql(),
+/// Runs one statement through rusqlite.
+fn apply(connection: &Connection, statement: &Statement) -> Result<Outcome, StoreError> {
+    let mut prepared = connection.prepare_cached(statement.text())?;
+    let values = params_from_iter(statement.values());
+    let outcome = if statement.returns_rows() {
+        let returned = prepared
+            .query_map(values, |row| row.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Outcome {
+            rows_affected: u64::try_from(returned.len()).unwrap_or(u64::MAX),
+            returned,
         }
-    }
-}
-
-/// The statements of `writes.rs`, bound for rusqlite.
-fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
-    match write {
-        Write::Claim(record) => {
-            let inserted = connection
-                .prepare_cached(CLAIM_STATE)?
-                .execute(params_from_iter(claim_params(record)))?;
-            Ok(Written::Claim {
-                claimed: inserted == 1,
-            })
+    } else {
+        Outcome {
+            rows_affected: u64::try_from(prepared.execute(values)?).unwrap_or(u64::MAX),
+            returned: Vec::new(),
         }
-        Write::Exchange(rows) => {
-            let ExchangeRows {
-                pair,
-                grant,
-                state_digest,
-            } = &**rows;
-            let token_id = upsert_pair(connection, pair)?;
-            connection
-                .prepare_cached(INSERT_RESULT)?
-                .execute(params_from_iter(result_params(grant, token_id)))?;
-            connection
-                .prepare_cached(FINISH_CLAIM)?
-                .execute(params_from_iter(finish_params(
-                    Some(&grant.id),
-                    state_digest,
-                )))?;
-            Ok(Written::Exchange { token_id })
-        }
-    }
-}
-
-fn upsert_pair(connection: &Connection, pair: &PairRow) -> rusqlite::Result<i64> {
-    let id = connection
-        .prepare_cached(UPSERT_PAIR)?
-        .query_row(params_from_iter(pair_params(pair)), |row| row.get(0))?;
-    connection
-        .prepare_cached(DELETE_LOOKUP_IDS)?
-        .execute(params![id])?;
-    let mut insert = connection.prepare_cached(INSERT_LOOKUP_ID)?;
-    for key in &pair.lookup_ids {
-        insert.execute(params![id, key])?;
-    }
-    Ok(id)
+    };
+    statement.guard().check(outcome)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apps::AppId;
-    use crate::flow::{ResultGrant, ResultId};
     use crate::store::conformance::temp_sqlite;
+    use crate::store::statement::Sql;
 
-    fn exchange(seller: usize, result: &ResultId) -> Write {
-        Write::Exchange(Box::new(ExchangeRows {
-            pair: PairRow {
-                app_id: "default".into(),
-                platform: "aliexpress",
-                app_key: "k".into(),
-                account_key: format!("seller:{seller}"),
-                access_token: format!("a{seller}"),
-                refresh_token: None,
-                access_expires_at: None,
-                refresh_expires_at: None,
-                refreshable: false,
-                identity: "{}".into(),
-                request_id: None,
-                lookup_ids: vec![seller.to_string()],
-                now_ms: 1,
-            },
-            grant: ResultGrant {
-                id: result.clone(),
-                app: AppId::implicit(),
-                browser_digest: [7; 32],
-                token_id: 0,
-                expires_at: 2,
-            },
-            state_digest: [seller as u8; 32],
-        }))
+    static INSERT: Sql = Sql::new("INSERT INTO store_meta (name, value) VALUES (:name, 'x')");
+
+    fn insert(name: &str) -> Write {
+        vec![Statement::new(&INSERT, [("name", name.into())]).unwrap()]
     }
 
     /// Queues `write` without waiting for its answer.
     async fn send(
         writer: &SqliteWriter,
         write: Write,
-    ) -> oneshot::Receiver<Result<Written, StoreError>> {
+    ) -> oneshot::Receiver<Result<Vec<Outcome>, StoreError>> {
         let (reply, done) = oneshot::channel();
         let sent = writer
             .queue
@@ -308,62 +239,84 @@ mod tests {
         done
     }
 
+    /// How many transactions the database has seen committed since `since`.
+    fn commits(blocker: &Connection) -> i64 {
+        blocker
+            .query_row(
+                "SELECT COUNT(*) FROM store_meta WHERE name LIKE 'w%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
     /// While another process holds the write lock, writes pile up; once it lets go they
-    /// are committed together, and the one that breaks a constraint fails alone.
+    /// are committed in at most two transactions (the one the writer was waiting to start,
+    /// and one for everything queued meanwhile), and the one that breaks a constraint
+    /// fails alone.
     #[tokio::test]
     async fn writes_queued_behind_a_busy_database_commit_together_and_fail_alone() {
-        let (dir, _store) = temp_sqlite().await.unwrap();
+        let (dir, _store) = temp_sqlite().await;
         let file = dir.path().join("nested/tokens.db");
         let writer = SqliteWriter::start(&file).unwrap();
         let blocker = Connection::open(&file).unwrap();
+        let before: i64 = blocker
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .unwrap();
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-
-        // The first write takes the writer into SQLite's busy wait (up to 5 s)...
-        let first = send(&writer, exchange(0, &ResultId::generate(1))).await;
-        tokio::time::timeout(Duration::from_secs(2), async {
-            while writer.queue.capacity() < QUEUE {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-        .await
-        .expect("the writer takes the first write");
-        // ...while the others queue behind it.
-        let shared = ResultId::generate(1);
-        let mut rest = Vec::new();
-        for seller in 1..8 {
-            let result = if seller == 3 || seller == 6 {
-                shared.clone()
-            } else {
-                ResultId::generate(1)
-            };
-            rest.push((seller, send(&writer, exchange(seller, &result)).await));
+        // Eight writes while the database is busy: the writer takes the first into SQLite's
+        // busy wait (up to 5 s), the others queue behind it.
+        let mut queued = Vec::new();
+        for n in 0..8 {
+            queued.push(send(&writer, insert(&format!("w{n}"))).await);
         }
         blocker.execute_batch("COMMIT").unwrap();
+        for done in queued {
+            assert!(done.await.unwrap().is_ok());
+        }
+        assert_eq!(commits(&blocker), 8);
+        let together: i64 = blocker
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .unwrap();
+        assert!(
+            (1..=2).contains(&(together - before)),
+            "eight writes in {} commits",
+            together - before
+        );
 
-        assert!(matches!(first.await.unwrap(), Ok(Written::Exchange { .. })));
+        // Now one of a queued batch breaks a constraint: only it fails.
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut queued = Vec::new();
+        for name in ["x1", "x2", "x3", "w3", "x4"] {
+            queued.push((name, send(&writer, insert(name)).await));
+        }
+        blocker.execute_batch("COMMIT").unwrap();
         let mut failed = Vec::new();
-        for (seller, done) in rest {
-            match done.await.unwrap() {
-                Ok(Written::Exchange { .. }) => {}
-                other => failed.push((seller, format!("{other:?}"))),
+        for (name, done) in queued {
+            if let Err(error) = done.await.unwrap() {
+                failed.push((name, error.to_string()));
             }
         }
         assert_eq!(failed.len(), 1, "{failed:?}");
-        assert_eq!(failed[0].0, 6, "the later of the two fails: {failed:?}");
+        assert_eq!(failed[0].0, "w3", "{failed:?}");
         let stored: i64 = blocker
-            .query_row("SELECT COUNT(*) FROM tokens", [], |row| row.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM store_meta WHERE name LIKE 'x%'",
+                [],
+                |row| row.get(0),
+            )
             .unwrap();
-        assert_eq!(stored, 7);
+        assert_eq!(stored, 4);
     }
 
     #[tokio::test]
     async fn a_closed_writer_refuses_writes_instead_of_hanging() {
-        let (dir, _store) = temp_sqlite().await.unwrap();
+        let (dir, _store) = temp_sqlite().await;
         let writer = SqliteWriter::start(&dir.path().join("nested/tokens.db")).unwrap();
         writer.close().await;
-        let refused = writer.submit(exchange(1, &ResultId::generate(1))).await;
+        let refused = writer.submit(insert("late")).await;
         assert!(
-            matches!(refused, Err(StoreError::Database(sqlx::Error::PoolClosed))),
+            matches!(refused, Err(StoreError::WriterStopped)),
             "{refused:?}"
         );
     }

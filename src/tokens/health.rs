@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use super::pair::{Pair, TokenStatus};
 use super::policy::refresh_expiring;
-use crate::store::{StoredToken, TokenStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -18,7 +18,7 @@ pub enum Health {
 }
 
 impl Health {
-    pub fn of(token: &StoredToken, now: i64) -> Self {
+    pub fn of(token: &Pair, now: i64) -> Self {
         if token.status == TokenStatus::Reauthorize {
             Health::Reauthorize
         } else if token.consecutive_failures > 0 {

@@ -5,10 +5,10 @@
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::health::Health;
+use super::pair::{Pair, StoredToken};
 use crate::clock;
 use crate::iop::CountryUserInfo;
-use crate::store::StoredToken;
-use crate::tokens::Health;
 
 fn rfc3339(at: Option<i64>) -> Option<String> {
     at.map(clock::format_rfc3339)
@@ -34,7 +34,7 @@ pub struct TokenSummary {
 }
 
 impl TokenSummary {
-    pub fn new(token: &StoredToken, now: i64) -> Self {
+    pub fn new(token: &Pair, now: i64) -> Self {
         let id = &token.identity;
         TokenSummary {
             app: token.app.to_string(),
@@ -93,7 +93,7 @@ pub struct RefreshedToken {
 }
 
 impl RefreshedToken {
-    pub fn new(token: &StoredToken, now: i64) -> Self {
+    pub fn new(token: &Pair, now: i64) -> Self {
         RefreshedToken {
             app: token.app.to_string(),
             seller_id: token.identity.seller_id.clone(),

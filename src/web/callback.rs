@@ -16,7 +16,8 @@ use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::TokenResponse;
 use crate::iop::{AuthCode, TokenApi};
 use crate::services::AppRuntime;
-use crate::store::{ClaimAttempt, Owner, StoreError, StoredToken};
+use crate::store::{ClaimAttempt, StoreError};
+use crate::tokens::{Owner, StoredToken, TokenId};
 use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
 use crate::web::views::{CancelledPage, ResultPage, render};
@@ -214,7 +215,7 @@ async fn exchange_and_store(
         app_key: &runtime.config.app_key,
     };
     // The pair, this browser's result page and the end of the claim, in one commit.
-    let grant = runtime.flows.grant(&claim.browser, 0, now);
+    let grant = runtime.flows.grant(&claim.browser, TokenId::UNSAVED, now);
     let token_id = match save_with_retries(app, owner, &response, now, claim, &grant).await {
         Ok(id) => id,
         Err(error) => return unsaved(app, owner, &response, now, &error),
@@ -223,7 +224,7 @@ async fn exchange_and_store(
     app.tokens
         .authorized(now, response.expiries(now).access_expires_at);
     tracing::info!(
-        token_id,
+        token_id = token_id.get(),
         app = %claim.app,
         platform = %runtime.config.platform,
         seller_id = response.identity.primary_id().unwrap_or("-"),
@@ -243,7 +244,7 @@ async fn save_with_retries(
     now: i64,
     claim: &Claim,
     grant: &flow::ResultGrant,
-) -> Result<i64, StoreError> {
+) -> Result<TokenId, StoreError> {
     let mut last = None;
     for wait_ms in [0, 100, 400, 1_000] {
         tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;

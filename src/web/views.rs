@@ -6,8 +6,7 @@ use crate::clock;
 use crate::error::ErrorPage;
 use crate::iop::platform::lazada_country_name;
 use crate::iop::{CountryUserInfo, SellerIdentity};
-use crate::store::{StoredToken, TokenStatus};
-use crate::tokens::Health;
+use crate::tokens::{Health, StoredToken, TokenStatus};
 
 /// What the base layout needs on every page.
 #[derive(Clone, Copy)]

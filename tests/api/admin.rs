@@ -431,7 +431,7 @@ async fn a_new_password_ends_the_sessions_of_the_old_one() {
     // A replica (or a restart) on the same database with another password.
     let after = spawn_app_with(&[
         "--database-url",
-        &before.config.database_url,
+        before.config.database_url.expose(),
         "--admin-password",
         "a brand new password",
     ])

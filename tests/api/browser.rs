@@ -449,7 +449,7 @@ async fn the_two_app_demo_lists_both_apps_and_each_authorizes_through_its_own_sa
 /// mostly healthy, a few refresh tokens running out, one failing, one needing the seller.
 async fn seed_sellers(session: &Session) {
     use iop_callback::iop::TokenResponse;
-    use iop_callback::store::Owner;
+    use iop_callback::tokens::Owner;
     let now = iop_callback::clock::system().now_ms();
     let nicks = [
         "harbor-goods",

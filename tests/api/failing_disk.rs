@@ -6,7 +6,12 @@ use sqlx::{Connection, Executor};
 use crate::helpers::*;
 
 fn database_file(app: &TestApp) -> std::path::PathBuf {
-    std::path::PathBuf::from(app.config.database_url.trim_start_matches("sqlite://"))
+    std::path::PathBuf::from(
+        app.config
+            .database_url
+            .expose()
+            .trim_start_matches("sqlite://"),
+    )
 }
 
 #[tokio::test]
@@ -36,7 +41,7 @@ async fn tokens_the_store_will_not_take_are_shown_once_with_a_warning_and_counte
     let state = browser.start_authorization(&app).await;
     // The disk goes bad between the seller leaving and coming back: the tokens table is gone.
     sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.config.database_url)
+    let mut db = sqlx::AnyConnection::connect(app.config.database_url.expose())
         .await
         .unwrap();
     db.execute("DROP TABLE token_sellers").await.unwrap();

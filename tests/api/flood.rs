@@ -21,7 +21,7 @@ async fn a_flood_of_authorize_requests_stores_nothing() {
         assert_eq!(http.head(&url).send().await.unwrap().status(), 303);
     }
     sqlx::any::install_default_drivers();
-    let mut db = sqlx::AnyConnection::connect(&app.config.database_url)
+    let mut db = sqlx::AnyConnection::connect(app.config.database_url.expose())
         .await
         .unwrap();
     for table in ["flow_claims", "flow_results", "tokens"] {

@@ -9,9 +9,10 @@ use iop_callback::apps::AppId;
 use iop_callback::clock::{Clock, ManualClock};
 use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
 use iop_callback::metrics::Metrics;
-use iop_callback::refresher::{Pass, Refresher};
-use iop_callback::store::{self, Owner, SharedStore, TokenStatus};
-use iop_callback::tokens::{Changes, RefreshBefore, Tokens};
+use iop_callback::renewal::refresher::{Pass, Refresher};
+use iop_callback::renewal::{Changes, Tokens};
+use iop_callback::store::{self, DatabaseUrl, SharedStore};
+use iop_callback::tokens::{Owner, RefreshBefore, TokenId, TokenStatus};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -34,9 +35,8 @@ pub struct Rig {
 impl Rig {
     pub async fn new(client: IopClient, clock: Arc<ManualClock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let store = store::open(&format!("sqlite://{}/t.db", dir.path().display()), None)
-            .await
-            .unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
+        let store = store::open(&url, None).await.unwrap();
         let tokens = Arc::new(Tokens::new(
             store.clone(),
             HashMap::from([(AppId::implicit(), Arc::new(client))]),
@@ -75,7 +75,7 @@ impl Rig {
     }
 
     /// Stores a pair of the default app as an exchange at the current time would.
-    pub async fn store_pair(&self, body: serde_json::Value) -> i64 {
+    pub async fn store_pair(&self, body: serde_json::Value) -> TokenId {
         let response = TokenResponse::from_json(body.to_string().as_bytes()).unwrap();
         let app = AppId::implicit();
         let owner = Owner {

@@ -15,7 +15,7 @@ use crate::helpers::*;
 /// A second service on the first one's database and platform (another replica, or the
 /// same service after a restart).
 async fn replica_of(first: &TestApp) -> TestApp {
-    let database = first.config.database_url.clone();
+    let database = first.config.database_url.expose().to_owned();
     let second = spawn_app_with(&["--database-url", &database]).await;
     // Both replicas call the same platform.
     platform_answers(&second, aliexpress_success("replica")).await;

@@ -289,7 +289,7 @@ async fn tokens_survive_a_restart_and_are_refreshed_by_the_next_process(#[case] 
     };
     platform_answers(&first, day_token("RESTART")).await;
     Browser::new().authorize_fully(&first, "RESTART").await;
-    let database = first.config.database_url.clone();
+    let database = first.config.database_url.expose().to_owned();
 
     let second = spawn_app_with(&["--api-keys", API_KEY, "--database-url", &database]).await;
     platform_refreshes(&second, Duration::ZERO).await;

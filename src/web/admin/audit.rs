@@ -8,7 +8,7 @@ use super::operator::Operator;
 use super::views::{AuditPage, AuditRow, Nav};
 use crate::admin::{AuditAction, AuditEntry};
 use crate::error::AppError;
-use crate::store::StoredToken;
+use crate::tokens::StoredToken;
 use crate::web::state::AppState;
 use crate::web::views::render;
 

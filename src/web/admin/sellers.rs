@@ -11,8 +11,9 @@ use super::operator::Operator;
 use super::views::{ConfirmDeletePage, Nav, Notice, SellerPage, SellerRow, SellersPage};
 use crate::admin::AuditAction;
 use crate::error::AppError;
-use crate::store::StoredToken;
-use crate::tokens::{Health, TokenError};
+use crate::renewal::TokenError;
+use crate::tokens::Health;
+use crate::tokens::{Pair, StoredToken, TokenId};
 use crate::web::state::AppState;
 use crate::web::views::render;
 
@@ -43,7 +44,7 @@ pub(super) async fn list(
         .take(MAX_FILTER)
         .collect();
     let now = app.clock.now_ms();
-    let mut tokens = app.store.list_tokens(None).await?;
+    let mut tokens = app.store.list_pairs(None).await?;
     tokens.sort_by_key(|t| {
         (
             Health::of(t, now),
@@ -79,7 +80,7 @@ pub(super) async fn list(
 }
 
 /// Everything the filter matches against, in lower case.
-fn haystack(token: &StoredToken, now: i64) -> String {
+fn haystack(token: &Pair, now: i64) -> String {
     let id = &token.identity;
     let mut words: Vec<&str> = vec![
         token.app.as_str(),
@@ -112,7 +113,7 @@ fn haystack(token: &StoredToken, now: i64) -> String {
 
 /// The pair `/admin/sellers/{id}` names; anything else is 404.
 async fn load(app: &AppState, raw: &str) -> Result<StoredToken, AppError> {
-    let id: i64 = raw.parse().map_err(|_| AppError::NotFound)?;
+    let id = TokenId::parse(raw).ok_or(AppError::NotFound)?;
     app.store.token(id).await?.ok_or(AppError::NotFound)
 }
 

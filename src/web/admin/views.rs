@@ -5,8 +5,7 @@ use secrecy::ExposeSecret;
 
 use crate::admin::AuditEntry;
 use crate::clock;
-use crate::store::StoredToken;
-use crate::tokens::Health;
+use crate::tokens::{Health, Pair, StoredToken, TokenId};
 use crate::web::views::{CountryRow, ExpiryView, Field, Layout, country_rows, identity_fields};
 
 /// The header's links and the sign-out form, on every page behind the sign-in.
@@ -48,7 +47,7 @@ pub(super) struct SellersPage {
 pub(super) struct SellerPage {
     pub(super) layout: Layout,
     pub(super) nav: Nav,
-    pub(super) id: i64,
+    pub(super) id: TokenId,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_name: String,
@@ -73,7 +72,7 @@ pub(super) struct SellerPage {
 pub(super) struct ConfirmDeletePage {
     pub(super) layout: Layout,
     pub(super) nav: Nav,
-    pub(super) id: i64,
+    pub(super) id: TokenId,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_name: String,
@@ -111,7 +110,7 @@ impl Badge {
 
 /// One seller in the table.
 pub(super) struct SellerRow {
-    pub(super) id: i64,
+    pub(super) id: TokenId,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_id: String,
@@ -125,7 +124,7 @@ pub(super) struct SellerRow {
 }
 
 impl SellerRow {
-    pub(super) fn new(token: &StoredToken, now: i64) -> Self {
+    pub(super) fn new(token: &Pair, now: i64) -> Self {
         let id = &token.identity;
         SellerRow {
             id: token.id,
@@ -157,7 +156,7 @@ impl SellerRow {
     }
 }
 
-fn last_refresh(token: &StoredToken) -> String {
+fn last_refresh(token: &Pair) -> String {
     token
         .last_refresh_at
         .map_or_else(|| "never".to_owned(), clock::format_utc)
@@ -235,7 +234,7 @@ pub(super) struct AuditRow {
     pub(super) label: &'static str,
     pub(super) warning: bool,
     pub(super) client: String,
-    pub(super) token_id: Option<i64>,
+    pub(super) token_id: Option<TokenId>,
     pub(super) subject: String,
     pub(super) detail: String,
 }

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::iop::IopError;
-use crate::store::{StoreError, StoredToken};
-use crate::tokens::TokenError;
+use crate::renewal::TokenError;
+use crate::store::StoreError;
+use crate::tokens::StoredToken;
 use crate::web::refusal::refuse;
 
 #[derive(Debug, thiserror::Error)]

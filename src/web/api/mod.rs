@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::apps::AppId;
-use crate::store::StoredToken;
-use crate::tokens::{self, CurrentToken, RefreshedToken, SellerLookup, TokenError, TokenSummary};
+use crate::renewal::{self, SellerLookup, TokenError};
+use crate::tokens::{CurrentToken, RefreshedToken, StoredToken, TokenSummary};
 use crate::web::state::AppState;
 use error::ApiError;
 
@@ -63,7 +63,7 @@ async fn list(
 ) -> Result<Json<Vec<TokenSummary>>, ApiError> {
     let filter = filter.parse()?;
     let now = app.clock.now_ms();
-    let tokens = app.store.list_tokens(filter.as_ref()).await?;
+    let tokens = app.store.list_pairs(filter.as_ref()).await?;
     Ok(Json(
         tokens.iter().map(|t| TokenSummary::new(t, now)).collect(),
     ))
@@ -106,7 +106,7 @@ async fn forget(
     let token = find(&app, &seller, filter.parse()?).await?;
     app.store.delete_token(token.id).await?;
     app.tokens.changed();
-    tracing::info!(token_id = token.id, app = %token.app, seller_id = token.identity.account_key().unwrap_or_default(), "seller forgotten through the API");
+    tracing::info!(token_id = token.id.get(), app = %token.app, seller_id = token.identity.account_key().unwrap_or_default(), "seller forgotten through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -127,7 +127,7 @@ async fn find(
     seller: &str,
     filter: Option<AppId>,
 ) -> Result<StoredToken, ApiError> {
-    tokens::find_seller(app.store.as_ref(), seller, filter.as_ref())
+    renewal::find_seller(app.store.as_ref(), seller, filter.as_ref())
         .await
         .map_err(|lookup| match lookup {
             SellerLookup::NotFound => ApiError::NotFound,

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::{TokenError, Tokens};
 use crate::apps::AppId;
-use crate::tokens::{TokenError, Tokens};
+use crate::tokens::Pair;
 
 /// Never loop faster than this, whatever the store says is due (a lease held elsewhere
 /// leaves a pair due until its holder stores the renewal).
@@ -123,10 +124,9 @@ impl Refresher {
         let mut pass = Pass::default();
         let store = self.tokens.store();
         match store.mark_dead(now).await {
-            Ok(0) => {}
-            Ok(n) => {
-                pass.reauthorize += usize::try_from(n).unwrap_or(usize::MAX);
-                self.log_newly_dead(now).await;
+            Ok(dead) => {
+                pass.reauthorize += dead.len();
+                log_newly_dead(&dead);
             }
             Err(e) => tracing::error!(error = %e, "could not mark expired tokens"),
         }
@@ -171,24 +171,18 @@ impl Refresher {
         }
         pass
     }
+}
 
-    /// One line per seller whose pair just died of old age, naming the seller.
-    async fn log_newly_dead(&self, now: i64) {
-        let Ok(all) = self.tokens.store().list_tokens(None).await else {
-            return;
-        };
-        for token in all
-            .iter()
-            .filter(|t| t.status == crate::store::TokenStatus::Reauthorize && t.updated_at == now)
-        {
-            tracing::warn!(
-                token_id = token.id,
-                app = %token.app,
-                platform = %token.platform,
-                seller_id = token.identity.account_key().unwrap_or_default(),
-                seller = token.identity.display_name(),
-                "refresh token expired: the seller must authorize again"
-            );
-        }
+/// One line per seller whose pair just died of old age, naming the seller.
+fn log_newly_dead(dead: &[Pair]) {
+    for token in dead {
+        tracing::warn!(
+            token_id = token.id.get(),
+            app = %token.app,
+            platform = %token.platform,
+            seller_id = token.identity.account_key().unwrap_or_default(),
+            seller = token.identity.display_name(),
+            "refresh token expired: the seller must authorize again"
+        );
     }
 }

@@ -1,0 +1,160 @@
+//! Encryption at rest, key rotation and backups.
+
+use super::*;
+
+async fn encryption_at_rest(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let key = new_key();
+    let store = Store::open(&url, Some(key.clone())).await.unwrap();
+    let id = save(
+        &store,
+        "k",
+        r#"{"access_token":"plain-access-1","refresh_token":"plain-refresh-1","seller_id":"1"}"#,
+        0,
+    )
+    .await;
+    save(
+        &store,
+        "k",
+        r#"{"access_token":"plain-access-2","seller_id":"2"}"#,
+        0,
+    )
+    .await;
+    let raw = raw_tokens(&url).await;
+    assert!(
+        raw.iter()
+            .all(|(a, r)| a.starts_with("v1:") && r.as_ref().is_none_or(|r| r.starts_with("v1:")))
+    );
+    assert!(
+        !format!("{raw:?}").contains("plain-"),
+        "ciphertext only: {raw:?}"
+    );
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.access_token.expose_secret(), "plain-access-1");
+    store.close().await;
+
+    // A wrong key, or none, is refused at startup.
+    let wrong = Store::open(&url, Some(new_key())).await.unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("IOP_ENCRYPTION_KEY is not the key"),
+        "{wrong}"
+    );
+    let none = Store::open(&url, None).await.unwrap_err();
+    assert!(
+        none.to_string().contains("set IOP_ENCRYPTION_KEY"),
+        "{none}"
+    );
+
+    // A ciphertext moved to another seller's row does not decrypt there.
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(url.expose()).await.unwrap();
+        sqlx::query("UPDATE tokens SET access_token = $1 WHERE id <> $2")
+            .bind(raw[0].0.clone())
+            .bind(id.get())
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let store = Store::open(&url, Some(key.clone())).await.unwrap();
+    let pairs = store.list_pairs(None).await.unwrap();
+    assert!(pairs.len() > 1, "listing needs no decryption");
+    for other in pairs.iter().filter(|p| p.id != id) {
+        assert!(matches!(
+            store.token(other.id).await,
+            Err(StoreError::Encryption(_))
+        ));
+    }
+    assert!(
+        store.token(id).await.unwrap().is_some(),
+        "its own row still reads"
+    );
+
+    // Rotation is all or nothing: a row that cannot be read stops it, the old key still works.
+    let rotated = store.rotate_key(new_key()).await;
+    assert!(
+        rotated.is_err(),
+        "the swapped row cannot be read, so nothing is rotated"
+    );
+    store.close().await;
+    let store = Store::open(&url, Some(key)).await.unwrap();
+    assert!(store.token(id).await.unwrap().is_some());
+    store.close().await;
+}
+
+async fn encrypting_a_plain_store(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let plain = Store::open(&url, None).await.unwrap();
+    let id = save(
+        &plain,
+        "k",
+        r#"{"access_token":"was-plain","refresh_token":"was-plain-r","seller_id":"9"}"#,
+        0,
+    )
+    .await;
+    plain.close().await;
+    let key = new_key();
+    let refused = Store::open(&url, Some(key.clone())).await.unwrap_err();
+    assert!(refused.to_string().contains("store encrypt"), "{refused}");
+
+    let converting = Store::open_unchecked(&url, Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(converting.encrypt_all().await.unwrap(), 1);
+    converting.close().await;
+    assert!(!format!("{:?}", raw_tokens(&url).await).contains("was-plain"));
+
+    let store = Store::open(&url, Some(key.clone())).await.unwrap();
+    let newer = new_key();
+    assert_eq!(store.rotate_key(newer.clone()).await.unwrap(), 1);
+    store.close().await;
+    assert!(
+        Store::open(&url, Some(key)).await.is_err(),
+        "the old key is gone"
+    );
+    let store = Store::open(&url, Some(newer)).await.unwrap();
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(row.refresh_token.unwrap().expose_secret(), "was-plain-r");
+}
+
+#[tokio::test]
+async fn sqlite_tokens_are_encrypted_at_rest_and_bound_to_their_row() {
+    encryption_at_rest(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_tokens_are_encrypted_at_rest_and_bound_to_their_row() {
+    encryption_at_rest(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_plain_sqlite_store_is_encrypted_and_its_key_rotated() {
+    encrypting_a_plain_store(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_plain_postgres_store_is_encrypted_and_its_key_rotated() {
+    encrypting_a_plain_store(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_running_sqlite_store_is_backed_up_consistently() {
+    let (dir, store) = temp_sqlite().await;
+    save(&store, "k", r#"{"access_token":"kept","seller_id":"5"}"#, 0).await;
+    let copy = dir.path().join("backup.db");
+    store.backup(&copy).await.unwrap();
+    assert!(store.backup(&copy).await.is_err(), "never overwrites");
+    let restored = Store::open(
+        &DatabaseUrl::parse(&format!("sqlite://{}", copy.display())).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.find_seller("5").await.unwrap().len(), 1);
+}

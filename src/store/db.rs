@@ -1,0 +1,128 @@
+//! The one road to the database for every query of the store: reads through the sqlx pool
+//! on both engines; writes through the SQLite writer thread (`sqlite_writer`), or on
+//! PostgreSQL through the pool, each write in a transaction of its own.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow};
+
+use super::StoreError;
+use super::open::{Engine, FileIdentity};
+use super::sqlite_writer::SqliteWriter;
+use super::statement::{Outcome, Statement};
+
+pub(super) struct Db {
+    pub(super) pool: AnyPool,
+    pub(super) engine: Engine,
+    /// SQLite: the writer thread every write goes through. PostgreSQL takes concurrent
+    /// writers, so each request commits its own.
+    writer: Option<SqliteWriter>,
+    /// A SQLite store's file as it was opened: a write to a file deleted or replaced under
+    /// the running service would land where nobody can open it again.
+    file: Option<FileIdentity>,
+}
+
+impl Db {
+    pub(super) fn new(
+        pool: AnyPool,
+        engine: Engine,
+        writer: Option<SqliteWriter>,
+        file: Option<FileIdentity>,
+    ) -> Self {
+        Db {
+            pool,
+            engine,
+            writer,
+            file,
+        }
+    }
+
+    /// Applies `statements` in one transaction, all or nothing; on SQLite in the writer's
+    /// next group commit. Returns what each did.
+    pub(super) async fn write(
+        &self,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        match &self.writer {
+            Some(writer) => {
+                self.check_file()?;
+                writer.submit(statements).await
+            }
+            None => self.write_postgres(statements).await,
+        }
+    }
+
+    /// A write of one statement.
+    pub(super) async fn write_one(&self, statement: Statement) -> Result<Outcome, StoreError> {
+        let mut outcomes = self.write(vec![statement]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Statement("a write answered nothing".into()))
+    }
+
+    async fn write_postgres(
+        &self,
+        mut statements: Vec<Statement>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        if statements.len() == 1 && !statements[0].is_guarded() {
+            // Alone, a statement is its own transaction: no BEGIN and COMMIT round trips.
+            let statement = statements.remove(0);
+            return Ok(vec![statement.run(&self.pool).await?]);
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(statements.len());
+        for statement in statements {
+            outcomes.push(statement.run(&mut *tx).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    pub(super) async fn fetch_all<T>(&self, statement: Statement) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(statement.query_as().fetch_all(&self.pool).await?)
+    }
+
+    pub(super) async fn fetch_optional<T>(
+        &self,
+        statement: Statement,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(statement.query_as().fetch_optional(&self.pool).await?)
+    }
+
+    pub(super) async fn fetch_one<T>(&self, statement: Statement) -> Result<T, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(statement.query_as().fetch_one(&self.pool).await?)
+    }
+
+    /// The SQLite file is still the one opened.
+    pub(super) fn check_file(&self) -> Result<(), StoreError> {
+        match &self.file {
+            Some(opened) if !opened.still_there() => Err(StoreError::File {
+                path: opened.path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the database file was deleted or replaced while the service ran; restart it",
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.file.as_ref().map(|file| file.path.as_path())
+    }
+
+    pub(super) async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        self.pool.close().await;
+    }
+}

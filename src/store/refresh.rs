@@ -1,0 +1,301 @@
+//! What the refresher and the renewal path need of the `tokens` table: which pairs are
+//! due, recording a failure, storing a renewal over the row it started from, marking pairs
+//! only the seller can renew, and the per-token refresh lease that keeps one refresh in
+//! flight across processes.
+
+use super::codec::{PairRow, TokenRow, pair_columns, row_of, token_columns};
+use super::statement::{Sql, Statement};
+use super::{Store, StoreError};
+use crate::apps::AppId;
+use crate::iop::TokenResponse;
+use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus};
+
+/// When a pair is due under the policy's `:permille` (thousandths of the lifetime) and
+/// `:ahead` (milliseconds ahead): the later of that and half its life, as
+/// `RefreshBefore::due_at`.
+macro_rules! due_at {
+    () => {
+        "CASE WHEN access_expires_at - (access_expires_at - issued_at) * :permille / 1000 - :ahead \
+                   > issued_at + (access_expires_at - issued_at) / 2 \
+              THEN access_expires_at - (access_expires_at - issued_at) * :permille / 1000 - :ahead \
+              ELSE issued_at + (access_expires_at - issued_at) / 2 END"
+    };
+}
+
+/// The pairs the refresher may renew at all.
+macro_rules! refreshable {
+    () => {
+        "status = :active AND refreshable = 1 AND refresh_token IS NOT NULL \
+         AND access_expires_at IS NOT NULL"
+    };
+}
+
+static DUE: Sql = Sql::new(concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE app_id = :app AND ",
+    refreshable!(),
+    " AND ",
+    due_at!(),
+    " <= :now
+       AND (refresh_expires_at IS NULL OR refresh_expires_at > :now)
+       AND (retry_after IS NULL OR retry_after <= :now)
+     ORDER BY access_expires_at"
+));
+
+/// The later of the due time and the end of a backoff, earliest over the pairs.
+static NEXT_DUE: Sql = Sql::new(concat!(
+    "SELECT MIN(CASE WHEN retry > due THEN retry ELSE due END) FROM (SELECT ",
+    due_at!(),
+    " AS due, COALESCE(retry_after, 0) AS retry FROM tokens WHERE app_id = :app AND ",
+    refreshable!(),
+    ") AS pending"
+));
+
+static RECORD_FAILURE: Sql = Sql::new(
+    "UPDATE tokens SET last_error = :error, consecutive_failures = consecutive_failures + 1,
+         retry_after = :retry_after
+     WHERE id = :id",
+);
+
+static SAVE_REFRESH: Sql = Sql::new(
+    "UPDATE tokens SET
+         access_token = :access_token,
+         refresh_token = COALESCE(:refresh_token, refresh_token),
+         access_expires_at = :access_expires_at,
+         refresh_expires_at = COALESCE(:refresh_expires_at, refresh_expires_at),
+         last_request_id = :request_id,
+         updated_at = :now,
+         issued_at = :now,
+         last_refresh_at = :now,
+         last_error = NULL,
+         consecutive_failures = 0,
+         retry_after = NULL
+     WHERE id = :id AND updated_at = :seen_updated_at",
+);
+
+static MARK_REAUTHORIZE: Sql = Sql::new(
+    "UPDATE tokens SET status = :reauthorize, last_error = :error, updated_at = :now
+     WHERE id = :id",
+);
+
+/// Returns the ids it marked, so the caller can say which sellers lapsed without listing
+/// every pair.
+static MARK_DEAD: Sql = Sql::new(
+    "UPDATE tokens SET status = :reauthorize, updated_at = :now,
+         last_error = 'the refresh token expired (or the pair was not refreshable)'
+     WHERE status = :active
+       AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= :now)
+            OR (refreshable = 0 AND access_expires_at IS NOT NULL AND access_expires_at <= :now))
+     RETURNING id",
+);
+
+static PAIRS_BY_ID: Sql = Sql::new(concat!(
+    "SELECT ",
+    pair_columns!(),
+    " FROM tokens WHERE id = :id"
+));
+
+static LEASE: Sql = Sql::new(
+    "UPDATE tokens SET lease_holder = :holder, lease_until = :until
+     WHERE id = :id AND updated_at = :seen_updated_at
+       AND (lease_until IS NULL OR lease_until < :now OR lease_holder = :holder)",
+);
+
+static RELEASE: Sql = Sql::new(
+    "UPDATE tokens SET lease_holder = NULL, lease_until = NULL
+     WHERE id = :id AND lease_holder = :holder",
+);
+
+impl Store {
+    /// Active, refreshable pairs of this app that `policy` says are due at `now` (see
+    /// `RefreshBefore::due_at`), whose refresh token still lives and that are not waiting
+    /// out a failure.
+    pub async fn due_for_refresh(
+        &self,
+        app: &AppId,
+        policy: RefreshBefore,
+        now_ms: i64,
+    ) -> Result<Vec<StoredToken>, StoreError> {
+        let (permille, ahead) = policy.sql_params();
+        let rows: Vec<TokenRow> = self
+            .db
+            .fetch_all(Statement::new(
+                &DUE,
+                [
+                    ("permille", permille.into()),
+                    ("ahead", ahead.into()),
+                    ("app", app.as_str().into()),
+                    ("active", TokenStatus::Active.as_str().into()),
+                    ("now", now_ms.into()),
+                ],
+            )?)
+            .await?;
+        rows.into_iter().map(|row| self.codec.token(row)).collect()
+    }
+
+    /// The earliest time a pair of this app falls due (or its backoff ends), if any can.
+    pub async fn next_due_at(
+        &self,
+        app: &AppId,
+        policy: RefreshBefore,
+    ) -> Result<Option<i64>, StoreError> {
+        let (permille, ahead) = policy.sql_params();
+        let (next,): (Option<i64>,) = self
+            .db
+            .fetch_one(Statement::new(
+                &NEXT_DUE,
+                [
+                    ("permille", permille.into()),
+                    ("ahead", ahead.into()),
+                    ("app", app.as_str().into()),
+                    ("active", TokenStatus::Active.as_str().into()),
+                ],
+            )?)
+            .await?;
+        Ok(next)
+    }
+
+    /// Records a failed refresh that will be tried again, not before `retry_after`.
+    pub async fn record_refresh_failure(
+        &self,
+        id: TokenId,
+        error: &str,
+        retry_after: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write_one(Statement::new(
+                &RECORD_FAILURE,
+                [
+                    ("error", error.into()),
+                    ("retry_after", retry_after.into()),
+                    ("id", id.get().into()),
+                ],
+            )?)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a refreshed pair over `refreshed`, only if the row is still the version the
+    /// refresh started from: a newer authorization that landed meanwhile wins. The refresh
+    /// token and its expiry are replaced only when the platform sent new ones. Returns
+    /// whether it was stored.
+    pub async fn save_refresh(
+        &self,
+        refreshed: &Pair,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let expiries = response.expiries(now_ms);
+        let (access_token, refresh_token) = self.codec.seal_pair(
+            &response.access_token,
+            response.refresh_token.as_ref(),
+            &row_of(refreshed),
+        );
+        let done = self
+            .db
+            .write_one(Statement::new(
+                &SAVE_REFRESH,
+                [
+                    ("access_token", access_token.into()),
+                    ("refresh_token", refresh_token.into()),
+                    ("access_expires_at", expiries.access_expires_at.into()),
+                    ("refresh_expires_at", expiries.refresh_expires_at.into()),
+                    ("request_id", response.request_id.as_deref().into()),
+                    ("now", now_ms.into()),
+                    ("id", refreshed.id.get().into()),
+                    ("seen_updated_at", refreshed.updated_at.into()),
+                ],
+            )?)
+            .await?;
+        Ok(done.rows_affected == 1)
+    }
+
+    /// Marks one pair as needing the seller to authorize again, saying why.
+    pub async fn mark_reauthorize(
+        &self,
+        id: TokenId,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write_one(Statement::new(
+                &MARK_REAUTHORIZE,
+                [
+                    ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
+                    ("error", error.into()),
+                    ("now", now_ms.into()),
+                    ("id", id.get().into()),
+                ],
+            )?)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every pair that can no longer be renewed: refresh token expired, or not
+    /// refreshable and the access token expired. Returns the pairs it marked (without
+    /// their tokens), read by id: the statement says which.
+    pub async fn mark_dead(&self, now_ms: i64) -> Result<Vec<Pair>, StoreError> {
+        let marked = self
+            .db
+            .write_one(Statement::new(
+                &MARK_DEAD,
+                [
+                    ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
+                    ("active", TokenStatus::Active.as_str().into()),
+                    ("now", now_ms.into()),
+                ],
+            )?)
+            .await?;
+        let mut pairs = Vec::with_capacity(marked.returned.len());
+        for id in marked.returned {
+            let row: Option<PairRow> = self
+                .db
+                .fetch_optional(Statement::new(&PAIRS_BY_ID, [("id", id.into())])?)
+                .await?;
+            if let Some(row) = row {
+                pairs.push(Pair::try_from(row)?);
+            }
+        }
+        Ok(pairs)
+    }
+
+    // Refresh leases: one refresh in flight per token, across processes.
+
+    /// Takes the refresh lease of the pair `seen` until `until`, unless another holder's
+    /// lease is still running or the row changed since `seen` was read (someone renewed it:
+    /// renewing again from a stale read would spend the refresh token twice). Returns
+    /// whether `holder` has it now.
+    pub async fn lease_refresh(
+        &self,
+        seen: &Pair,
+        holder: &str,
+        until: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .db
+            .write_one(Statement::new(
+                &LEASE,
+                [
+                    ("holder", holder.into()),
+                    ("until", until.into()),
+                    ("id", seen.id.get().into()),
+                    ("seen_updated_at", seen.updated_at.into()),
+                    ("now", now_ms.into()),
+                ],
+            )?)
+            .await?;
+        Ok(done.rows_affected == 1)
+    }
+
+    pub async fn release_refresh(&self, id: TokenId, holder: &str) -> Result<(), StoreError> {
+        self.db
+            .write_one(Statement::new(
+                &RELEASE,
+                [("id", id.get().into()), ("holder", holder.into())],
+            )?)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The `tokens` table and its lookup ids (`token_sellers`): storing a seller's pair,
+//! reading, finding and forgetting pairs, and counting them.
+
+use super::codec::{PairRow, TokenRow, app_id, pair_columns, token_columns};
+use super::statement::{Sql, Statement, Value};
+use super::{Store, StoreError};
+use crate::iop::TokenResponse;
+use crate::tokens::{Owner, Pair, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
+
+/// A new pair, or the seller's pair of this app replaced; returns its id.
+static UPSERT_PAIR: Sql = Sql::new(
+    "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
+         refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
+         last_request_id, status, created_at, updated_at, issued_at, authorized_at,
+         last_refresh_at, last_error, consecutive_failures, retry_after)
+     VALUES (:app_id, :platform, :app_key, :account_key, :access_token, :refresh_token,
+         :access_expires_at, :refresh_expires_at, :refreshable, :identity, :request_id,
+         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL)
+     ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
+         app_id = excluded.app_id,
+         access_token = excluded.access_token,
+         refresh_token = excluded.refresh_token,
+         access_expires_at = excluded.access_expires_at,
+         refresh_expires_at = excluded.refresh_expires_at,
+         refreshable = excluded.refreshable,
+         identity = excluded.identity,
+         last_request_id = excluded.last_request_id,
+         status = excluded.status,
+         updated_at = excluded.updated_at,
+         issued_at = excluded.issued_at,
+         authorized_at = excluded.authorized_at,
+         last_error = NULL,
+         consecutive_failures = 0,
+         retry_after = NULL
+     RETURNING id",
+);
+
+/// The row of a seller's pair, by its identity: later statements of the same write find
+/// the row the upsert made without needing its id.
+macro_rules! pair_by_identity {
+    () => {
+        "(SELECT id FROM tokens
+          WHERE platform = :platform AND app_key = :app_key AND account_key = :account_key)"
+    };
+}
+pub(super) use pair_by_identity;
+
+static DELETE_LOOKUP_IDS: Sql = Sql::new(concat!(
+    "DELETE FROM token_sellers WHERE token_id = ",
+    pair_by_identity!()
+));
+
+static INSERT_LOOKUP_ID: Sql = Sql::new(concat!(
+    "INSERT INTO token_sellers (token_id, seller_key) SELECT id, :seller_key FROM ",
+    pair_by_identity!(),
+    " AS pair"
+));
+
+static TOKEN: Sql = Sql::new(concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE id = :id"
+));
+
+static PAIRS: Sql = Sql::new(concat!(
+    "SELECT ",
+    pair_columns!(),
+    " FROM tokens WHERE :app IS NULL OR app_id = :app ORDER BY app_id, id"
+));
+
+static FIND_SELLER: Sql = Sql::new(concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE id IN (SELECT token_id FROM token_sellers WHERE seller_key = :seller)
+     ORDER BY app_id, id"
+));
+
+static DELETE_TOKEN: Sql = Sql::new("DELETE FROM tokens WHERE id = :id");
+
+static COUNT_BY_STATUS: Sql = Sql::new(
+    "SELECT app_id,
+         COUNT(*) FILTER (WHERE status = :active
+             AND (access_expires_at IS NULL OR access_expires_at > :now)),
+         COUNT(*) FILTER (WHERE status = :active AND access_expires_at <= :now),
+         COUNT(*) FILTER (WHERE status = :reauthorize)
+     FROM tokens GROUP BY app_id ORDER BY app_id",
+);
+
+/// The statements that store the pair an exchange returned, with its lookup ids. The
+/// tokens are sealed here, in the request's task, so that the writer only runs statements.
+pub(super) fn save_pair(
+    store: &Store,
+    owner: Owner<'_>,
+    response: &TokenResponse,
+    now_ms: i64,
+) -> Result<Vec<Statement>, StoreError> {
+    let expiries = response.expiries(now_ms);
+    let account_key = account_key(response, now_ms);
+    let (access_token, refresh_token) = store.codec.seal_pair(
+        &response.access_token,
+        response.refresh_token.as_ref(),
+        &super::cipher::Row {
+            platform: owner.platform.as_str(),
+            app_key: owner.app_key,
+            account_key: &account_key,
+        },
+    );
+    let identity = || {
+        [
+            ("platform", Value::from(owner.platform.as_str())),
+            ("app_key", Value::from(owner.app_key)),
+            ("account_key", Value::from(account_key.as_str())),
+        ]
+    };
+    let [platform, app_key, account] = identity();
+    let mut statements = vec![
+        Statement::new(
+            &UPSERT_PAIR,
+            [
+                ("app_id", owner.app.as_str().into()),
+                platform,
+                app_key,
+                account,
+                ("access_token", access_token.into()),
+                ("refresh_token", refresh_token.into()),
+                ("access_expires_at", expiries.access_expires_at.into()),
+                ("refresh_expires_at", expiries.refresh_expires_at.into()),
+                ("refreshable", expiries.refreshable.into()),
+                (
+                    "identity",
+                    serde_json::to_string(&response.identity)?.into(),
+                ),
+                ("request_id", response.request_id.as_deref().into()),
+                ("active", TokenStatus::Active.as_str().into()),
+                ("now", now_ms.into()),
+            ],
+        )?,
+        Statement::new(&DELETE_LOOKUP_IDS, identity())?,
+    ];
+    for seller_key in response.identity.lookup_ids() {
+        let [platform, app_key, account] = identity();
+        statements.push(Statement::new(
+            &INSERT_LOOKUP_ID,
+            [
+                platform,
+                app_key,
+                account,
+                ("seller_key", seller_key.into()),
+            ],
+        )?);
+    }
+    Ok(statements)
+}
+
+/// The id an upsert returned, from the outcomes of a write that began with it.
+pub(super) fn saved_id(outcomes: &[super::statement::Outcome]) -> Result<TokenId, StoreError> {
+    outcomes
+        .first()
+        .and_then(|upsert| upsert.returned.first())
+        .map(|id| TokenId::new(*id))
+        .ok_or_else(|| StoreError::Statement("the upsert returned no id".into()))
+}
+
+impl Store {
+    /// Stores the answer of a code exchange, replacing the seller's previous pair of the
+    /// same app. Returns the row id.
+    pub async fn save_authorization(
+        &self,
+        owner: Owner<'_>,
+        response: &TokenResponse,
+        now_ms: i64,
+    ) -> Result<TokenId, StoreError> {
+        let outcomes = self
+            .db
+            .write(save_pair(self, owner, response, now_ms)?)
+            .await?;
+        saved_id(&outcomes)
+    }
+
+    pub async fn token(&self, id: TokenId) -> Result<Option<StoredToken>, StoreError> {
+        let row: Option<TokenRow> = self
+            .db
+            .fetch_optional(Statement::new(&TOKEN, [("id", id.get().into())])?)
+            .await?;
+        row.map(|row| self.codec.token(row)).transpose()
+    }
+
+    /// Every pair, of one app or of all, ordered by app and id; without their tokens.
+    pub async fn list_pairs(
+        &self,
+        app: Option<&crate::apps::AppId>,
+    ) -> Result<Vec<Pair>, StoreError> {
+        let rows: Vec<PairRow> = self
+            .db
+            .fetch_all(Statement::new(
+                &PAIRS,
+                [("app", app.map(|a| a.as_str()).into())],
+            )?)
+            .await?;
+        rows.into_iter().map(Pair::try_from).collect()
+    }
+
+    /// The pairs whose seller has this seller id or user id (a Lazada country's too).
+    pub async fn find_seller(&self, seller: &str) -> Result<Vec<StoredToken>, StoreError> {
+        let rows: Vec<TokenRow> = self
+            .db
+            .fetch_all(Statement::new(&FIND_SELLER, [("seller", seller.into())])?)
+            .await?;
+        rows.into_iter().map(|row| self.codec.token(row)).collect()
+    }
+
+    /// Forgets a pair (its lookup ids go with it: the foreign key cascades). Returns whether
+    /// there was one.
+    pub async fn delete_token(&self, id: TokenId) -> Result<bool, StoreError> {
+        let done = self
+            .db
+            .write_one(Statement::new(&DELETE_TOKEN, [("id", id.get().into())])?)
+            .await?;
+        Ok(done.rows_affected == 1)
+    }
+
+    /// Token counts per app for the metrics, by one aggregate query.
+    pub async fn count_by_status(&self, now_ms: i64) -> Result<Vec<TokenCounts>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = self
+            .db
+            .fetch_all(Statement::new(
+                &COUNT_BY_STATUS,
+                [
+                    ("active", TokenStatus::Active.as_str().into()),
+                    ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
+                    ("now", now_ms.into()),
+                ],
+            )?)
+            .await?;
+        rows.into_iter()
+            .map(|(app, active, expired, reauthorize)| {
+                Ok(TokenCounts {
+                    app: app_id(&app)?,
+                    active,
+                    expired,
+                    reauthorize,
+                })
+            })
+            .collect()
+    }
+}
