@@ -14,7 +14,6 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
-pub mod error;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -27,6 +26,7 @@ pub mod metrics;
 pub mod random;
 mod redact;
 pub mod renewal;
+pub mod runtime;
 pub mod sandbox;
 pub mod serve;
 pub mod services;

@@ -1,56 +1,49 @@
 //! What the service and the command-line tools share: the configuration, the store, the
 //! token keeper, and each app's signed client and flow rules.
 
-use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
-
-use crate::apps::AppId;
-use crate::clock::{self, SharedClock};
-use crate::config::{AppConfig, Config};
-use crate::flow::{Flows, StateKey};
-use crate::iop::IopClient;
+use crate::clock::SharedClock;
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::renewal::Tokens;
-use crate::startup::StartupError;
-use crate::store::{self, SharedStore};
+use crate::runtime::Apps;
+use crate::store::{self, SharedStore, StoreError};
 
-/// One app at run time: its settings, its signed client, its state rules (keyed by its
-/// own secret, so a state of one app is refused at another app's callback).
-pub struct AppRuntime {
-    pub config: AppConfig,
-    pub client: Arc<IopClient>,
-    pub flows: Flows,
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "{variable}: cannot listen on {addr}: {source}{}",
+        bind_hint(variable, source)
+    )]
+    Bind {
+        /// The setting that named the address (IOP_LISTEN or IOP_METRICS_LISTEN).
+        variable: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
 }
 
-/// Every app of the deployment, in the configuration's order.
-pub struct Apps {
-    list: Vec<Arc<AppRuntime>>,
-}
-
-impl Apps {
-    pub fn get(&self, id: &AppId) -> Option<&Arc<AppRuntime>> {
-        self.list.iter().find(|a| &a.config.id == id)
-    }
-
-    /// The app named in a path (`/callback/{name}`): only apps of an apps file have one.
-    pub fn named(&self, name: &str) -> Option<&Arc<AppRuntime>> {
-        let id = AppId::parse(name).ok()?;
-        self.get(&id).filter(|a| a.config.named)
-    }
-
-    /// The app of the plain `/authorize` and `/callback`, in a single-app deployment.
-    pub fn implicit(&self) -> Option<&Arc<AppRuntime>> {
-        self.list.iter().find(|a| !a.config.named)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<AppRuntime>> {
-        self.list.iter()
-    }
-
-    pub fn ids(&self) -> Vec<AppId> {
-        self.list.iter().map(|a| a.config.id.clone()).collect()
+/// What to do about a listener that cannot bind.
+fn bind_hint(variable: &str, error: &std::io::Error) -> String {
+    let flag = if variable == "IOP_METRICS_LISTEN" {
+        "--metrics-listen"
+    } else {
+        "--listen"
+    };
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            " (another process listens there: stop it, or choose another address with {flag} or {variable})"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            " (ports below 1024 need privileges: choose a higher port with {flag} or {variable})"
+        ),
+        _ => String::new(),
     }
 }
 
@@ -66,35 +59,11 @@ pub struct Services {
 impl Services {
     pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
         let store = store::open(&config.database_url, config.encryption_key.clone()).await?;
-        let mut list = Vec::new();
-        for app in &config.apps {
-            let client = Arc::new(IopClient::new(
-                app.api_url.as_str(),
-                &app.app_key,
-                app.app_secret.clone(),
-                config.http_timeout,
-                clock.clone(),
-            )?);
-            let flows = Flows::new(
-                app.id.clone(),
-                StateKey::derive(app.app_secret.expose_secret()),
-                clock::millis(config.state_ttl),
-            );
-            list.push(Arc::new(AppRuntime {
-                config: app.clone(),
-                client,
-                flows,
-            }));
-        }
-        let apps = Arc::new(Apps { list });
+        let apps = Arc::new(Apps::build(&config, clock.clone())?);
         let metrics = Metrics::default();
-        let clients: HashMap<AppId, Arc<IopClient>> = apps
-            .iter()
-            .map(|a| (a.config.id.clone(), a.client.clone()))
-            .collect();
         let tokens = Arc::new(Tokens::new(
             store.clone(),
-            clients,
+            apps.clone(),
             metrics.clone(),
             clock.clone(),
             config.refresh_before,

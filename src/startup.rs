@@ -2,7 +2,6 @@
 //! `main` and by the tests, so both run exactly the same service.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,48 +14,13 @@ use crate::metrics::Metrics;
 use crate::renewal::refresher::Refresher;
 use crate::serve::{ConnectionLimits, serve};
 use crate::services::Services;
-use crate::store::{SharedStore, StoreError};
-use crate::web::admin::AdminConsole;
+pub use crate::services::StartupError;
+use crate::store::SharedStore;
+use crate::web::admin::console::AdminConsole;
 use crate::web::cookies::BrowserCookie;
 use crate::web::limits::ExchangeLimits;
 use crate::web::views::Layout;
 use crate::web::{self, AppParts, AppState};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(
-        "{variable}: cannot listen on {addr}: {source}{}",
-        bind_hint(variable, source)
-    )]
-    Bind {
-        /// The setting that named the address (IOP_LISTEN or IOP_METRICS_LISTEN).
-        variable: &'static str,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot open the store: {0}")]
-    Store(#[from] StoreError),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-}
-
-/// What to do about a listener that cannot bind.
-fn bind_hint(variable: &str, error: &std::io::Error) -> String {
-    let flag = if variable == "IOP_METRICS_LISTEN" {
-        "--metrics-listen"
-    } else {
-        "--listen"
-    };
-    match error.kind() {
-        std::io::ErrorKind::AddrInUse => format!(
-            " (another process listens there: stop it, or choose another address with {flag} or {variable})"
-        ),
-        std::io::ErrorKind::PermissionDenied => format!(
-            " (ports below 1024 need privileges: choose a higher port with {flag} or {variable})"
-        ),
-        _ => String::new(),
-    }
-}
 
 pub struct Application {
     listener: TcpListener,
@@ -141,7 +105,6 @@ impl Application {
         } = Services::open(config, clock).await?;
         let refresher = config.refresh_interval.map(|recheck| Refresher {
             tokens: tokens.clone(),
-            apps: apps.ids(),
             recheck,
             concurrency: config.refresh_concurrency,
         });

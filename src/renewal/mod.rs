@@ -14,10 +14,11 @@ use tokio::sync::Notify;
 
 use crate::apps::AppId;
 use crate::clock::{SharedClock, millis};
-use crate::iop::{IopClient, IopError, TokenApi};
+use crate::iop::{IopError, TokenApi};
 use crate::lock::lock;
 use crate::metrics::Metrics;
 use crate::random::random_hex;
+use crate::runtime::Apps;
 use crate::store::{SharedStore, StoreError};
 use crate::tokens::{RefreshBefore, StoredToken, TokenId, TokenStatus, backoff, ban};
 
@@ -47,7 +48,8 @@ pub enum TokenError {
 
 pub struct Tokens {
     store: SharedStore,
-    clients: HashMap<AppId, Arc<IopClient>>,
+    /// Every app served: the client that renews each app's pairs.
+    apps: Arc<Apps>,
     metrics: Metrics,
     clock: SharedClock,
     policy: RefreshBefore,
@@ -77,7 +79,7 @@ pub struct Changes {
 impl Tokens {
     pub fn new(
         store: SharedStore,
-        clients: HashMap<AppId, Arc<IopClient>>,
+        apps: Arc<Apps>,
         metrics: Metrics,
         clock: SharedClock,
         policy: RefreshBefore,
@@ -85,7 +87,7 @@ impl Tokens {
     ) -> Self {
         Tokens {
             store,
-            clients,
+            apps,
             metrics,
             clock,
             policy,
@@ -101,6 +103,10 @@ impl Tokens {
 
     pub fn store(&self) -> &SharedStore {
         &self.store
+    }
+
+    pub fn apps(&self) -> &Arc<Apps> {
+        &self.apps
     }
 
     pub fn policy(&self) -> RefreshBefore {
@@ -218,10 +224,11 @@ impl Tokens {
         let Some(refresh_token) = token.refresh_token.clone().filter(|_| token.refreshable) else {
             return Err(TokenError::Reauthorize);
         };
-        let client = self
-            .clients
+        let client = &self
+            .apps
             .get(&token.app)
-            .ok_or_else(|| TokenError::UnknownApp(token.app.clone()))?;
+            .ok_or_else(|| TokenError::UnknownApp(token.app.clone()))?
+            .client;
         if !self.take_lease(&token).await? {
             // Another process refreshed it while we waited for its lease.
             return self.load(token.id).await;

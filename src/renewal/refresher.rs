@@ -10,7 +10,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::{TokenError, Tokens};
-use crate::apps::AppId;
 use crate::tokens::Pair;
 
 /// Never loop faster than this, whatever the store says is due (a lease held elsewhere
@@ -19,7 +18,6 @@ const MIN_SLEEP: Duration = Duration::from_secs(1);
 
 pub struct Refresher {
     pub tokens: Arc<Tokens>,
-    pub apps: Vec<AppId>,
     /// The longest it sleeps without looking at the store: other replicas' new pairs are
     /// seen within this time.
     pub recheck: Duration,
@@ -104,7 +102,7 @@ impl Refresher {
     /// [`MIN_SLEEP`, `recheck`].
     pub async fn sleep_after(&self, now: i64) -> Duration {
         let mut next: Option<i64> = None;
-        for app in &self.apps {
+        for app in &self.tokens.apps().ids() {
             match self
                 .tokens
                 .store()
@@ -132,7 +130,7 @@ impl Refresher {
         }
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut running = JoinSet::new();
-        for app in &self.apps {
+        for app in &self.tokens.apps().ids() {
             let due = match store.due_for_refresh(app, self.tokens.policy(), now).await {
                 Ok(due) => due,
                 Err(e) => {

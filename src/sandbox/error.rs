@@ -18,6 +18,12 @@ pub(crate) enum SandboxError {
     Template(String),
 }
 
+impl From<askama::Error> for SandboxError {
+    fn from(error: askama::Error) -> Self {
+        SandboxError::Template(error.to_string())
+    }
+}
+
 impl IntoResponse for SandboxError {
     fn into_response(self) -> Response {
         let (status, platform, eyebrow, heading, message, note) = match &self {

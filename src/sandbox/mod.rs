@@ -117,7 +117,7 @@ impl Sandbox {
 async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxError> {
     let s = &sandbox.settings;
     let human = crate::clock::span;
-    render(&views::SandboxHome {
+    Ok(render(&views::SandboxHome {
         layout: LAYOUT,
         platform_name: s.platform.display_name(),
         app_key: s.app_key.clone(),
@@ -128,5 +128,5 @@ async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxErr
         access_ttl: human(s.access_ttl),
         refresh_ttl: human(s.refresh_ttl),
         secret_printed: s.secret_printed,
-    })
+    })?)
 }

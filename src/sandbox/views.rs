@@ -4,8 +4,6 @@
 use askama::Template;
 use axum::response::Html;
 
-use super::error::SandboxError;
-
 /// What the shared base template reads: the sandbox banner is always on.
 #[derive(Clone, Copy)]
 pub(super) struct Layout {
@@ -58,8 +56,7 @@ pub(super) struct SandboxHome {
     pub(super) secret_printed: bool,
 }
 
-pub(super) fn render(view: &impl Template) -> Result<Html<String>, SandboxError> {
-    view.render()
-        .map(Html)
-        .map_err(|e| SandboxError::Template(e.to_string()))
+/// A page as HTML; a template error becomes the sandbox's error page (`SandboxError`).
+pub(super) fn render(view: &impl Template) -> Result<Html<String>, askama::Error> {
+    view.render().map(Html)
 }

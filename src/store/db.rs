@@ -2,13 +2,15 @@
 //! on both engines; writes through the SQLite writer thread (`sqlite_writer`), or on
 //! PostgreSQL through the pool, each write in a transaction of its own.
 
+use std::path::{Path, PathBuf};
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, FromRow};
 
 use super::StoreError;
-use super::open::{Engine, FileIdentity};
 use super::sqlite_writer::SqliteWriter;
 use super::statement::{Outcome, Statement};
+use super::url::Engine;
 
 pub(super) struct Db {
     pub(super) pool: AnyPool,
@@ -124,5 +126,38 @@ impl Db {
             writer.close().await;
         }
         self.pool.close().await;
+    }
+}
+
+/// A SQLite file as it was opened, to notice it deleted or replaced under the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FileIdentity {
+    pub(super) path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    pub(super) fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path).ok()?;
+            Some(FileIdentity {
+                path: path.to_owned(),
+                device: meta.dev(),
+                inode: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+
+    /// Whether the path still names the file that was opened.
+    pub(super) fn still_there(&self) -> bool {
+        FileIdentity::of(&self.path).as_ref() == Some(self)
     }
 }

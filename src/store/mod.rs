@@ -22,6 +22,7 @@ mod flow;
 mod maintenance;
 mod open;
 mod refresh;
+mod sqlite_thread;
 mod sqlite_wal;
 mod sqlite_writer;
 mod statement;
@@ -35,8 +36,7 @@ use std::sync::Arc;
 
 pub use cipher::{CipherError, TokenCipher};
 pub use flow::ClaimAttempt;
-pub use open::Engine;
-pub use url::DatabaseUrl;
+pub use url::{DatabaseUrl, Engine};
 
 use codec::Codec;
 use db::Db;

@@ -1,7 +1,7 @@
 //! Opening the database: which engine a URL names, the SQLite file owner-only before
 //! SQLite touches it, the engine's pragmas, and this version's migrations.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,31 +10,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyConnection, Connection, Executor};
 
 use super::StoreError;
-use super::db::Db;
+use super::db::{Db, FileIdentity};
 use super::sqlite_writer::SqliteWriter;
-use super::url::DatabaseUrl;
-
-/// The database engines iop-callback runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// One file; one box.
-    Sqlite,
-    /// Several replicas sharing one database.
-    Postgres,
-}
-
-impl Engine {
-    pub fn of(database_url: &str) -> Option<Engine> {
-        let url = database_url.trim();
-        if url.starts_with("sqlite:") {
-            Some(Engine::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Engine::Postgres)
-        } else {
-            None
-        }
-    }
-}
+use super::url::{DatabaseUrl, Engine};
 
 /// How long opening may take before the database counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -145,39 +123,6 @@ fn unreachable(url: &DatabaseUrl, error: &sqlx::Error) -> StoreError {
     StoreError::Unreachable {
         target: url.redacted(),
         why,
-    }
-}
-
-/// A SQLite file as it was opened, to notice it deleted or replaced under the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct FileIdentity {
-    pub(super) path: PathBuf,
-    device: u64,
-    inode: u64,
-}
-
-impl FileIdentity {
-    fn of(path: &Path) -> Option<Self> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(path).ok()?;
-            Some(FileIdentity {
-                path: path.to_owned(),
-                device: meta.dev(),
-                inode: meta.ino(),
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = path;
-            None
-        }
-    }
-
-    /// Whether the path still names the file that was opened.
-    pub(super) fn still_there(&self) -> bool {
-        FileIdentity::of(&self.path).as_ref() == Some(self)
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::StoreError;
-use super::sqlite_writer::{open, spawn};
+use super::sqlite_thread::{open, spawn};
 
 /// WAL length (in pages) past which the writer stops once to let it start over. Each stop
 /// holds up every flow in flight for a few milliseconds, so they should be rare under load

@@ -17,10 +17,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::sqlite_thread::{open, spawn};
 use super::sqlite_wal::{AUTOCHECKPOINT_FRAMES, Checkpointer};
 use super::statement::{Outcome, Statement};
 
@@ -88,29 +89,6 @@ impl SqliteWriter {
             let _ = done.await;
         }
     }
-}
-
-/// A connection of this thread's own to the database the pool migrated.
-pub(super) fn open(file: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
-
-pub(super) fn spawn(
-    name: &str,
-    file: &Path,
-    body: impl FnOnce() + Send + 'static,
-) -> Result<(), StoreError> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(body)
-        .map(drop)
-        .map_err(|source| StoreError::File {
-            path: file.display().to_string(),
-            source,
-        })
 }
 
 fn run(

@@ -1,10 +1,30 @@
-//! The database URL as a type whose `Debug` and `Display` hide the password (and the
+//! Which engine a database URL names, and the URL as a type whose `Debug` and `Display` hide the password (and the
 //! query, where libpq-style URLs may carry one): it appears in logs, errors and `Debug`
 //! of the configuration, never the secret in it.
 
 use std::fmt;
 
-use super::open::Engine;
+/// The database engines iop-callback runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// One file; one box.
+    Sqlite,
+    /// Several replicas sharing one database.
+    Postgres,
+}
+
+impl Engine {
+    pub fn of(database_url: &str) -> Option<Engine> {
+        let url = database_url.trim();
+        if url.starts_with("sqlite:") {
+            Some(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Engine::Postgres)
+        } else {
+            None
+        }
+    }
+}
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {

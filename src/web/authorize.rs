@@ -9,9 +9,9 @@ use tracing::instrument;
 use url::Url;
 
 use crate::config::{AppConfig, Config};
-use crate::error::AppError;
 use crate::flow::{BrowserId, FlowState};
-use crate::services::AppRuntime;
+use crate::runtime::AppRuntime;
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 
 #[instrument(skip_all)]

@@ -11,13 +11,13 @@ use tracing::{Instrument, instrument};
 
 use super::callback_query::CallbackQuery;
 
-use crate::error::AppError;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::TokenResponse;
 use crate::iop::{AuthCode, TokenApi};
-use crate::services::AppRuntime;
+use crate::runtime::AppRuntime;
 use crate::store::{ClaimAttempt, StoreError};
 use crate::tokens::{Owner, StoredToken, TokenId};
+use crate::web::error::AppError;
 use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
 use crate::web::views::{CancelledPage, ResultPage, render};

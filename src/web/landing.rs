@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::response::Html;
 
-use crate::error::AppError;
 use crate::iop::platform::lazada_country_name;
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::{CountryChoice, LandingApp, LandingPage, render};
 

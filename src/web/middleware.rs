@@ -7,9 +7,9 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, Response};
 use axum::middleware::Next;
 
-use crate::error::ErrorPage;
 use crate::layers;
 use crate::metrics::Metrics;
+use crate::web::error::ErrorPage;
 use crate::web::refusal::Refused;
 use crate::web::views::{ErrorView, Layout, render};
 

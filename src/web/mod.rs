@@ -6,6 +6,7 @@ mod authorize;
 mod callback;
 pub mod callback_query;
 pub mod cookies;
+pub mod error;
 mod health;
 mod landing;
 pub mod limits;
@@ -23,8 +24,8 @@ use axum::routing::get;
 pub use authorize::authorize_url;
 pub use state::{AppParts, AppState};
 
-use crate::error::AppError;
 use crate::layers;
+use crate::web::error::AppError;
 
 /// The service's routes with every layer. Extra routes (the sandbox in `demo`) are merged
 /// before the layers apply, so they get the same headers and logging.

@@ -6,8 +6,8 @@ use axum::http::HeaderMap;
 use axum::response::Html;
 use tracing::instrument;
 
-use crate::error::AppError;
 use crate::flow::{self, ResultId};
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::{ResultPage, render};
 

@@ -3,10 +3,10 @@
 use askama::Template;
 
 use crate::clock;
-use crate::error::ErrorPage;
 use crate::iop::platform::lazada_country_name;
 use crate::iop::{CountryUserInfo, SellerIdentity};
 use crate::tokens::{Health, StoredToken, TokenStatus};
+use crate::web::error::ErrorPage;
 
 /// What the base layout needs on every page.
 #[derive(Clone, Copy)]
@@ -209,8 +209,8 @@ impl ResultPage {
 /// Renders a view into an HTML response; a template error is ours, never the caller's.
 pub fn render(
     view: &impl Template,
-) -> Result<axum::response::Html<String>, crate::error::AppError> {
+) -> Result<axum::response::Html<String>, crate::web::error::AppError> {
     view.render()
         .map(axum::response::Html)
-        .map_err(|e| crate::error::AppError::Internal(format!("template: {e}")))
+        .map_err(|e| crate::web::error::AppError::Internal(format!("template: {e}")))
 }

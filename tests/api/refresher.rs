@@ -1,19 +1,22 @@
 //! The refresher on an injected clock: when it plans to wake, what it renews, how it backs
 //! off, and that it works against the sandbox platform.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use iop_callback::apps::AppId;
+use iop_callback::cli::Cli;
 use iop_callback::clock::{Clock, ManualClock};
-use iop_callback::iop::{AuthCode, IopClient, Platform, TokenResponse};
+use iop_callback::config::Config;
+use iop_callback::iop::{AuthCode, Platform, TokenResponse};
 use iop_callback::metrics::Metrics;
 use iop_callback::renewal::refresher::{Pass, Refresher};
 use iop_callback::renewal::{Changes, Tokens};
-use iop_callback::store::{self, DatabaseUrl, SharedStore};
+use iop_callback::runtime::Apps;
+use iop_callback::store::{self, SharedStore};
 use iop_callback::tokens::{Owner, RefreshBefore, TokenId, TokenStatus};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -33,13 +36,21 @@ pub struct Rig {
 }
 
 impl Rig {
-    pub async fn new(client: IopClient, clock: Arc<ManualClock>) -> Rig {
+    /// A rig whose app calls `server`.
+    pub async fn against(server: &MockServer) -> Rig {
+        Rig::with(&server.uri(), &[], ManualClock::starting_now()).await
+    }
+
+    /// A rig of the default app, configured by the test flags plus `extra`, on `clock`.
+    pub async fn with(platform: &str, extra: &[&str], clock: Arc<ManualClock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
-        let store = store::open(&url, None).await.unwrap();
+        let args = service_args(platform, &dir, extra);
+        let config = Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap();
+        let store = store::open(&config.database_url, None).await.unwrap();
+        let apps = Arc::new(Apps::build(&config, clock.clone()).unwrap());
         let tokens = Arc::new(Tokens::new(
             store.clone(),
-            HashMap::from([(AppId::implicit(), Arc::new(client))]),
+            apps,
             Metrics::default(),
             clock.clone(),
             RefreshBefore::default(),
@@ -47,7 +58,6 @@ impl Rig {
         ));
         let refresher = Refresher {
             tokens: tokens.clone(),
-            apps: vec![AppId::implicit()],
             recheck: Duration::from_secs(24 * 3_600),
             concurrency: 4,
         };
@@ -58,20 +68,6 @@ impl Rig {
             clock,
             _dir: dir,
         }
-    }
-
-    /// A rig whose client calls `server`.
-    pub async fn against(server: &MockServer) -> Rig {
-        let clock = ManualClock::starting_now();
-        let client = IopClient::new(
-            &format!("{}/rest", server.uri()),
-            APP_KEY,
-            SecretString::from(APP_SECRET),
-            Duration::from_secs(2),
-            clock.clone(),
-        )
-        .unwrap();
-        Rig::new(client, clock).await
     }
 
     /// Stores a pair of the default app as an exchange at the current time would.
@@ -317,7 +313,12 @@ async fn the_refresher_works_against_the_sandbox_platform() {
     let code = AuthCode::parse(Some(&sandbox.approve("ae-store").await)).unwrap();
     let issued = client.create_token(&code).await.unwrap();
     // The sandbox's and the service's clock are the same here, as in production.
-    let rig = Rig::new(client, sandbox.clock.clone()).await;
+    let rig = Rig::with(
+        &format!("{}/sandbox", sandbox.base),
+        &["--app-key", "12345678", "--app-secret", SANDBOX_SECRET],
+        sandbox.clock.clone(),
+    )
+    .await;
     let app = AppId::implicit();
     let owner = Owner {
         app: &app,

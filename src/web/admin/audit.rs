@@ -7,8 +7,8 @@ use super::forms::query_field;
 use super::operator::Operator;
 use super::views::{AuditPage, AuditRow, Nav};
 use crate::admin::{AuditAction, AuditEntry};
-use crate::error::AppError;
 use crate::tokens::StoredToken;
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
 

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 
 use crate::admin::CsrfToken;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Forms are small; anything longer is not ours.
 const MAX_FIELD: usize = 4096;

@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::AdminConsole;
 use super::audit::record;
+use super::console::AdminConsole;
 use super::forms::{check_csrf, field, query_field};
 use super::operator::{
     Operator, clear_login_cookie, clear_session_cookie, client_address, client_text, login_cookie,
@@ -22,7 +22,7 @@ use crate::admin::session::IDLE_MS;
 use crate::admin::throttle::{self, Throttle, WINDOW_MS};
 use crate::admin::{AuditAction, CsrfToken, SessionId, SessionRecord};
 use crate::clock;
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
 

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 
-use super::AdminConsole;
+use super::console::AdminConsole;
 use crate::admin::{CsrfToken, SessionId};
-use crate::error::AppError;
 use crate::web::cookies::{read_cookie, set_cookie};
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 
 /// How long a sign-in form may sit in a tab before it must be reloaded.

@@ -10,10 +10,10 @@ use super::forms::{check_csrf, query_field};
 use super::operator::Operator;
 use super::views::{ConfirmDeletePage, Nav, Notice, SellerPage, SellerRow, SellersPage};
 use crate::admin::AuditAction;
-use crate::error::AppError;
 use crate::renewal::TokenError;
 use crate::tokens::Health;
 use crate::tokens::{Pair, StoredToken, TokenId};
+use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
 
