@@ -295,7 +295,7 @@ pub struct ServiceArgs {
 
     /// Where tokens are stored; the file and folder are created when missing.
     /// [default: sqlite://data/iop-callback.db; `demo`: sqlite://data/iop-callback-demo.db]
-    #[arg(long, env = "IOP_DATABASE_URL", global = true)]
+    #[arg(long, env = "IOP_DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// How long a seller has to complete an authorization started here.

@@ -670,6 +670,37 @@ mod tests {
     }
 
     #[test]
+    fn the_configurations_debug_shows_no_secret() {
+        let key = TokenCipher::generate_key();
+        let config = Config::from_args(&args(&[
+            "--app-key",
+            "123",
+            "--app-secret",
+            "secret-app-value",
+            "--database-url",
+            "postgres://u:secretpw@127.0.0.1/db",
+            "--api-keys",
+            "secret-api-key-value-0123456789abcdef",
+            "--admin-password",
+            "secret admin password",
+            "--encryption-key",
+            &key,
+        ]))
+        .unwrap();
+        let shown = format!("{config:?}");
+        for secret in [
+            "secret-app-value",
+            "secretpw",
+            "secret-api-key-value",
+            "secret admin password",
+            key.as_str(),
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://u@127.0.0.1/db"), "{shown}");
+    }
+
+    #[test]
     fn a_minimal_configuration_uses_the_aliexpress_presets() {
         let config = Config::from_args(&args(&["--app-key", "123", "--app-secret", "s"])).unwrap();
         assert_eq!(

@@ -310,3 +310,62 @@ async fn a_plain_store_is_encrypted_rotated_and_backed_up_from_the_command_line(
         .await;
     assert_eq!(restored, listed);
 }
+
+/// Every command path of the binary (`[]`, `["tokens"]`, `["tokens", "list"]`, ...).
+fn command_paths() -> Vec<Vec<String>> {
+    use clap::CommandFactory;
+    fn walk(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        for sub in command.get_subcommands() {
+            let mut longer = path.clone();
+            longer.push(sub.get_name().to_owned());
+            walk(sub, longer, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&iop_callback::cli::Cli::command(), Vec::new(), &mut out);
+    out
+}
+
+#[test]
+fn no_help_shows_a_secret_from_the_environment() {
+    let secrets = [
+        (
+            "IOP_DATABASE_URL",
+            "postgres://u:secretpw-db@127.0.0.1:5432/db",
+        ),
+        ("IOP_APP_SECRET", "secret-app-value"),
+        ("IOP_API_KEYS", "secret-api-key-value-0123456789abcdef"),
+        ("IOP_ADMIN_PASSWORD", "secret admin password"),
+        ("IOP_ADMIN_PASSWORD_HASH", "$argon2id$secret-hash"),
+        (
+            "IOP_ENCRYPTION_KEY",
+            "c2VjcmV0LWVuY3J5cHRpb24ta2V5LXZhbHVlLTAxMjM=",
+        ),
+        (
+            "IOP_NEW_ENCRYPTION_KEY",
+            "c2VjcmV0LW5ldy1rZXktdmFsdWUtMDEyMzQ1Njc4OWE=",
+        ),
+        ("IOP_IMPORT_REFRESH_TOKEN", "secret-refresh-token-value"),
+    ];
+    let paths = command_paths();
+    assert!(paths.len() > 10, "{paths:?}");
+    for path in paths {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(&path)
+            .arg("--help")
+            .envs(secrets)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{path:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Usage"), "{path:?}: {text}");
+        for (variable, value) in secrets {
+            assert!(
+                !text.contains(value) && !text.contains("secretpw"),
+                "`{}` --help shows {variable}:\n{text}",
+                path.join(" ")
+            );
+        }
+    }
+}
