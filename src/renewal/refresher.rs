@@ -140,14 +140,25 @@ impl Refresher {
             };
             for token in due {
                 let (tokens, limit) = (self.tokens.clone(), limit.clone());
-                running.spawn(async move {
-                    let _slot = limit.acquire_owned().await;
-                    let before = token.issued_at;
-                    tokens
-                        .refresh(&token, false)
-                        .await
-                        .map(|after| after.issued_at != before)
-                });
+                // Every line the renewal writes names the pair it is about.
+                let span = tracing::info_span!(
+                    "refresh",
+                    app = %token.app,
+                    platform = %token.platform,
+                    token_id = token.id.get(),
+                    seller_id = token.identity.account_key().unwrap_or_default(),
+                );
+                running.spawn(tracing::Instrument::instrument(
+                    async move {
+                        let _slot = limit.acquire_owned().await;
+                        let before = token.issued_at;
+                        tokens
+                            .refresh(&token, false)
+                            .await
+                            .map(|after| after.issued_at != before)
+                    },
+                    span,
+                ));
             }
         }
         while let Some(done) = running.join_next().await {

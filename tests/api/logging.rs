@@ -206,3 +206,44 @@ async fn a_configuration_error_is_logged_for_the_operator_with_the_advice_and_re
         "our request id is on the line: {line}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_refresh_through_the_api_is_logged_once() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let api_key = "logged-once-api-key-0123456789abcdefghij";
+    let binary = RunningBinary::start(&platform, &data, &["--api-keys", api_key]);
+    let app = binary.as_test_app(platform);
+    platform_answers(&app, aliexpress_success("ONCE")).await;
+    wiremock::Mock::given(wiremock::matchers::path("/rest/auth/token/refresh"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&app.platform)
+        .await;
+    Browser::new().authorize_fully(&app, "ONCE").await;
+
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/v1/tokens/1001/refresh", app.address))
+        .bearer_auth(api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 502);
+    let log = binary.kill_and_collect_log("refresh failed");
+    // The process logs at debug level; an operator reads info and above.
+    let about_it: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|l| line.contains(l))
+        })
+        .filter(|line| line.contains("HTTP 500") || line.contains("refresh failed"))
+        .collect();
+    assert_eq!(about_it.len(), 1, "{about_it:#?}");
+    assert!(
+        about_it[0].contains("refresh failed, will retry"),
+        "{about_it:#?}"
+    );
+    assert!(about_it[0].contains("seller_id"), "{about_it:#?}");
+}

@@ -133,6 +133,12 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(self.body())).into_response();
         if let Some(reason) = self.anonymous_reason() {
             refuse(&mut response, reason, &self, status);
+        } else if let ApiError::Token(
+            TokenError::Platform(_) | TokenError::Reauthorize | TokenError::Busy,
+        ) = self
+        {
+            // The renewal path logged the refresh's outcome once, with app and seller.
+            tracing::debug!(error = %self, status = status.as_u16(), "API request answered with a refresh failure");
         } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "API request failed");
         } else {
