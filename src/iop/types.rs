@@ -44,7 +44,8 @@ pub struct SellerIdentity {
 }
 
 /// One Lazada country the token is valid for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Country)]
 pub struct CountryUserInfo {
     pub country: Option<String>,
     pub seller_id: Option<String>,

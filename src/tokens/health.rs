@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::pair::{Pair, TokenStatus};
 use super::policy::refresh_expiring;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Only the seller can renew it, by authorizing again.

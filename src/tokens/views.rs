@@ -15,7 +15,7 @@ fn rfc3339(at: Option<i64>) -> Option<String> {
 }
 
 /// One seller in `GET /api/v1/tokens`: everything but the tokens.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenSummary {
     app: String,
     platform: &'static str,
@@ -26,8 +26,11 @@ pub struct TokenSummary {
     account: Option<String>,
     countries: Vec<CountryUserInfo>,
     status: Health,
+    #[schema(format = DateTime)]
     access_expires_at: Option<String>,
+    #[schema(format = DateTime)]
     refresh_expires_at: Option<String>,
+    #[schema(format = DateTime)]
     last_refresh_at: Option<String>,
     last_error: Option<String>,
     consecutive_failures: i64,
@@ -56,13 +59,14 @@ impl TokenSummary {
 }
 
 /// `GET /api/v1/tokens/{seller}`: a working access token.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CurrentToken {
     app: String,
     platform: &'static str,
     seller_id: Option<String>,
     user_id: Option<String>,
     access_token: String,
+    #[schema(format = DateTime)]
     access_expires_at: Option<String>,
     status: Health,
 }
@@ -82,12 +86,15 @@ impl CurrentToken {
 }
 
 /// `POST /api/v1/tokens/{seller}/refresh`: the new expiry, no token.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RefreshedToken {
     app: String,
     seller_id: Option<String>,
+    #[schema(format = DateTime)]
     access_expires_at: Option<String>,
+    #[schema(format = DateTime)]
     refresh_expires_at: Option<String>,
+    #[schema(format = DateTime)]
     last_refresh_at: Option<String>,
     status: Health,
 }

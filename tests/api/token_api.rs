@@ -336,4 +336,42 @@ async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
     for unlisted in ["/api/v1/sellers", "/api/v1/tokens/1001/reveal"] {
         assert_eq!(get_json(&app, unlisted).await.0, 404, "{unlisted}");
     }
+    // Derived from the handlers: every operation names itself and what it can answer.
+    let mut operations = Vec::new();
+    for (template, item) in paths {
+        for (verb, operation) in item.as_object().unwrap() {
+            operations.push(operation["operationId"].as_str().unwrap().to_owned());
+            let statuses = operation["responses"].as_object().unwrap();
+            if template != "/api/v1/openapi.json" {
+                assert!(
+                    statuses.contains_key("401"),
+                    "{verb} {template}: {statuses:?}"
+                );
+                assert!(
+                    statuses.contains_key("400"),
+                    "{verb} {template}: {statuses:?}"
+                );
+            }
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "currentToken",
+            "forgetSeller",
+            "listTokens",
+            "openapi",
+            "refreshToken"
+        ]
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/tokens/{seller}"]["get"]["responses"]["409"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/Error"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
 }

@@ -5,12 +5,16 @@ mod auth;
 mod error;
 mod openapi;
 
+use std::sync::OnceLock;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::apps::AppId;
 use crate::renewal::{self, SellerLookup, TokenError};
@@ -24,19 +28,42 @@ pub(super) fn routes(app: AppState) -> Router {
         return Router::new().route("/api/{*rest}", axum::routing::any(api_off));
     }
     let keys = auth::Keys::new(&app.config.api_keys);
-    let v1 = Router::new()
-        .route("/tokens", get(list))
-        .route("/tokens/{seller}", get(current).delete(forget))
-        .route("/tokens/{seller}/refresh", post(refresh))
+    let (v1, description) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(list))
+        .routes(routes!(current, forget))
+        .routes(routes!(refresh))
         .route_layer(axum::middleware::from_fn_with_state(
             keys,
             auth::require_key,
         ))
-        // The description of the API is public, like any OpenAPI document.
-        .route("/openapi.json", get(openapi::document))
-        .fallback(|| async { ApiError::NoRoute })
-        .with_state(app);
+        .routes(routes!(document))
+        .split_for_parts();
+    // The same for every service built in this process.
+    DOCUMENT.get_or_init(|| {
+        let mut description = description;
+        description.paths.paths = std::mem::take(&mut description.paths.paths)
+            .into_iter()
+            .map(|(path, item)| (format!("/api/v1{path}"), item))
+            .collect();
+        serde_json::to_value(&description).unwrap_or_default()
+    });
+    let v1 = v1.fallback(|| async { ApiError::NoRoute }).with_state(app);
     Router::new().nest("/api/v1", v1)
+}
+
+/// The OpenAPI document, made from the routes when they are first built.
+static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+
+/// The description of the API is public, like any OpenAPI document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    security(()),
+    responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json"))
+)]
+async fn document() -> Json<serde_json::Value> {
+    Json(DOCUMENT.get().cloned().unwrap_or_default())
 }
 
 async fn api_off() -> ApiError {
@@ -44,8 +71,10 @@ async fn api_off() -> ApiError {
 }
 
 /// `?app=x`: needed only when a seller id is known under several apps.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AppFilter {
+    /// The app's name; needed only when the seller id is known under several apps.
     app: Option<String>,
 }
 
@@ -57,6 +86,18 @@ impl AppFilter {
     }
 }
 
+/// Every stored seller, without token values.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    operation_id = "listTokens",
+    params(AppFilter),
+    responses(
+        (status = 200, description = "The sellers.", body = Vec<TokenSummary>),
+        (status = 400, description = "`app` is not an app name.", body = openapi::ErrorBody),
+        (status = 401, description = "Missing or wrong API key (WWW-Authenticate: Bearer).", body = openapi::ErrorBody),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     Query(filter): Query<AppFilter>,
@@ -69,6 +110,18 @@ async fn list(
     ))
 }
 
+/// The seller's working access token; refreshed first when due or expired.
+#[utoipa::path(
+    get,
+    path = "/tokens/{seller}",
+    operation_id = "currentToken",
+    params(openapi::Seller, AppFilter),
+    responses(
+        (status = 200, description = "A working access token.", body = CurrentToken),
+        openapi::SellerErrors,
+        openapi::RenewalErrors,
+    )
+)]
 async fn current(
     State(app): State<AppState>,
     Path(seller): Path<String>,
@@ -84,6 +137,18 @@ async fn current(
     Ok(Json(CurrentToken::new(&token, app.clock.now_ms())))
 }
 
+/// Refresh the seller's tokens now.
+#[utoipa::path(
+    post,
+    path = "/tokens/{seller}/refresh",
+    operation_id = "refreshToken",
+    params(openapi::Seller, AppFilter),
+    responses(
+        (status = 200, description = "The new expiry.", body = RefreshedToken),
+        openapi::SellerErrors,
+        openapi::RenewalErrors,
+    )
+)]
 async fn refresh(
     State(app): State<AppState>,
     Path(seller): Path<String>,
@@ -98,6 +163,17 @@ async fn refresh(
     Ok(Json(RefreshedToken::new(&token, app.clock.now_ms())))
 }
 
+/// Forget the seller and its tokens.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{seller}",
+    operation_id = "forgetSeller",
+    params(openapi::Seller, AppFilter),
+    responses(
+        (status = 204, description = "Forgotten."),
+        openapi::SellerErrors,
+    )
+)]
 async fn forget(
     State(app): State<AppState>,
     Path(seller): Path<String>,
