@@ -107,3 +107,29 @@ async fn an_empty_secret_file_names_that_variable() {
     let stderr = refused(&output);
     assert!(stderr.contains("IOP_APP_SECRET_FILE: is empty"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_names_the_host_and_port_and_why_but_not_the_password() {
+    // Nothing listens on port 1.
+    let url = "postgres://someone:secretpw@127.0.0.1:1/tokens".to_owned();
+    let started = std::time::Instant::now();
+    let stderr = refused(&serve(vec!["--database-url".into(), url]).await);
+    assert!(stderr.contains("IOP_DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("someone@127.0.0.1:1/tokens"), "{stderr}");
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(!stderr.contains("secretpw"), "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn a_missing_postgres_database_is_named_as_missing() {
+    let Some(server) = iop_callback::store::test_database::fresh_postgres_url().await else {
+        return;
+    };
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path("/iop_no_such_database");
+    let stderr = refused(&serve(vec!["--database-url".into(), url.to_string()]).await);
+    assert!(stderr.contains("/iop_no_such_database"), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
