@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wiremock::MockServer;
 
@@ -14,6 +14,8 @@ use crate::helpers::{TestApp, plain_config, service_args};
 pub struct RunningBinary {
     pub child: Child,
     log: Arc<Mutex<String>>,
+    /// Woken at each line the process writes.
+    logged: Arc<tokio::sync::Notify>,
     pub address: String,
     pub port: String,
 }
@@ -32,14 +34,22 @@ impl RunningBinary {
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
+        let logged = Arc::new(tokio::sync::Notify::new());
+        let wake = logged.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains("iop-callback listening") {
                     let _ = tx.send(line.clone());
                 }
-                sink.lock().unwrap().push_str(&line);
-                sink.lock().unwrap().push('\n');
+                {
+                    let mut sink = sink.lock().unwrap();
+                    sink.push_str(&line);
+                    sink.push('\n');
+                }
+                wake.notify_waiters();
             }
+            // The pipe closed: nothing more will come.
+            wake.notify_waiters();
         });
         // The startup line names the bound port; waiting for it is waiting for a fact.
         let line = rx
@@ -54,6 +64,7 @@ impl RunningBinary {
         RunningBinary {
             child,
             log,
+            logged,
             address: format!("http://127.0.0.1:{port}"),
             port,
         }
@@ -61,10 +72,10 @@ impl RunningBinary {
 
     /// Stops the process at once and returns its log, waiting (briefly) until `last_words`
     /// has been read out of the pipe.
-    pub fn kill_and_collect_log(mut self, last_words: &str) -> String {
+    pub async fn kill_and_collect_log(mut self, last_words: &str) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.log_containing(last_words)
+        self.log_containing(last_words).await
     }
 
     /// How many lines the process has logged so far.
@@ -73,12 +84,18 @@ impl RunningBinary {
     }
 
     /// The log so far, once it contains `text` (or after two seconds).
-    pub fn log_containing(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && !self.log.lock().unwrap().contains(text) {
-            std::thread::sleep(Duration::from_millis(10));
+    pub async fn log_containing(&self, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            // Registered before looking, so a line written in between still wakes us.
+            let next_line = self.logged.notified();
+            tokio::pin!(next_line);
+            next_line.as_mut().enable();
+            let log = self.log.lock().unwrap().clone();
+            if log.contains(text) || tokio::time::timeout_at(deadline, next_line).await.is_err() {
+                return self.log.lock().unwrap().clone();
+            }
         }
-        self.log.lock().unwrap().clone()
     }
 }
 

@@ -338,18 +338,36 @@ async fn a_self_signed_https_platform_is_refused() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-www", "-accept"])
-        .arg(port.to_string())
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// The TLS server, ended however the test ends.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Server(
+        std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(port.to_string())
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("openssl s_server ended before it listened: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not listen on port {port} within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let client = IopClient::new(
@@ -361,8 +379,7 @@ async fn a_self_signed_https_platform_is_refused() {
     )
     .unwrap();
     let result = client.create_token(&code("c")).await;
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let error = result.err().expect("refused");
     assert!(
         matches!(error, IopError::Connect(_) | IopError::Transport(_)),

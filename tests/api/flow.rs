@@ -313,18 +313,32 @@ async fn missing_empty_or_oversized_codes_are_rejected_without_a_platform_call(
     platform_must_not_be_called(&app).await;
     let browser = Browser::new();
     let long = "a".repeat(513);
-    for code_part in ["".to_owned(), "code=".to_owned(), format!("code={long}")] {
+    for (code_part, why) in [
+        ("".to_owned(), "code is missing"),
+        ("code=".to_owned(), "code is missing"),
+        (format!("code={long}"), "is longer than"),
+    ] {
         let state = browser.start_authorization(&app).await;
         let response = browser
             .callback(&app, &format!("{code_part}&state={state}"))
             .await;
-        assert_eq!(
-            response.status(),
-            400,
-            "{}",
-            &code_part[..code_part.len().min(10)]
+        let shown = &code_part[..code_part.len().min(10)];
+        assert_eq!(response.status(), 400, "{shown}");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("The platform sent no usable code"),
+            "{shown}: {page}"
+        );
+        assert!(page.contains(why), "{shown}: says why ({why}): {page}");
+        assert!(
+            page.contains("Nothing was sent to the platform"),
+            "{shown}: {page}"
         );
     }
+    assert!(
+        app.platform.received_requests().await.unwrap().is_empty(),
+        "no platform call"
+    );
 }
 
 #[apply(each_engine)]
@@ -419,6 +433,21 @@ async fn a_platform_timeout_is_a_504(#[case] engine: Engine) {
         .await;
     let response = Browser::new().callback_with_code(&app, "c").await;
     assert_eq!(response.status(), 504);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("The platform did not answer in time"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Authorize again"),
+        "offers a new authorization: {page}"
+    );
+    assert!(
+        !page.contains("50000601c30atlate"),
+        "no late token shown: {page}"
+    );
+    let requests = app.platform.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "called once, not retried");
 }
 
 #[apply(each_engine)]

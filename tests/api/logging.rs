@@ -32,17 +32,22 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let callback = browser
         .callback(&app, &format!("code={code}&state={state}"))
         .await;
+    assert_eq!(callback.status(), 303, "the exchange succeeded");
     let result_url = format!("{}{}", app.address, location(&callback));
     let cookie = callback_cookie(&browser, &app).await;
     assert_eq!(browser.get(&result_url).await.status(), 200);
     // The token API, with the right key and a wrong one.
-    for key in [api_key, "wrong-key-that-must-not-be-logged-0123456789"] {
-        reqwest::Client::new()
+    for (key, status) in [
+        (api_key, 200),
+        ("wrong-key-that-must-not-be-logged-0123456789", 401),
+    ] {
+        let answer = reqwest::Client::new()
             .get(format!("{}/api/v1/tokens/1001", app.address))
             .bearer_auth(key)
             .send()
             .await
             .unwrap();
+        assert_eq!(answer.status(), status);
     }
 
     // The admin console: a wrong password, the right one, a reveal, a refused form.
@@ -66,7 +71,14 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
         403
     );
 
-    // A failed exchange too, so the error path is in the log.
+    // A failed exchange too, so the error path is in the log. (The platform forgets what
+    // it received when reset: keep the first exchange's signature.)
+    let mut signatures = signatures_received(&app).await;
+    assert_eq!(
+        signatures.len(),
+        1,
+        "the first exchange was sent and signed"
+    );
     app.platform.reset().await;
     platform_answers(
         &app,
@@ -75,19 +87,17 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     .await;
     let failed_state = browser.start_authorization(&app).await;
     let failed_code = "3_12345678_FAILEDCODE9";
-    browser
+    let failed = browser
         .callback(&app, &format!("code={failed_code}&state={failed_state}"))
         .await;
-
-    let signatures: Vec<String> = app
-        .platform
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| form(r)["sign"].clone())
-        .collect();
-    let log = binary.kill_and_collect_log("seller authorized");
+    assert_eq!(
+        failed.status(),
+        502,
+        "the platform refused the second exchange"
+    );
+    signatures.extend(signatures_received(&app).await);
+    assert_eq!(signatures.len(), 2);
+    let log = binary.kill_and_collect_log("seller authorized").await;
 
     let tokens = aliexpress_success("LOGCODE7");
     let mut secrets = vec![
@@ -109,6 +119,17 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     ];
     secrets.extend(signatures);
     (log, secrets)
+}
+
+/// The `sign` of every call the stand-in platform received.
+async fn signatures_received(app: &TestApp) -> Vec<String> {
+    app.platform
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| form(r)["sign"].clone())
+        .collect()
 }
 
 /// The browser cookie's value, read back the way the service sees it.
@@ -186,7 +207,7 @@ async fn a_configuration_error_is_logged_for_the_operator_with_the_advice_and_re
         .to_str()
         .unwrap()
         .to_owned();
-    let log = binary.kill_and_collect_log("operator must fix it");
+    let log = binary.kill_and_collect_log("operator must fix it").await;
     let line = log
         .lines()
         .find(|l| l.contains("operator must fix it"))
@@ -229,7 +250,7 @@ async fn a_failed_refresh_through_the_api_is_logged_once() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 502);
-    let log = binary.kill_and_collect_log("refresh failed");
+    let log = binary.kill_and_collect_log("refresh failed").await;
     // The process logs at debug level; an operator reads info and above.
     let about_it: Vec<&str> = log
         .lines()

@@ -146,7 +146,7 @@ async fn sigterm_stops_the_refresher_and_the_log_says_so() {
     let data = tempfile::tempdir().unwrap();
     let binary = RunningBinary::start(&platform, &data, &["--refresh-interval", "1h"]);
     send_sigterm(&binary);
-    let log = binary.log_containing("stopped\n");
+    let log = binary.log_containing("stopped\n").await;
     assert!(log.contains("token refresher stopped"), "{log}");
     assert!(log.contains("stopped"), "{log}");
 }
@@ -164,7 +164,7 @@ async fn the_healthcheck_subcommand_exits_zero_only_while_the_service_answers() 
     };
     assert!(healthcheck(&binary.port).status.success());
     let port = binary.port.clone();
-    binary.kill_and_collect_log("");
+    binary.kill_and_collect_log("").await;
     let down = healthcheck(&port);
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
