@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::config::Settings;
 use crate::iop::Platform;
 
 #[derive(Debug, Parser)]
@@ -420,6 +421,42 @@ pub struct ServiceArgs {
     /// Timeout of every call to the platform (`10s`, `500ms`, ...).
     #[arg(long, env = "IOP_HTTP_TIMEOUT", default_value = "10s", global = true)]
     pub http_timeout: String,
+}
+
+impl ServiceArgs {
+    /// The settings as plain values, for `Config`.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            platform: self.platform.clone(),
+            apps_file: self.apps_file.clone(),
+            authorize_url: self.authorize_url.clone(),
+            api_url: self.api_url.clone(),
+            app_key: self.app_key.clone(),
+            app_secret: self.app_secret.clone(),
+            app_secret_file: self.app_secret_file.clone(),
+            public_url: self.public_url.clone(),
+            listen: self.listen.clone(),
+            database_url: self.database_url.clone(),
+            state_ttl: self.state_ttl.clone(),
+            refresh_interval: self.refresh_interval.clone(),
+            refresh_before: self.refresh_before.clone(),
+            refresh_concurrency: self.refresh_concurrency.clone(),
+            exchange_limit: self.exchange_limit.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            encryption_key: self.encryption_key.clone(),
+            encryption_key_file: self.encryption_key_file.clone(),
+            api_keys: self.api_keys.clone(),
+            api_keys_file: self.api_keys_file.clone(),
+            admin_password: self.admin_password.clone(),
+            admin_password_file: self.admin_password_file.clone(),
+            admin_password_hash: self.admin_password_hash.clone(),
+            metrics_listen: self.metrics_listen.clone(),
+            shutdown_grace: self.shutdown_grace.clone(),
+            max_connections: self.max_connections.clone(),
+            header_timeout: self.header_timeout.clone(),
+            http_timeout: self.http_timeout.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

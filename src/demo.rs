@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::apps::AppId;
-use crate::cli::{DemoArgs, SandboxArgs, SandboxLifetimeArgs, ServiceArgs};
+use crate::cli::{DemoArgs, SandboxArgs, SandboxLifetimeArgs};
 use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::config::{self, AppConfig, Config, ConfigError, DEMO_DEFAULTS, SANDBOX_LISTEN};
 use crate::iop::Platform;
 use crate::random::random_hex;
@@ -60,7 +61,7 @@ fn url(raw: &str) -> Url {
 /// sandbox's authorize page through the public URL; the token client calls it over
 /// loopback HTTP, through the same client and signer as in production.
 pub async fn build_demo(
-    args: &ServiceArgs,
+    args: &Settings,
     demo: &DemoArgs,
     clock: SharedClock,
 ) -> Result<Application, DemoError> {
@@ -133,7 +134,7 @@ fn demo_app(name: &str, platform: Platform, app_key: &str, countries: &[&str]) -
 /// The sandbox alone: its listener, its router with the common layers, and its settings
 /// (to print what a developer needs).
 pub async fn build_sandbox(
-    args: &ServiceArgs,
+    args: &Settings,
     sandbox_args: &SandboxArgs,
     clock: SharedClock,
 ) -> Result<(TcpListener, Router, SandboxSettings), DemoError> {

@@ -7,9 +7,9 @@ mod store;
 mod tokens;
 
 use crate::apps::AppId;
-use crate::cli::{AdminCommand, Cli, Command, ServiceArgs};
+use crate::cli::{AdminCommand, Cli, Command};
 use crate::clock;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Settings};
 use crate::demo::{self, DemoError};
 use crate::healthcheck::Unhealthy;
 use crate::iop::IopError;
@@ -81,9 +81,10 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
     // Installed first, so that a signal during startup already means "stop gracefully".
     let shutdown = shutdown_signal();
     let Cli { command, service } = cli;
+    let service = service.settings();
     match command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let config = Config::from_args(&service)?;
+            let config = Config::from_settings(&service)?;
             let app = Application::build(config).await?;
             app.run_until(shutdown).await?;
         }
@@ -141,8 +142,8 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
 }
 
 /// The service's configuration and database, for a command that runs beside it.
-async fn open(service: &ServiceArgs) -> Result<Services, CommandError> {
-    let config = Config::from_args(service)?;
+async fn open(service: &Settings) -> Result<Services, CommandError> {
+    let config = Config::from_settings(service)?;
     Ok(Services::open(config, clock::system()).await?)
 }
 

@@ -6,16 +6,16 @@ use std::path::Path;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::CommandError;
-use crate::cli::{ServiceArgs, StoreCommand};
-use crate::config::Config;
+use crate::cli::StoreCommand;
+use crate::config::{Config, Settings};
 use crate::store::{Store, TokenCipher};
 
-pub(super) async fn run(service: &ServiceArgs, command: StoreCommand) -> Result<(), CommandError> {
+pub(super) async fn run(service: &Settings, command: StoreCommand) -> Result<(), CommandError> {
     if let StoreCommand::GenerateKey = command {
         println!("{}", TokenCipher::generate_key());
         return Ok(());
     }
-    let config = Config::from_args(service)?;
+    let config = Config::from_settings(service)?;
     let key = config.encryption_key.clone();
     match command {
         StoreCommand::GenerateKey => {}

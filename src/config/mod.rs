@@ -1,11 +1,14 @@
 //! Configuration, validated once at startup. Each error names the variable to fix.
 
 mod apps_file;
+mod settings;
+
+pub use settings::Settings;
 
 pub use apps_file::LAZADA_COUNTRIES;
 
 /// Reads an apps file's text (IOP_APPS_FILE) with secrets from `env`: for the fuzz targets
-/// and tools; the service reads the file through `Config::from_args`.
+/// and tools; the service reads the file through `Config::from_settings`.
 pub fn parse_apps_file(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -23,7 +26,6 @@ use url::Url;
 
 use crate::admin::AdminPassword;
 use crate::apps::AppId;
-use crate::cli::ServiceArgs;
 use crate::iop::Platform;
 use crate::serve::ConnectionLimits;
 use crate::store::{DatabaseUrl, TokenCipher};
@@ -140,22 +142,26 @@ const MAX_STATE_TTL: Duration = Duration::from_millis(crate::flow::RESULT_TTL_MS
 /// The implicit app of a single-app deployment: IOP_PLATFORM, IOP_APP_KEY, the secret and
 /// the URL overrides, at `/authorize` and `/callback` as always.
 pub fn implicit_app(
-    args: &ServiceArgs,
+    settings: &Settings,
     app_key: String,
     app_secret: SecretString,
 ) -> Result<AppConfig, ConfigError> {
     Ok(AppConfig {
         id: AppId::implicit(),
-        platform: args.platform,
+        platform: settings.platform,
         authorize_url: parse_url(
             "IOP_AUTHORIZE_URL",
-            args.authorize_url
+            settings
+                .authorize_url
                 .as_deref()
-                .unwrap_or(args.platform.authorize_url()),
+                .unwrap_or(settings.platform.authorize_url()),
         )?,
         api_url: parse_base_url(
             "IOP_API_URL",
-            args.api_url.as_deref().unwrap_or(args.platform.api_url()),
+            settings
+                .api_url
+                .as_deref()
+                .unwrap_or(settings.platform.api_url()),
         )?,
         app_key,
         app_secret,
@@ -167,12 +173,12 @@ pub fn implicit_app(
 impl Config {
     /// Builds the configuration for talking to real platforms: the apps of IOP_APPS_FILE,
     /// or the one app of IOP_APP_KEY and its secret.
-    pub fn from_args(args: &ServiceArgs) -> Result<Config, ConfigError> {
-        let apps = match &args.apps_file {
+    pub fn from_settings(settings: &Settings) -> Result<Config, ConfigError> {
+        let apps = match &settings.apps_file {
             Some(_)
-                if args.app_key.is_some()
-                    || args.app_secret.is_some()
-                    || args.app_secret_file.is_some() =>
+                if settings.app_key.is_some()
+                    || settings.app_secret.is_some()
+                    || settings.app_secret_file.is_some() =>
             {
                 return Err(bad(
                     "IOP_APPS_FILE",
@@ -181,7 +187,7 @@ impl Config {
             }
             Some(path) => apps_file::load(path, &|name| std::env::var(name).ok())?,
             None => {
-                let app_key = args
+                let app_key = settings
                     .app_key
                     .as_deref()
                     .map(str::trim)
@@ -193,29 +199,29 @@ impl Config {
                         )
                     })?
                     .to_owned();
-                vec![implicit_app(args, app_key, read_secret(args)?)?]
+                vec![implicit_app(settings, app_key, read_secret(settings)?)?]
             }
         };
         for app in &apps {
             check_transport(app)?;
         }
-        Self::with_apps(args, apps, &SERVICE_DEFAULTS)
+        Self::with_apps(settings, apps, &SERVICE_DEFAULTS)
     }
 
     /// The settings shared by every mode around the given apps (the demo supplies its
     /// sandboxes' own).
     pub fn with_apps(
-        args: &ServiceArgs,
+        settings: &Settings,
         apps: Vec<AppConfig>,
         defaults: &ModeDefaults,
     ) -> Result<Config, ConfigError> {
-        let listen = parse_listen(args, defaults.listen)?;
-        let public_url = match &args.public_url {
+        let listen = parse_listen(settings, defaults.listen)?;
+        let public_url = match &settings.public_url {
             Some(raw) => parse_public_url(raw)?,
             None => local_url(listen.port()),
         };
-        let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &args.http_timeout)?;
-        let state_ttl = parse_duration("IOP_STATE_TTL", &args.state_ttl)?;
+        let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &settings.http_timeout)?;
+        let state_ttl = parse_duration("IOP_STATE_TTL", &settings.state_ttl)?;
         if state_ttl > MAX_STATE_TTL {
             return Err(bad(
                 "IOP_STATE_TTL",
@@ -225,7 +231,7 @@ impl Config {
                 ),
             ));
         }
-        let refresh_interval = match args.refresh_interval.trim() {
+        let refresh_interval = match settings.refresh_interval.trim() {
             "off" => None,
             raw => Some(parse_duration("IOP_REFRESH_INTERVAL", raw)?),
         };
@@ -235,27 +241,34 @@ impl Config {
                 "must be at least 1s (or `off`)",
             ));
         }
-        let refresh_before = RefreshBefore::parse(&args.refresh_before)
+        let refresh_before = RefreshBefore::parse(&settings.refresh_before)
             .map_err(|problem| bad("IOP_REFRESH_BEFORE", problem))?;
-        let refresh_concurrency =
-            parse_count("IOP_REFRESH_CONCURRENCY", &args.refresh_concurrency, 256)?;
-        let api_keys = read_api_keys(args)?;
-        let exchange_limit = match args.exchange_limit.trim() {
+        let refresh_concurrency = parse_count(
+            "IOP_REFRESH_CONCURRENCY",
+            &settings.refresh_concurrency,
+            256,
+        )?;
+        let api_keys = read_api_keys(settings)?;
+        let exchange_limit = match settings.exchange_limit.trim() {
             "off" => None,
             raw => Some(
                 u32::try_from(parse_count("IOP_EXCHANGE_LIMIT", raw, 1_000_000)?)
                     .unwrap_or(u32::MAX),
             ),
         };
-        let trusted_proxies = parse_networks(args.trusted_proxies.as_deref().unwrap_or(""))?;
-        let encryption_key = read_encryption_key(args)?;
-        let admin_password = read_admin_password(args)?;
-        let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &args.shutdown_grace)?;
+        let trusted_proxies = parse_networks(settings.trusted_proxies.as_deref().unwrap_or(""))?;
+        let encryption_key = read_encryption_key(settings)?;
+        let admin_password = read_admin_password(settings)?;
+        let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &settings.shutdown_grace)?;
         let connection_limits = ConnectionLimits {
-            max_connections: parse_count("IOP_MAX_CONNECTIONS", &args.max_connections, 1_000_000)?,
-            header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &args.header_timeout)?,
+            max_connections: parse_count(
+                "IOP_MAX_CONNECTIONS",
+                &settings.max_connections,
+                1_000_000,
+            )?,
+            header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &settings.header_timeout)?,
         };
-        let metrics_listen = args
+        let metrics_listen = settings
             .metrics_listen
             .as_deref()
             .map(|raw| {
@@ -268,7 +281,8 @@ impl Config {
             })
             .transpose()?;
         let database_url = DatabaseUrl::parse(
-            args.database_url
+            settings
+                .database_url
                 .as_deref()
                 .unwrap_or(defaults.database_url),
         )
@@ -276,7 +290,7 @@ impl Config {
         Ok(Config {
             apps,
             public_url,
-            public_url_follows_listen: args.public_url.is_none(),
+            public_url_follows_listen: settings.public_url.is_none(),
             listen,
             database_url,
             http_timeout,
@@ -357,8 +371,8 @@ impl Config {
 }
 
 /// IOP_LISTEN, or the mode's default.
-pub fn parse_listen(args: &ServiceArgs, default: &str) -> Result<SocketAddr, ConfigError> {
-    let raw = args.listen.as_deref().unwrap_or(default).trim();
+pub fn parse_listen(settings: &Settings, default: &str) -> Result<SocketAddr, ConfigError> {
+    let raw = settings.listen.as_deref().unwrap_or(default).trim();
     raw.parse().map_err(|_| {
         bad(
             "IOP_LISTEN",
@@ -399,10 +413,10 @@ fn local_url(port: u16) -> Url {
     Url::parse(&format!("http://localhost:{port}")).expect("a valid URL")
 }
 
-pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
+pub fn read_secret(settings: &Settings) -> Result<SecretString, ConfigError> {
     secret_setting(
-        ("IOP_APP_SECRET", args.app_secret.as_ref()),
-        ("IOP_APP_SECRET_FILE", args.app_secret_file.as_deref()),
+        ("IOP_APP_SECRET", settings.app_secret.as_ref()),
+        ("IOP_APP_SECRET_FILE", settings.app_secret_file.as_deref()),
     )?
     .ok_or_else(|| {
         bad(
@@ -413,11 +427,11 @@ pub fn read_secret(args: &ServiceArgs) -> Result<SecretString, ConfigError> {
 }
 
 /// IOP_ENCRYPTION_KEY or IOP_ENCRYPTION_KEY_FILE: base64 of 32 bytes.
-fn read_encryption_key(args: &ServiceArgs) -> Result<Option<TokenCipher>, ConfigError> {
-    let value = ("IOP_ENCRYPTION_KEY", args.encryption_key.as_ref());
+fn read_encryption_key(settings: &Settings) -> Result<Option<TokenCipher>, ConfigError> {
+    let value = ("IOP_ENCRYPTION_KEY", settings.encryption_key.as_ref());
     let file = (
         "IOP_ENCRYPTION_KEY_FILE",
-        args.encryption_key_file.as_deref(),
+        settings.encryption_key_file.as_deref(),
     );
     let variable = if file.1.is_some() { file.0 } else { value.0 };
     secret_setting(value, file)?
@@ -433,14 +447,14 @@ fn read_encryption_key(args: &ServiceArgs) -> Result<Option<TokenCipher>, Config
 }
 
 /// IOP_ADMIN_PASSWORD, IOP_ADMIN_PASSWORD_FILE or IOP_ADMIN_PASSWORD_HASH: at most one.
-fn read_admin_password(args: &ServiceArgs) -> Result<Option<AdminPassword>, ConfigError> {
-    let plain = ("IOP_ADMIN_PASSWORD", args.admin_password.as_ref());
+fn read_admin_password(settings: &Settings) -> Result<Option<AdminPassword>, ConfigError> {
+    let plain = ("IOP_ADMIN_PASSWORD", settings.admin_password.as_ref());
     let file = (
         "IOP_ADMIN_PASSWORD_FILE",
-        args.admin_password_file.as_deref(),
+        settings.admin_password_file.as_deref(),
     );
     let given = if file.1.is_some() { file.0 } else { plain.0 };
-    match (secret_setting(plain, file)?, &args.admin_password_hash) {
+    match (secret_setting(plain, file)?, &settings.admin_password_hash) {
         (Some(_), Some(_)) => Err(bad(
             "IOP_ADMIN_PASSWORD_HASH",
             format!("set either {given} or IOP_ADMIN_PASSWORD_HASH, not both"),
@@ -531,41 +545,41 @@ fn parse_networks(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
 }
 
 /// IOP_API_KEYS (comma-separated) or IOP_API_KEYS_FILE (one per line, `#` comments).
-fn read_api_keys(args: &ServiceArgs) -> Result<Vec<SecretString>, ConfigError> {
-    let (variable, keys): (&'static str, Vec<String>) = match (&args.api_keys, &args.api_keys_file)
-    {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "IOP_API_KEYS_FILE",
-                "set either IOP_API_KEYS or IOP_API_KEYS_FILE, not both",
-            ));
-        }
-        (Some(keys), None) => (
-            "IOP_API_KEYS",
-            keys.expose_secret()
-                .split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect(),
-        ),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                bad(
+fn read_api_keys(settings: &Settings) -> Result<Vec<SecretString>, ConfigError> {
+    let (variable, keys): (&'static str, Vec<String>) =
+        match (&settings.api_keys, &settings.api_keys_file) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
                     "IOP_API_KEYS_FILE",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            (
-                "IOP_API_KEYS_FILE",
-                text.lines()
-                    .map(str::trim)
-                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
-                    .map(str::to_owned)
+                    "set either IOP_API_KEYS or IOP_API_KEYS_FILE, not both",
+                ));
+            }
+            (Some(keys), None) => (
+                "IOP_API_KEYS",
+                keys.expose_secret()
+                    .split(',')
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
                     .collect(),
-            )
-        }
-        (None, None) => return Ok(Vec::new()),
-    };
+            ),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    bad(
+                        "IOP_API_KEYS_FILE",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                (
+                    "IOP_API_KEYS_FILE",
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            (None, None) => return Ok(Vec::new()),
+        };
     if keys.is_empty() {
         return Err(bad(variable, "holds no key"));
     }
@@ -659,20 +673,24 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn args(extra: &[&str]) -> ServiceArgs {
+    /// The settings the command line makes of `extra`.
+    fn args(extra: &[&str]) -> Settings {
         let mut argv = vec!["iop-callback"];
         argv.extend_from_slice(extra);
-        crate::cli::Cli::try_parse_from(argv).unwrap().service
+        crate::cli::Cli::try_parse_from(argv)
+            .unwrap()
+            .service
+            .settings()
     }
 
     fn error_variable(extra: &[&str]) -> &'static str {
-        Config::from_args(&args(extra)).unwrap_err().variable
+        Config::from_settings(&args(extra)).unwrap_err().variable
     }
 
     #[test]
     fn the_configurations_debug_shows_no_secret() {
         let key = TokenCipher::generate_key();
-        let config = Config::from_args(&args(&[
+        let config = Config::from_settings(&args(&[
             "--app-key",
             "123",
             "--app-secret",
@@ -702,7 +720,8 @@ mod tests {
 
     #[test]
     fn a_minimal_configuration_uses_the_aliexpress_presets() {
-        let config = Config::from_args(&args(&["--app-key", "123", "--app-secret", "s"])).unwrap();
+        let config =
+            Config::from_settings(&args(&["--app-key", "123", "--app-secret", "s"])).unwrap();
         assert_eq!(
             config.apps[0].authorize_url.as_str(),
             "https://api-sg.aliexpress.com/oauth/authorize"
@@ -720,7 +739,7 @@ mod tests {
 
     #[test]
     fn lazada_preset_and_overrides() {
-        let c = Config::from_args(&args(&[
+        let c = Config::from_settings(&args(&[
             "--platform",
             "lazada",
             "--app-key",
@@ -730,7 +749,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.apps[0].api_url.as_str(), "https://auth.lazada.com/rest");
-        let c = Config::from_args(&args(&[
+        let c = Config::from_settings(&args(&[
             "--app-key",
             "1",
             "--app-secret",
@@ -756,7 +775,7 @@ mod tests {
 
     #[test]
     fn public_url_defaults_to_the_listen_port() {
-        let c = Config::from_args(&args(&[
+        let c = Config::from_settings(&args(&[
             "--app-key",
             "1",
             "--app-secret",
@@ -806,7 +825,7 @@ mod tests {
             "http://[::1]:9/rest",
         ] {
             assert!(
-                Config::from_args(&args(&[&base[..], &["--api-url", local]].concat())).is_ok(),
+                Config::from_settings(&args(&[&base[..], &["--api-url", local]].concat())).is_ok(),
                 "{local} is a stand-in on this machine"
             );
         }
@@ -818,8 +837,9 @@ mod tests {
                 "user name or password",
             ),
         ] {
-            let error = Config::from_args(&args(&[&base[..], &["--public-url", bad_url]].concat()))
-                .unwrap_err();
+            let error =
+                Config::from_settings(&args(&[&base[..], &["--public-url", bad_url]].concat()))
+                    .unwrap_err();
             assert_eq!(error.variable, "IOP_PUBLIC_URL");
             assert!(error.problem.contains(says), "{bad_url}: {}", error.problem);
             assert!(
@@ -854,7 +874,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");
         std::fs::write(&path, "from-file\n").unwrap();
-        let c = Config::from_args(&args(&[
+        let c = Config::from_settings(&args(&[
             "--app-key",
             "1",
             "--app-secret-file",
@@ -881,7 +901,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_secret() {
-        let c = Config::from_args(&args(&["--app-key", "1", "--app-secret", "hunter2-secret"]))
+        let c = Config::from_settings(&args(&["--app-key", "1", "--app-secret", "hunter2-secret"]))
             .unwrap();
         assert!(!format!("{c:?}").contains("hunter2-secret"));
     }
@@ -892,7 +912,8 @@ mod tests {
         let other = "z".repeat(40);
         let base = ["--app-key", "1", "--app-secret", "s"];
         let listed = format!("{long}, {other}");
-        let c = Config::from_args(&args(&[&base[..], &["--api-keys", &listed]].concat())).unwrap();
+        let c =
+            Config::from_settings(&args(&[&base[..], &["--api-keys", &listed]].concat())).unwrap();
         assert_eq!(c.api_keys.len(), 2);
         assert_eq!(c.api_keys[1].expose_secret(), other);
         assert!(!format!("{c:?}").contains(&long), "keys never in Debug");
@@ -901,16 +922,16 @@ mod tests {
         let path = dir.path().join("keys");
         std::fs::write(&path, format!("# ops team\n\n{long}\n  {other}  \n")).unwrap();
         let file = path.to_str().unwrap();
-        let c =
-            Config::from_args(&args(&[&base[..], &["--api-keys-file", file]].concat())).unwrap();
+        let c = Config::from_settings(&args(&[&base[..], &["--api-keys-file", file]].concat()))
+            .unwrap();
         assert_eq!(c.api_keys.len(), 2);
         std::fs::write(&path, "# nothing\nshort\n").unwrap();
-        let error = Config::from_args(&args(&[&base[..], &["--api-keys-file", file]].concat()))
+        let error = Config::from_settings(&args(&[&base[..], &["--api-keys-file", file]].concat()))
             .unwrap_err();
         assert_eq!(error.variable, "IOP_API_KEYS_FILE");
         assert!(error.problem.contains("shorter than 32"), "{error}");
 
-        let none = Config::from_args(&args(&base)).unwrap();
+        let none = Config::from_settings(&args(&base)).unwrap();
         assert!(none.api_keys.is_empty());
     }
 }

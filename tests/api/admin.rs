@@ -186,7 +186,8 @@ async fn weak_or_conflicting_password_settings_are_refused_at_startup() {
     for (flags, expected) in cases {
         let args = service_args("http://127.0.0.1:1", &data, flags);
         let cli = <iop_callback::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
-        let error = iop_callback::config::Config::from_args(&cli.service).unwrap_err();
+        let error =
+            iop_callback::config::Config::from_settings(&cli.service.settings()).unwrap_err();
         assert!(error.to_string().contains(expected), "{flags:?}: {error}");
     }
 }

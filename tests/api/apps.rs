@@ -101,7 +101,8 @@ async fn spawn_two_apps() -> TwoApps {
         "--api-keys",
         API_KEY,
     ];
-    let config = Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap();
+    let config =
+        Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();
     let app = Application::build(config).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));

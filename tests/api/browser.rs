@@ -83,9 +83,13 @@ async fn start_with(args: &[&str]) -> Option<Session> {
     let Some(CliCommand::Demo(lifetimes)) = &cli.command else {
         unreachable!()
     };
-    let app = build_demo(&cli.service, lifetimes, iop_callback::clock::system())
-        .await
-        .unwrap();
+    let app = build_demo(
+        &cli.service.settings(),
+        lifetimes,
+        iop_callback::clock::system(),
+    )
+    .await
+    .unwrap();
     let demo = format!("http://localhost:{}", app.port());
     let store = app.store();
     let config = app.config().clone();

@@ -92,7 +92,7 @@ impl TestApp {
 /// The configuration of a service pointed at `platform` and a database in `data`.
 pub fn config_for(platform: &MockServer, data: &tempfile::TempDir, extra: &[&str]) -> Config {
     let args = service_args(&platform.uri(), data, extra);
-    Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap()
+    Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap()
 }
 
 /// The flags that point the service at the stand-in platform and a temporary database.
@@ -292,5 +292,5 @@ pub fn plain_config() -> Config {
         "--app-secret",
         APP_SECRET,
     ];
-    Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap()
+    Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap()
 }

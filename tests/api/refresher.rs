@@ -45,7 +45,8 @@ impl Rig {
     pub async fn with(platform: &str, extra: &[&str], clock: Arc<ManualClock>) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let args = service_args(platform, &dir, extra);
-        let config = Config::from_args(&Cli::try_parse_from(args).unwrap().service).unwrap();
+        let config =
+            Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();
         let store = store::open(&config.database_url, None).await.unwrap();
         let apps = Arc::new(Apps::build(&config, clock.clone()).unwrap());
         let tokens = Arc::new(Tokens::new(

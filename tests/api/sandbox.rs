@@ -40,7 +40,7 @@ async fn spawn_demo(global: &[&str], own: &[&str]) -> Demo {
     let Some(Command::Demo(lifetimes)) = &cli.command else {
         unreachable!()
     };
-    let app = build_demo(&cli.service, lifetimes, clock::system())
+    let app = build_demo(&cli.service.settings(), lifetimes, clock::system())
         .await
         .unwrap();
     // The browser must use the public URL's host, as a person opening the printed URL
@@ -75,7 +75,7 @@ pub async fn spawn_sandbox(global: &[&str], own: &[&str]) -> StandaloneSandbox {
         unreachable!()
     };
     let clock = ManualClock::starting_now();
-    let (listener, router, _) = build_sandbox(&cli.service, args, clock.clone())
+    let (listener, router, _) = build_sandbox(&cli.service.settings(), args, clock.clone())
         .await
         .unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
