@@ -427,7 +427,7 @@ impl ServiceArgs {
     /// The settings as plain values, for `Config`.
     pub fn settings(&self) -> Settings {
         Settings {
-            platform: self.platform.clone(),
+            platform: self.platform,
             apps_file: self.apps_file.clone(),
             authorize_url: self.authorize_url.clone(),
             api_url: self.api_url.clone(),
