@@ -15,6 +15,32 @@ use time::macros::format_description;
 pub trait Clock: Send + Sync {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
+
+    /// Now, as a moment the store takes.
+    fn now(&self) -> EpochMs {
+        EpochMs::new(self.now_ms())
+    }
+}
+
+/// A moment as milliseconds since the Unix epoch: what the store keeps and compares. Its
+/// own type where it crosses into the store, so that an id, a count or a duration cannot
+/// be passed where a moment is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EpochMs(i64);
+
+impl EpochMs {
+    pub const fn new(ms: i64) -> Self {
+        EpochMs(ms)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    /// `by` later (or earlier, for a negative span in milliseconds), saturating.
+    pub const fn plus_ms(self, by: i64) -> Self {
+        EpochMs(self.0.saturating_add(by))
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;

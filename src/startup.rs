@@ -243,7 +243,7 @@ fn metrics_router(metrics: Metrics, store: SharedStore, clock: SharedClock) -> R
         axum::routing::get(move || {
             let (metrics, store, clock) = (metrics.clone(), store.clone(), clock.clone());
             async move {
-                match store.count_by_status(clock.now_ms()).await {
+                match store.count_by_status(clock.now()).await {
                     Ok(counts) => metrics.set_tokens(&counts),
                     Err(e) => tracing::warn!(error = %e, "metrics: cannot count tokens"),
                 }

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 
 use super::CommandError;
 use crate::clock;
+use crate::clock::EpochMs;
 use crate::iop::{AuthCode, TokenApi, TokenResponse};
 use crate::runtime::AppRuntime;
 use crate::services::Services;
@@ -79,7 +80,11 @@ async fn claim(
         .flows
         .claim_record(&verified, &binding, now)
         .map_err(|r| refused(r.as_str()))?;
-    match services.store.claim_state(&record, now).await? {
+    match services
+        .store
+        .claim_state(&record, EpochMs::new(now))
+        .await?
+    {
         ClaimAttempt::Claimed => Ok(verified.digest),
         ClaimAttempt::Taken(_) => Err(refused("already used")),
     }
@@ -116,7 +121,7 @@ async fn store(
     };
     let id = services
         .store
-        .save_authorization(owner, response, now)
+        .save_authorization(owner, response, EpochMs::new(now))
         .await?;
     services.store.close().await;
     let identity = &response.identity;

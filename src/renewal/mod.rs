@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::apps::AppId;
-use crate::clock::{SharedClock, millis};
+use crate::clock::{EpochMs, SharedClock, millis};
 use crate::iop::{IopError, TokenApi};
 use crate::lock::lock;
 use crate::metrics::Metrics;
@@ -259,7 +259,7 @@ impl Tokens {
             let until = now.saturating_add(millis(self.lease));
             if self
                 .store
-                .lease_refresh(token, &self.holder, until, now)
+                .lease_refresh(token, &self.holder, EpochMs::new(until), EpochMs::new(now))
                 .await?
             {
                 return Ok(true);
@@ -284,7 +284,11 @@ impl Tokens {
         let seller_id = token.identity.account_key().unwrap_or_default();
         match result {
             Ok(response) => {
-                if self.store.save_refresh(token, &response, now).await? {
+                if self
+                    .store
+                    .save_refresh(token, &response, EpochMs::new(now))
+                    .await?
+                {
                     tracing::info!(token_id = token.id.get(), app = %token.app, platform = %token.platform, seller_id, seller, "token refreshed");
                 } else {
                     tracing::info!(
@@ -297,7 +301,9 @@ impl Tokens {
             }
             Err(IopError::Platform(e)) if DEAD_REFRESH_CODES.contains(&e.code.as_str()) => {
                 let why = format!("{}: {}", e.code, e.message.as_deref().unwrap_or("refused"));
-                self.store.mark_reauthorize(token.id, &why, now).await?;
+                self.store
+                    .mark_reauthorize(token.id, &why, EpochMs::new(now))
+                    .await?;
                 tracing::warn!(token_id = token.id.get(), app = %token.app, platform = %token.platform, seller_id, seller, code = %e.code, "refresh token refused: the seller must authorize again");
                 Err(TokenError::Reauthorize)
             }
@@ -311,7 +317,7 @@ impl Tokens {
                 }
                 let retry_after = now.saturating_add(millis(wait));
                 self.store
-                    .record_refresh_failure(token.id, &describe(&error), retry_after)
+                    .record_refresh_failure(token.id, &describe(&error), EpochMs::new(retry_after))
                     .await?;
                 tracing::warn!(token_id = token.id.get(), app = %token.app, platform = %token.platform, seller_id, seller, error = %error, failures, retry_in_ms = millis(wait), "refresh failed, will retry");
                 Err(TokenError::Platform(error))

@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::{TokenError, Tokens};
+use crate::clock::EpochMs;
 use crate::tokens::Pair;
 
 /// Never loop faster than this, whatever the store says is due (a lease held elsewhere
@@ -121,7 +122,7 @@ impl Refresher {
     pub async fn pass(&self, now: i64) -> Pass {
         let mut pass = Pass::default();
         let store = self.tokens.store();
-        match store.mark_dead(now).await {
+        match store.mark_dead(EpochMs::new(now)).await {
             Ok(dead) => {
                 pass.reauthorize += dead.len();
                 log_newly_dead(&dead);
@@ -131,7 +132,10 @@ impl Refresher {
         let limit = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut running = JoinSet::new();
         for app in &self.tokens.apps().ids() {
-            let due = match store.due_for_refresh(app, self.tokens.policy(), now).await {
+            let due = match store
+                .due_for_refresh(app, self.tokens.policy(), EpochMs::new(now))
+                .await
+            {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(app = %app, error = %e, "could not list tokens due for refresh");

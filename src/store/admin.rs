@@ -4,6 +4,7 @@
 use super::statement::{Sql, Statement};
 use super::{Store, StoreError};
 use crate::admin::{AuditAction, AuditEntry, SessionRecord};
+use crate::clock::EpochMs;
 use crate::tokens::TokenId;
 
 static SWEEP_SESSIONS: Sql =
@@ -67,7 +68,7 @@ impl Store {
     pub async fn create_session(
         &self,
         session: &SessionRecord,
-        idle_before: i64,
+        idle_before: EpochMs,
     ) -> Result<(), StoreError> {
         self.db
             .write(vec![
@@ -104,11 +105,11 @@ impl Store {
     }
 
     /// Records that the session was used at `now`.
-    pub async fn touch_session(&self, digest: &[u8; 32], now_ms: i64) -> Result<(), StoreError> {
+    pub async fn touch_session(&self, digest: &[u8; 32], now: EpochMs) -> Result<(), StoreError> {
         self.db
             .write_one(Statement::new(
                 &TOUCH_SESSION,
-                [("now", now_ms.into()), ("digest", digest.into())],
+                [("now", now.into()), ("digest", digest.into())],
             )?)
             .await?;
         Ok(())
@@ -130,17 +131,17 @@ impl Store {
     pub async fn count_login_failure(
         &self,
         client: &str,
-        now_ms: i64,
+        now: EpochMs,
         window_ms: i64,
     ) -> Result<i64, StoreError> {
-        let window_opened_after = now_ms - window_ms;
+        let window_opened_after = now.plus_ms(-window_ms);
         let mut write = Vec::with_capacity(2);
-        if self.sweeps.logins.due(now_ms) {
+        if self.sweeps.logins.due(now.get()) {
             write.push(Statement::new(
                 &SWEEP_LOGIN_FAILURES,
                 [
                     ("window_opened_after", window_opened_after.into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                 ],
             )?);
         }
@@ -148,7 +149,7 @@ impl Store {
             &COUNT_LOGIN_FAILURE,
             [
                 ("client", client.into()),
-                ("now", now_ms.into()),
+                ("now", now.into()),
                 ("window_opened_after", window_opened_after.into()),
             ],
         )?);
@@ -160,7 +161,7 @@ impl Store {
     }
 
     /// Refuses `client`'s sign-ins until `until`, and starts its count again.
-    pub async fn lock_logins(&self, client: &str, until: i64) -> Result<(), StoreError> {
+    pub async fn lock_logins(&self, client: &str, until: EpochMs) -> Result<(), StoreError> {
         self.db
             .write_one(Statement::new(
                 &LOCK_LOGINS,
@@ -174,13 +175,13 @@ impl Store {
     pub async fn logins_locked_until(
         &self,
         client: &str,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> = self
             .db
             .fetch_optional(Statement::new(
                 &LOGINS_LOCKED_UNTIL,
-                [("client", client.into()), ("now", now_ms.into())],
+                [("client", client.into()), ("now", now.into())],
             )?)
             .await?;
         Ok(row.map(|(until,)| until))

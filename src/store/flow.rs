@@ -6,6 +6,7 @@ use super::codec::app_id;
 use super::statement::{Sql, Statement};
 use super::tokens::{pair_by_identity, save_pair, saved_id};
 use super::{Store, StoreError};
+use crate::clock::EpochMs;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};
 use crate::iop::TokenResponse;
 use crate::tokens::{Owner, TokenId};
@@ -75,11 +76,11 @@ impl Store {
     pub async fn claim_state(
         &self,
         record: &ClaimRecord,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<ClaimAttempt, StoreError> {
         let mut write = Vec::with_capacity(2);
-        if self.sweeps.claims.due(now_ms) {
-            write.push(Statement::new(&SWEEP_CLAIMS, [("now", now_ms.into())])?);
+        if self.sweeps.claims.due(now.get()) {
+            write.push(Statement::new(&SWEEP_CLAIMS, [("now", now.into())])?);
         }
         write.push(Statement::new(
             &CLAIM_STATE,
@@ -134,8 +135,8 @@ impl Store {
     }
 
     /// Records which browser may open a result page. Also forgets expired grants.
-    pub async fn save_result(&self, grant: &ResultGrant, now_ms: i64) -> Result<(), StoreError> {
-        let mut write = self.sweep_results(now_ms)?;
+    pub async fn save_result(&self, grant: &ResultGrant, now: EpochMs) -> Result<(), StoreError> {
+        let mut write = self.sweep_results(now)?;
         write.push(Statement::new(
             &INSERT_RESULT,
             [
@@ -158,12 +159,12 @@ impl Store {
         &self,
         owner: Owner<'_>,
         response: &TokenResponse,
-        now_ms: i64,
+        now: EpochMs,
         state_digest: &[u8; 32],
         grant: &ResultGrant,
     ) -> Result<TokenId, StoreError> {
-        let mut write = save_pair(self, owner, response, now_ms)?;
-        let identity = crate::tokens::account_key(response, now_ms);
+        let mut write = save_pair(self, owner, response, now)?;
+        let identity = crate::tokens::account_key(response, now.get());
         write.push(Statement::new(
             &INSERT_EXCHANGE_RESULT,
             [
@@ -178,7 +179,7 @@ impl Store {
         )?);
         write.push(finish_claim(state_digest, Some(&grant.id))?);
         // The sweep goes last: the id of the upsert is the first outcome.
-        write.extend(self.sweep_results(now_ms)?);
+        write.extend(self.sweep_results(now)?);
         saved_id(&self.db.write(write).await?)
     }
 
@@ -205,9 +206,9 @@ impl Store {
     }
 
     /// The sweep of expired result grants, when one is due (at most every few seconds).
-    fn sweep_results(&self, now_ms: i64) -> Result<Vec<Statement>, StoreError> {
-        Ok(if self.sweeps.results.due(now_ms) {
-            vec![Statement::new(&SWEEP_RESULTS, [("now", now_ms.into())])?]
+    fn sweep_results(&self, now: EpochMs) -> Result<Vec<Statement>, StoreError> {
+        Ok(if self.sweeps.results.due(now.get()) {
+            vec![Statement::new(&SWEEP_RESULTS, [("now", now.into())])?]
         } else {
             Vec::new()
         })

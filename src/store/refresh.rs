@@ -7,6 +7,7 @@ use super::codec::{PairRow, TokenRow, pair_columns, row_of, token_columns};
 use super::statement::{Sql, Statement};
 use super::{Store, StoreError};
 use crate::apps::AppId;
+use crate::clock::EpochMs;
 use crate::iop::TokenResponse;
 use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus};
 
@@ -115,7 +116,7 @@ impl Store {
         &self,
         app: &AppId,
         policy: RefreshBefore,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<Vec<StoredToken>, StoreError> {
         let (permille, ahead) = policy.sql_params();
         let rows: Vec<TokenRow> = self
@@ -127,7 +128,7 @@ impl Store {
                     ("ahead", ahead.into()),
                     ("app", app.as_str().into()),
                     ("active", TokenStatus::Active.as_str().into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                 ],
             )?)
             .await?;
@@ -161,7 +162,7 @@ impl Store {
         &self,
         id: TokenId,
         error: &str,
-        retry_after: i64,
+        retry_after: EpochMs,
     ) -> Result<(), StoreError> {
         self.db
             .write_one(Statement::new(
@@ -184,9 +185,9 @@ impl Store {
         &self,
         refreshed: &Pair,
         response: &TokenResponse,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<bool, StoreError> {
-        let expiries = response.expiries(now_ms);
+        let expiries = response.expiries(now.get());
         let (access_token, refresh_token) = self.codec.seal_pair(
             &response.access_token,
             response.refresh_token.as_ref(),
@@ -202,7 +203,7 @@ impl Store {
                     ("access_expires_at", expiries.access_expires_at.into()),
                     ("refresh_expires_at", expiries.refresh_expires_at.into()),
                     ("request_id", response.request_id.as_deref().into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                     ("id", refreshed.id.get().into()),
                     ("seen_updated_at", refreshed.updated_at.into()),
                 ],
@@ -216,7 +217,7 @@ impl Store {
         &self,
         id: TokenId,
         error: &str,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<(), StoreError> {
         self.db
             .write_one(Statement::new(
@@ -224,7 +225,7 @@ impl Store {
                 [
                     ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
                     ("error", error.into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                     ("id", id.get().into()),
                 ],
             )?)
@@ -235,7 +236,7 @@ impl Store {
     /// Marks every pair that can no longer be renewed: refresh token expired, or not
     /// refreshable and the access token expired. Returns the pairs it marked (without
     /// their tokens), read by id: the statement says which.
-    pub async fn mark_dead(&self, now_ms: i64) -> Result<Vec<Pair>, StoreError> {
+    pub async fn mark_dead(&self, now: EpochMs) -> Result<Vec<Pair>, StoreError> {
         let marked = self
             .db
             .write_one(Statement::new(
@@ -243,7 +244,7 @@ impl Store {
                 [
                     ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
                     ("active", TokenStatus::Active.as_str().into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                 ],
             )?)
             .await?;
@@ -270,8 +271,8 @@ impl Store {
         &self,
         seen: &Pair,
         holder: &str,
-        until: i64,
-        now_ms: i64,
+        until: EpochMs,
+        now: EpochMs,
     ) -> Result<bool, StoreError> {
         let done = self
             .db
@@ -282,7 +283,7 @@ impl Store {
                     ("until", until.into()),
                     ("id", seen.id.get().into()),
                     ("seen_updated_at", seen.updated_at.into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                 ],
             )?)
             .await?;

@@ -141,6 +141,12 @@ impl From<Option<i64>> for Value {
     }
 }
 
+impl From<crate::clock::EpochMs> for Value {
+    fn from(value: crate::clock::EpochMs) -> Self {
+        Value::Int(Some(value.get()))
+    }
+}
+
 impl From<bool> for Value {
     fn from(value: bool) -> Self {
         Value::Int(Some(i64::from(value)))

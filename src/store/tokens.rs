@@ -4,6 +4,7 @@
 use super::codec::{PairRow, TokenRow, app_id, pair_columns, token_columns};
 use super::statement::{Sql, Statement, Value};
 use super::{Store, StoreError};
+use crate::clock::EpochMs;
 use crate::iop::TokenResponse;
 use crate::tokens::{Owner, Pair, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
 
@@ -92,10 +93,10 @@ pub(super) fn save_pair(
     store: &Store,
     owner: Owner<'_>,
     response: &TokenResponse,
-    now_ms: i64,
+    now: EpochMs,
 ) -> Result<Vec<Statement>, StoreError> {
-    let expiries = response.expiries(now_ms);
-    let account_key = account_key(response, now_ms);
+    let expiries = response.expiries(now.get());
+    let account_key = account_key(response, now.get());
     let (access_token, refresh_token) = store.codec.seal_pair(
         &response.access_token,
         response.refresh_token.as_ref(),
@@ -132,7 +133,7 @@ pub(super) fn save_pair(
                 ),
                 ("request_id", response.request_id.as_deref().into()),
                 ("active", TokenStatus::Active.as_str().into()),
-                ("now", now_ms.into()),
+                ("now", now.into()),
             ],
         )?,
         Statement::new(&DELETE_LOOKUP_IDS, identity())?,
@@ -168,11 +169,11 @@ impl Store {
         &self,
         owner: Owner<'_>,
         response: &TokenResponse,
-        now_ms: i64,
+        now: EpochMs,
     ) -> Result<TokenId, StoreError> {
         let outcomes = self
             .db
-            .write(save_pair(self, owner, response, now_ms)?)
+            .write(save_pair(self, owner, response, now)?)
             .await?;
         saved_id(&outcomes)
     }
@@ -220,7 +221,7 @@ impl Store {
     }
 
     /// Token counts per app for the metrics, by one aggregate query.
-    pub async fn count_by_status(&self, now_ms: i64) -> Result<Vec<TokenCounts>, StoreError> {
+    pub async fn count_by_status(&self, now: EpochMs) -> Result<Vec<TokenCounts>, StoreError> {
         let rows: Vec<(String, i64, i64, i64)> = self
             .db
             .fetch_all(Statement::new(
@@ -228,7 +229,7 @@ impl Store {
                 [
                     ("active", TokenStatus::Active.as_str().into()),
                     ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
-                    ("now", now_ms.into()),
+                    ("now", now.into()),
                 ],
             )?)
             .await?;

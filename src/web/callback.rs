@@ -11,6 +11,7 @@ use tracing::{Instrument, instrument};
 
 use super::callback_query::CallbackQuery;
 
+use crate::clock::EpochMs;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::TokenResponse;
 use crate::iop::{AuthCode, TokenApi};
@@ -161,7 +162,7 @@ async fn claim(
         // Served without peer addresses (never by `startup::serve`): no per-client limit.
         None => None,
     };
-    match app.store.claim_state(&record, now).await? {
+    match app.store.claim_state(&record, EpochMs::new(now)).await? {
         ClaimAttempt::Claimed => Ok((
             Claim {
                 state_digest: verified.digest,
@@ -249,7 +250,13 @@ async fn save_with_retries(
     for wait_ms in [100, 400, 1_000] {
         match app
             .store
-            .save_exchange(owner, response, now, &claim.state_digest, grant)
+            .save_exchange(
+                owner,
+                response,
+                EpochMs::new(now),
+                &claim.state_digest,
+                grant,
+            )
             .await
         {
             Ok(id) => return Ok(id),
@@ -260,7 +267,13 @@ async fn save_with_retries(
         tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
     }
     app.store
-        .save_exchange(owner, response, now, &claim.state_digest, grant)
+        .save_exchange(
+            owner,
+            response,
+            EpochMs::new(now),
+            &claim.state_digest,
+            grant,
+        )
         .await
 }
 

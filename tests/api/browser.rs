@@ -523,13 +523,21 @@ async fn seed_sellers(session: &Session) {
         let response = TokenResponse::from_json(body.to_string().as_bytes()).unwrap();
         let id = session
             .store
-            .save_authorization(owner, &response, now - 3_600_000)
+            .save_authorization(
+                owner,
+                &response,
+                iop_callback::clock::EpochMs::new(now - 3_600_000),
+            )
             .await
             .unwrap();
         match n {
             7 => session
                 .store
-                .mark_reauthorize(id, "IllegalRefreshToken: refresh token is expired", now)
+                .mark_reauthorize(
+                    id,
+                    "IllegalRefreshToken: refresh token is expired",
+                    iop_callback::clock::EpochMs::new(now),
+                )
                 .await
                 .unwrap(),
             19 => session
@@ -537,7 +545,7 @@ async fn seed_sellers(session: &Session) {
                 .record_refresh_failure(
                     id,
                     "platform unreachable: connection timed out",
-                    now + 600_000,
+                    iop_callback::clock::EpochMs::new(now + 600_000),
                 )
                 .await
                 .unwrap(),

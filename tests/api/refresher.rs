@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use iop_callback::apps::AppId;
 use iop_callback::cli::Cli;
-use iop_callback::clock::{Clock, ManualClock};
+use iop_callback::clock::{Clock, EpochMs, ManualClock};
 use iop_callback::config::Config;
 use iop_callback::iop::{AuthCode, Platform, TokenResponse};
 use iop_callback::metrics::Metrics;
@@ -81,7 +81,7 @@ impl Rig {
             app_key: APP_KEY,
         };
         self.store
-            .save_authorization(owner, &response, self.clock.now_ms())
+            .save_authorization(owner, &response, EpochMs::new(self.clock.now_ms()))
             .await
             .unwrap()
     }
@@ -360,7 +360,7 @@ async fn the_refresher_works_against_the_sandbox_platform() {
     };
     let id = rig
         .store
-        .save_authorization(owner, &issued, rig.clock.now_ms())
+        .save_authorization(owner, &issued, EpochMs::new(rig.clock.now_ms()))
         .await
         .unwrap();
 

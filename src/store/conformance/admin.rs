@@ -14,7 +14,7 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
         created_at: T0,
         last_seen_at: T0,
     };
-    store.create_session(&record, 0).await.unwrap();
+    store.create_session(&record, at(0)).await.unwrap();
     assert_eq!(
         store.session(&id.digest()).await.unwrap(),
         Some(record.clone())
@@ -26,7 +26,7 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
             .unwrap(),
         None
     );
-    store.touch_session(&id.digest(), T0 + 5).await.unwrap();
+    store.touch_session(&id.digest(), at(T0 + 5)).await.unwrap();
     assert_eq!(
         store
             .session(&id.digest())
@@ -44,7 +44,7 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
         last_seen_at: T0 + 100,
         ..record.clone()
     };
-    store.create_session(&newer, T0 + 6).await.unwrap();
+    store.create_session(&newer, at(T0 + 6)).await.unwrap();
     assert_eq!(store.session(&id.digest()).await.unwrap(), None);
     store.delete_session(&other.digest()).await.unwrap();
     assert_eq!(store.session(&other.digest()).await.unwrap(), None);
@@ -55,37 +55,43 @@ async fn failed_sign_ins_are_counted_per_client_and_window(store: &Store) {
     for n in 1..=3 {
         assert_eq!(
             store
-                .count_login_failure("a", T0 + n, WINDOW)
+                .count_login_failure("a", at(T0 + n), WINDOW)
                 .await
                 .unwrap(),
             n
         );
     }
-    assert_eq!(store.count_login_failure("b", T0, WINDOW).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_login_failure("b", at(T0), WINDOW)
+            .await
+            .unwrap(),
+        1
+    );
     // A new window starts the count again.
     assert_eq!(
         store
-            .count_login_failure("a", T0 + 1 + WINDOW, WINDOW)
+            .count_login_failure("a", at(T0 + 1 + WINDOW), WINDOW)
             .await
             .unwrap(),
         1
     );
 
-    assert_eq!(store.logins_locked_until("a", T0).await.unwrap(), None);
-    store.lock_logins("a", T0 + 500).await.unwrap();
+    assert_eq!(store.logins_locked_until("a", at(T0)).await.unwrap(), None);
+    store.lock_logins("a", at(T0 + 500)).await.unwrap();
     assert_eq!(
-        store.logins_locked_until("a", T0 + 499).await.unwrap(),
+        store.logins_locked_until("a", at(T0 + 499)).await.unwrap(),
         Some(T0 + 500)
     );
     assert_eq!(
-        store.logins_locked_until("a", T0 + 500).await.unwrap(),
+        store.logins_locked_until("a", at(T0 + 500)).await.unwrap(),
         None
     );
-    assert_eq!(store.logins_locked_until("b", T0).await.unwrap(), None);
+    assert_eq!(store.logins_locked_until("b", at(T0)).await.unwrap(), None);
     store.clear_login_failures("b").await.unwrap();
     assert_eq!(
         store
-            .count_login_failure("b", T0 + 2, WINDOW)
+            .count_login_failure("b", at(T0 + 2), WINDOW)
             .await
             .unwrap(),
         1

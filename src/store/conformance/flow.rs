@@ -5,11 +5,11 @@ use super::*;
 async fn a_state_is_claimed_once_and_remembers_its_result(store: &Store) {
     let record = claim_record(T0 + 1_000);
     assert_eq!(
-        store.claim_state(&record, T0).await.unwrap(),
+        store.claim_state(&record, at(T0)).await.unwrap(),
         ClaimAttempt::Claimed
     );
     assert_eq!(
-        store.claim_state(&record, T0).await.unwrap(),
+        store.claim_state(&record, at(T0)).await.unwrap(),
         ClaimAttempt::Taken(ClaimStage::Exchanging)
     );
     let result = ResultId::generate(T0);
@@ -18,7 +18,7 @@ async fn a_state_is_claimed_once_and_remembers_its_result(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.claim_state(&record, T0).await.unwrap(),
+        store.claim_state(&record, at(T0)).await.unwrap(),
         ClaimAttempt::Taken(ClaimStage::Finished(Some(result.clone())))
     );
     assert_eq!(
@@ -30,7 +30,7 @@ async fn a_state_is_claimed_once_and_remembers_its_result(store: &Store) {
 
 async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
     let record = claim_record(T0 + 1_000);
-    store.claim_state(&record, T0).await.unwrap();
+    store.claim_state(&record, at(T0)).await.unwrap();
     let app = AppId::implicit();
     let grant = ResultGrant {
         id: ResultId::generate(T0),
@@ -43,7 +43,7 @@ async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
         .save_exchange(
             owner(&app, Platform::Aliexpress, "k"),
             &response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#),
-            T0,
+            at(T0),
             &record.state_digest,
             &grant,
         )
@@ -60,10 +60,10 @@ async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
 
 async fn old_claims_and_results_are_forgotten(store: &Store) {
     let old = claim_record(T0);
-    store.claim_state(&old, T0).await.unwrap();
+    store.claim_state(&old, at(T0)).await.unwrap();
     // A claim some seconds later sweeps the ones past their time.
     store
-        .claim_state(&claim_record(T0 + 60_000), T0 + 30_000)
+        .claim_state(&claim_record(T0 + 60_000), at(T0 + 30_000))
         .await
         .unwrap();
     assert_eq!(store.claim_stage(&old.state_digest).await.unwrap(), None);
@@ -75,7 +75,7 @@ async fn old_claims_and_results_are_forgotten(store: &Store) {
         token_id: TokenId::new(42),
         expires_at: T0,
     };
-    store.save_result(&grant, T0).await.unwrap();
+    store.save_result(&grant, at(T0)).await.unwrap();
     assert_eq!(
         store.result(&grant.id).await.unwrap().as_ref(),
         Some(&grant)
@@ -85,7 +85,7 @@ async fn old_claims_and_results_are_forgotten(store: &Store) {
         expires_at: T0 + 60_000,
         ..grant.clone()
     };
-    store.save_result(&newer, T0 + 30_000).await.unwrap();
+    store.save_result(&newer, at(T0 + 30_000)).await.unwrap();
     assert_eq!(store.result(&grant.id).await.unwrap(), None);
     assert_eq!(store.result(&newer.id).await.unwrap(), Some(newer));
 }
@@ -99,7 +99,7 @@ async fn concurrent_claims_claim_each_state_once(store: &Store) {
         others
             .iter()
             .chain(std::iter::repeat_n(&raced, 24))
-            .map(|record| store.claim_state(record, T0)),
+            .map(|record| store.claim_state(record, at(T0))),
     )
     .await;
     let (distinct, same) = attempts.split_at(others.len());
@@ -122,7 +122,7 @@ async fn a_failing_write_fails_only_itself(store: &Store) {
     let app = AppId::implicit();
     let claims: Vec<ClaimRecord> = (0..8).map(|_| claim_record(T0 + 1_000)).collect();
     for record in &claims {
-        store.claim_state(record, T0).await.unwrap();
+        store.claim_state(record, at(T0)).await.unwrap();
     }
     let shared = ResultId::generate(T0);
     let grants: Vec<ResultGrant> = claims
@@ -148,7 +148,7 @@ async fn a_failing_write_fails_only_itself(store: &Store) {
             store.save_exchange(
                 owner(&app, Platform::Aliexpress, "k"),
                 response,
-                T0,
+                at(T0),
                 &record.state_digest,
                 grant,
             )

@@ -45,6 +45,11 @@ mod tokens;
 
 pub(super) const T0: i64 = 1_700_000_000_000;
 
+/// The moment `ms` milliseconds after the epoch.
+pub(super) fn at(ms: i64) -> crate::clock::EpochMs {
+    crate::clock::EpochMs::new(ms)
+}
+
 pub(super) fn response(body: &str) -> TokenResponse {
     TokenResponse::from_json(body.as_bytes()).unwrap()
 }
@@ -63,7 +68,7 @@ pub(super) async fn save(store: &Store, app_key: &str, body: &str, now: i64) -> 
         .save_authorization(
             owner(&app, Platform::Aliexpress, app_key),
             &response(body),
-            now,
+            at(now),
         )
         .await
         .unwrap()

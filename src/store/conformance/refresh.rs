@@ -15,13 +15,13 @@ async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left(store:
     let app = &app;
     let policy = RefreshBefore::default();
     let due = |now| async move { store.due_for_refresh(app, policy, now).await.unwrap() };
-    assert_eq!(due(74_000).await.len(), 0);
-    let due_now = due(75_000).await;
+    assert_eq!(due(at(74_000)).await.len(), 0);
+    let due_now = due(at(75_000)).await;
     assert_eq!(due_now.len(), 1);
     let other = AppId::parse("other-app").unwrap();
     assert!(
         store
-            .due_for_refresh(&other, policy, 75_000)
+            .due_for_refresh(&other, policy, at(75_000))
             .await
             .unwrap()
             .is_empty()
@@ -30,7 +30,7 @@ async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left(store:
     let renewed = response(r#"{"access_token":"a2","expires_in":100}"#);
     assert!(
         store
-            .save_refresh(&due_now[0], &renewed, 80_000)
+            .save_refresh(&due_now[0], &renewed, at(80_000))
             .await
             .unwrap()
     );
@@ -42,7 +42,7 @@ async fn a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left(store:
         "kept when not sent"
     );
     assert_eq!(row.refresh_expires_at, Some(1_000_000), "not extended");
-    assert!(due(90_000).await.is_empty(), "fresh again");
+    assert!(due(at(90_000)).await.is_empty(), "fresh again");
     assert_eq!(row.issued_at, 80_000);
     assert_eq!(row.last_refresh_at, Some(80_000));
     assert_eq!(
@@ -63,19 +63,19 @@ async fn a_failed_refresh_waits_out_its_backoff(store: &Store) {
     let app = AppId::implicit();
     let policy = RefreshBefore::default();
     store
-        .record_refresh_failure(id, "ServiceUnavailable: busy", 90_000)
+        .record_refresh_failure(id, "ServiceUnavailable: busy", at(90_000))
         .await
         .unwrap();
     assert!(
         store
-            .due_for_refresh(&app, policy, 80_000)
+            .due_for_refresh(&app, policy, at(80_000))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         store
-            .due_for_refresh(&app, policy, 90_000)
+            .due_for_refresh(&app, policy, at(90_000))
             .await
             .unwrap()
             .len(),
@@ -86,7 +86,7 @@ async fn a_failed_refresh_waits_out_its_backoff(store: &Store) {
     assert_eq!(row.consecutive_failures, 1);
     assert_eq!(row.last_error.as_deref(), Some("ServiceUnavailable: busy"));
     store
-        .mark_reauthorize(id, "IllegalRefreshToken: dead", 95_000)
+        .mark_reauthorize(id, "IllegalRefreshToken: dead", at(95_000))
         .await
         .unwrap();
     let row = store.token(id).await.unwrap().unwrap();
@@ -110,7 +110,7 @@ async fn a_refresh_never_overwrites_a_newer_authorization(store: &Store) {
     let late = response(r#"{"access_token":"from-refresh","expires_in":100}"#);
     assert!(
         !store
-            .save_refresh(&before_refresh, &late, 60_000)
+            .save_refresh(&before_refresh, &late, at(60_000))
             .await
             .unwrap()
     );
@@ -135,19 +135,19 @@ async fn dead_pairs_are_marked_for_reauthorization_and_counted(store: &Store) {
         }]
     };
     assert_eq!(
-        store.count_by_status(15_000).await.unwrap(),
+        store.count_by_status(at(15_000)).await.unwrap(),
         counts(1, 2, 0)
     );
-    let marked = store.mark_dead(25_000).await.unwrap();
+    let marked = store.mark_dead(at(25_000)).await.unwrap();
     assert_eq!(marked.len(), 2, "{marked:?}");
     assert!(marked.iter().all(|p| p.status == TokenStatus::Reauthorize));
     assert_eq!(
-        store.count_by_status(25_000).await.unwrap(),
+        store.count_by_status(at(25_000)).await.unwrap(),
         counts(1, 0, 2)
     );
     assert!(
         store
-            .due_for_refresh(&AppId::implicit(), RefreshBefore::default(), 25_000)
+            .due_for_refresh(&AppId::implicit(), RefreshBefore::default(), at(25_000))
             .await
             .unwrap()
             .is_empty()
@@ -159,7 +159,12 @@ async fn one_refresh_lease_per_token_until_it_runs_out(store: &Store) {
     let seen = store.token(id).await.unwrap().unwrap();
     let lease = |holder: &'static str, until: i64, now: i64| {
         let seen = &seen;
-        async move { store.lease_refresh(seen, holder, until, now).await.unwrap() }
+        async move {
+            store
+                .lease_refresh(seen, holder, at(until), at(now))
+                .await
+                .unwrap()
+        }
     };
     assert!(lease("one", T0 + 30_000, T0).await);
     assert!(!lease("two", T0 + 30_000, T0 + 1).await);
@@ -188,17 +193,22 @@ async fn a_lease_on_a_stale_read_is_refused(store: &Store) {
     let seen = store.token(id).await.unwrap().unwrap();
     assert!(
         store
-            .lease_refresh(&seen, "one", T0 + 30_000, T0)
+            .lease_refresh(&seen, "one", at(T0 + 30_000), at(T0))
             .await
             .unwrap()
     );
     let renewed = response(r#"{"access_token":"a2","refresh_token":"r2","seller_id":"1"}"#);
-    assert!(store.save_refresh(&seen, &renewed, T0 + 10).await.unwrap());
+    assert!(
+        store
+            .save_refresh(&seen, &renewed, at(T0 + 10))
+            .await
+            .unwrap()
+    );
     store.release_refresh(id, "one").await.unwrap();
 
     assert!(
         !store
-            .lease_refresh(&seen, "two", T0 + 30_020, T0 + 20)
+            .lease_refresh(&seen, "two", at(T0 + 30_020), at(T0 + 20))
             .await
             .unwrap(),
         "a lease taken on a pair read before its renewal"
@@ -206,7 +216,7 @@ async fn a_lease_on_a_stale_read_is_refused(store: &Store) {
     let fresh = store.token(id).await.unwrap().unwrap();
     assert!(
         store
-            .lease_refresh(&fresh, "two", T0 + 30_020, T0 + 20)
+            .lease_refresh(&fresh, "two", at(T0 + 30_020), at(T0 + 20))
             .await
             .unwrap()
     );

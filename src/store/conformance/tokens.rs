@@ -42,15 +42,15 @@ async fn the_same_seller_under_another_app_key_or_platform_is_another_row(store:
     let prod = AppId::implicit();
     let test = AppId::parse("ae-test").unwrap();
     let a = store
-        .save_authorization(owner(&prod, Platform::Aliexpress, "k1"), &r, 1)
+        .save_authorization(owner(&prod, Platform::Aliexpress, "k1"), &r, at(1))
         .await
         .unwrap();
     let b = store
-        .save_authorization(owner(&test, Platform::Aliexpress, "k2"), &r, 1)
+        .save_authorization(owner(&test, Platform::Aliexpress, "k2"), &r, at(1))
         .await
         .unwrap();
     let c = store
-        .save_authorization(owner(&prod, Platform::Lazada, "k1"), &r, 1)
+        .save_authorization(owner(&prod, Platform::Lazada, "k1"), &r, at(1))
         .await
         .unwrap();
     assert!(a != b && b != c && a != c);
@@ -113,7 +113,7 @@ async fn sqlite_tokens_survive_reopening_the_database() {
         .save_authorization(
             owner(&app, Platform::Lazada, "k"),
             &response(r#"{"access_token":"kept","account":"s@x"}"#),
-            5,
+            at(5),
         )
         .await
         .unwrap();

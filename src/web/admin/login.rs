@@ -22,6 +22,7 @@ use crate::admin::session::IDLE_MS;
 use crate::admin::throttle::{self, Throttle, WINDOW_MS};
 use crate::admin::{AuditAction, CsrfToken, SessionId, SessionRecord};
 use crate::clock;
+use crate::clock::EpochMs;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
@@ -57,13 +58,20 @@ pub(super) async fn sign_in(
     let client = client_text(address);
     let key = throttle::client_key(address);
     let now = app.clock.now_ms();
-    if let Some(until) = app.store.logins_locked_until(&key, now).await? {
+    if let Some(until) = app
+        .store
+        .logins_locked_until(&key, EpochMs::new(now))
+        .await?
+    {
         // Not even checked: a locked-out client learns nothing about the password.
         return locked(&app, &console, until, now);
     }
     let attempt = field(&body, "password").unwrap_or_default();
     if !console.verify(attempt).await {
-        let failures = app.store.count_login_failure(&key, now, WINDOW_MS).await?;
+        let failures = app
+            .store
+            .count_login_failure(&key, EpochMs::new(now), WINDOW_MS)
+            .await?;
         return match Throttle::after_failure(failures, now) {
             Throttle::Open => {
                 record(&app, AuditAction::SignInFailed, &client, None, None).await?;
@@ -77,7 +85,7 @@ pub(super) async fn sign_in(
                 )
             }
             Throttle::LockUntil(until) => {
-                app.store.lock_logins(&key, until).await?;
+                app.store.lock_logins(&key, EpochMs::new(until)).await?;
                 let detail = format!("{failures} failures within a minute");
                 record(&app, AuditAction::SignInLocked, &client, None, Some(detail)).await?;
                 locked(&app, &console, until, now)
@@ -95,7 +103,7 @@ pub(super) async fn sign_in(
                 created_at: now,
                 last_seen_at: now,
             },
-            now - IDLE_MS,
+            EpochMs::new(now - IDLE_MS),
         )
         .await?;
     record(&app, AuditAction::SignIn, &client, None, None).await?;

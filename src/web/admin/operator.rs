@@ -11,6 +11,7 @@ use cookie::{Cookie, SameSite};
 
 use super::console::AdminConsole;
 use crate::admin::{CsrfToken, SessionId};
+use crate::clock::EpochMs;
 use crate::web::cookies::{read_cookie, set_cookie};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
@@ -67,7 +68,9 @@ pub(super) async fn signed_in(
         return Ok(None);
     }
     if record.needs_touch(now) {
-        app.store.touch_session(&id.digest(), now).await?;
+        app.store
+            .touch_session(&id.digest(), EpochMs::new(now))
+            .await?;
     }
     Ok(Some(id))
 }
