@@ -70,6 +70,15 @@ impl Apps {
         self.list.iter()
     }
 
+    /// How many apps the deployment serves.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     pub fn ids(&self) -> Vec<AppId> {
         self.list.iter().map(|a| a.config.id.clone()).collect()
     }

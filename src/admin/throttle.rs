@@ -1,7 +1,10 @@
-//! When failed sign-ins are refused: after `FAILURES` failures from one client address
-//! within `WINDOW_MS`, that address may not try again for `LOCK_MS`. Attempts while locked
-//! are not checked and do not extend the lock, so it always ends; other addresses are never
-//! affected, so a flood from some addresses cannot lock out everyone.
+//! When sign-ins are refused: each attempt from one client address is counted before its
+//! password is checked, and only the first `FAILURES` within `WINDOW_MS` are checked (so
+//! attempts sent all at once get no more checks than attempts sent one by one); when the
+//! last of those fails, that address may not try again for `LOCK_MS`. Attempts while
+//! locked, or beyond the allowance, are not checked and do not extend the lock, so it
+//! always ends; other addresses are never affected, so a flood from some addresses cannot
+//! lock out everyone. A sign-in that succeeds starts the count again.
 
 use std::net::IpAddr;
 
@@ -35,7 +38,7 @@ pub enum Throttle {
 }
 
 impl Throttle {
-    /// After the `failures`-th failure in the current window, at `now`.
+    /// After the failure of the `failures`-th attempt in the current window, at `now`.
     pub fn after_failure(failures: i64, now_ms: i64) -> Self {
         if failures >= FAILURES {
             Throttle::LockUntil(now_ms + LOCK_MS)

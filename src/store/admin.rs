@@ -30,8 +30,9 @@ static SWEEP_LOGIN_FAILURES: Sql = Sql::new(
      WHERE window_start <= :window_opened_after AND (locked_until IS NULL OR locked_until <= :now)",
 );
 
-/// One statement, so concurrent failures are all counted.
-static COUNT_LOGIN_FAILURE: Sql = Sql::new(
+/// One statement, so that concurrent attempts are each counted before any is checked;
+/// none is counted (and no row returned) while the client is locked out.
+static RESERVE_SIGN_IN: Sql = Sql::new(
     "INSERT INTO admin_login_failures (client, window_start, failures)
      VALUES (:client, :now, 1)
      ON CONFLICT (client) DO UPDATE SET
@@ -39,6 +40,8 @@ static COUNT_LOGIN_FAILURE: Sql = Sql::new(
                          THEN 1 ELSE admin_login_failures.failures + 1 END,
          window_start = CASE WHEN admin_login_failures.window_start <= :window_opened_after
                              THEN :now ELSE admin_login_failures.window_start END
+     WHERE admin_login_failures.locked_until IS NULL
+        OR admin_login_failures.locked_until <= :now
      RETURNING failures",
 );
 
@@ -125,15 +128,18 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a failed sign-in of `client` and returns the failures in its current window
-    /// (this one included); a window older than `window_ms` starts again. Also forgets
-    /// clients with neither a recent failure nor a lock.
-    pub async fn count_login_failure(
+    /// Counts a sign-in attempt of `client` before its password is checked, and returns
+    /// the attempts in its current window (this one included), or `None` while the client
+    /// is locked out (nothing is counted then). A window older than `window_ms` starts
+    /// again. Counting first means that however many attempts arrive at once, each gets its
+    /// own number, so the caller checks only the allowed few. Also forgets clients with
+    /// neither a recent attempt nor a lock.
+    pub async fn reserve_sign_in(
         &self,
         client: &str,
         now: EpochMs,
         window_ms: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let window_opened_after = now.plus_ms(-window_ms);
         let mut write = Vec::with_capacity(2);
         if self.sweeps.logins.due(now.get()) {
@@ -146,7 +152,7 @@ impl Store {
             )?);
         }
         write.push(Statement::new(
-            &COUNT_LOGIN_FAILURE,
+            &RESERVE_SIGN_IN,
             [
                 ("client", client.into()),
                 ("now", now.into()),
@@ -154,10 +160,9 @@ impl Store {
             ],
         )?);
         let outcomes = self.db.write(write).await?;
-        outcomes
+        Ok(outcomes
             .last()
-            .and_then(|counted| counted.returned.first().copied())
-            .ok_or_else(|| StoreError::Statement("the failure count returned nothing".into()))
+            .and_then(|reserved| reserved.returned.first().copied()))
     }
 
     /// Refuses `client`'s sign-ins until `until`, and starts its count again.
@@ -187,7 +192,7 @@ impl Store {
         Ok(row.map(|(until,)| until))
     }
 
-    /// Forgets `client`'s failures (after it signed in).
+    /// Forgets `client`'s attempts (after it signed in).
     pub async fn clear_login_failures(&self, client: &str) -> Result<(), StoreError> {
         self.db
             .write_one(Statement::new(

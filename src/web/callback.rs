@@ -11,6 +11,7 @@ use tracing::{Instrument, instrument};
 
 use super::callback_query::CallbackQuery;
 
+use crate::apps::AppId;
 use crate::clock::EpochMs;
 use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
 use crate::iop::TokenResponse;
@@ -323,13 +324,8 @@ pub(super) async fn cancelled(
     let params = CallbackQuery::parse(query.as_deref().unwrap_or_default());
     let retry = url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
         .find(|(name, _)| name == "app")
-        .and_then(|(_, name)| {
-            app.config
-                .apps
-                .iter()
-                .find(|a| a.id.as_str() == name)
-                .map(|a| a.authorize_path())
-        })
+        .and_then(|(_, name)| AppId::parse(&name).ok())
+        .and_then(|id| app.apps.get(&id).map(|a| a.config.authorize_path()))
         .unwrap_or_else(|| "/".to_owned());
     let page = CancelledPage {
         layout: app.layout,

@@ -9,7 +9,7 @@ use crate::web::state::AppState;
 use crate::web::views::{CountryChoice, LandingApp, LandingPage, render};
 
 pub(super) async fn landing(State(app): State<AppState>) -> Result<Html<String>, AppError> {
-    let several = app.config.apps.len() > 1;
+    let several = app.apps.len() > 1;
     let apps: Vec<LandingApp> = app
         .config
         .apps

@@ -25,6 +25,6 @@ pub(super) async fn result(
         .ok_or(AppError::NotFound)?;
     let token = app.store.token(token_id).await?.ok_or(AppError::NotFound)?;
     // Beside other apps, the page says which one the seller authorized.
-    let app_name = (app.config.apps.len() > 1).then(|| token.app.to_string());
+    let app_name = (app.apps.len() > 1).then(|| token.app.to_string());
     render(&ResultPage::new(app.layout, app_name, &token, now))
 }

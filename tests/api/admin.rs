@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sqlx::Connection;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -363,6 +364,57 @@ async fn five_failures_in_a_minute_pause_that_address_only_and_the_pause_ends(en
     let later = Console::new(&app);
     later.sign_in().await;
     assert!(later.page("/admin/audit").await.contains("Sign-ins locked"));
+}
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn guesses_sent_all_at_once_get_no_more_checks_than_serial_ones(engine: Engine) {
+    let Some(app) = spawn_console(engine, &[]).await else {
+        return;
+    };
+    let attacker = Console::new(&app);
+    let csrf = csrf_of(&attacker.page("/admin/login").await);
+    let guess = |password: String| {
+        let (http, url, csrf) = (
+            attacker.browser.http.clone(),
+            format!("{}/admin/login", app.address),
+            csrf.clone(),
+        );
+        async move {
+            http.post(url)
+                .form(&[("csrf", csrf.as_str()), ("password", password.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Sixty wrong passwords at once: as many checks as five sent one by one.
+    let statuses =
+        futures_util::future::join_all((0..60).map(|n| guess(format!("guess {n}")))).await;
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let paused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(wrong + paused, 60, "{statuses:?}");
+    assert_eq!(
+        wrong, 4,
+        "the fifth check failed and paused the address: {statuses:?}"
+    );
+    // The audit says the same: four failures and one pause. (Had the other fifty-five been
+    // checked, each would have failed and paused the address again.)
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(app.config.database_url.expose())
+        .await
+        .unwrap();
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM admin_audit ORDER BY id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let failed = actions.iter().filter(|a| *a == "sign_in_failed").count();
+    let locked = actions.iter().filter(|a| *a == "sign_in_locked").count();
+    assert_eq!((failed, locked), (4, 1), "{actions:?}");
+    // And the address stays paused.
+    assert_eq!(attacker.try_password(PASSWORD).await.status(), 429);
 }
 
 #[apply(each_engine)]

@@ -50,32 +50,24 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
     assert_eq!(store.session(&other.digest()).await.unwrap(), None);
 }
 
-async fn failed_sign_ins_are_counted_per_client_and_window(store: &Store) {
+async fn sign_in_attempts_are_counted_per_client_and_window_and_not_while_locked(store: &Store) {
     const WINDOW: i64 = 60_000;
+    let reserve = |client: &'static str, now: i64| store.reserve_sign_in(client, at(now), WINDOW);
     for n in 1..=3 {
-        assert_eq!(
-            store
-                .count_login_failure("a", at(T0 + n), WINDOW)
-                .await
-                .unwrap(),
-            n
-        );
+        assert_eq!(reserve("a", T0 + n).await.unwrap(), Some(n));
     }
-    assert_eq!(
-        store
-            .count_login_failure("b", at(T0), WINDOW)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(reserve("b", T0).await.unwrap(), Some(1));
     // A new window starts the count again.
-    assert_eq!(
-        store
-            .count_login_failure("a", at(T0 + 1 + WINDOW), WINDOW)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(reserve("a", T0 + 1 + WINDOW).await.unwrap(), Some(1));
+
+    // Attempts sent at once each get a number of their own.
+    let mut at_once: Vec<i64> = futures_util::future::join_all((0..10).map(|_| reserve("c", T0)))
+        .await
+        .into_iter()
+        .map(|n| n.unwrap().unwrap())
+        .collect();
+    at_once.sort();
+    assert_eq!(at_once, (1..=10).collect::<Vec<_>>());
 
     assert_eq!(store.logins_locked_until("a", at(T0)).await.unwrap(), None);
     store.lock_logins("a", at(T0 + 500)).await.unwrap();
@@ -83,19 +75,15 @@ async fn failed_sign_ins_are_counted_per_client_and_window(store: &Store) {
         store.logins_locked_until("a", at(T0 + 499)).await.unwrap(),
         Some(T0 + 500)
     );
+    // While locked, an attempt is not counted at all.
+    assert_eq!(reserve("a", T0 + 499).await.unwrap(), None);
     assert_eq!(
         store.logins_locked_until("a", at(T0 + 500)).await.unwrap(),
         None
     );
     assert_eq!(store.logins_locked_until("b", at(T0)).await.unwrap(), None);
     store.clear_login_failures("b").await.unwrap();
-    assert_eq!(
-        store
-            .count_login_failure("b", at(T0 + 2), WINDOW)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(reserve("b", T0 + 2).await.unwrap(), Some(1));
 }
 
 async fn the_audit_log_pages_newest_first(store: &Store) {
@@ -132,6 +120,6 @@ async fn the_audit_log_pages_newest_first(store: &Store) {
 
 on_each_engine!([
     admin_sessions_are_found_touched_and_forgotten,
-    failed_sign_ins_are_counted_per_client_and_window,
+    sign_in_attempts_are_counted_per_client_and_window_and_not_while_locked,
     the_audit_log_pages_newest_first
 ]);

@@ -19,7 +19,7 @@ use super::operator::{
 };
 use super::views::LoginPage;
 use crate::admin::session::IDLE_MS;
-use crate::admin::throttle::{self, Throttle, WINDOW_MS};
+use crate::admin::throttle::{self, FAILURES, LOCK_MS, Throttle, WINDOW_MS};
 use crate::admin::{AuditAction, CsrfToken, SessionId, SessionRecord};
 use crate::clock;
 use crate::clock::EpochMs;
@@ -58,21 +58,28 @@ pub(super) async fn sign_in(
     let client = client_text(address);
     let key = throttle::client_key(address);
     let now = app.clock.now_ms();
-    if let Some(until) = app
+    // Counted before it is checked: of attempts arriving at once, only the first few are.
+    let Some(attempts) = app
         .store
-        .logins_locked_until(&key, EpochMs::new(now))
+        .reserve_sign_in(&key, EpochMs::new(now), WINDOW_MS)
         .await?
-    {
+    else {
         // Not even checked: a locked-out client learns nothing about the password.
+        let until = app
+            .store
+            .logins_locked_until(&key, EpochMs::new(now))
+            .await?
+            .unwrap_or(now + LOCK_MS);
         return locked(&app, &console, until, now);
+    };
+    if attempts > FAILURES {
+        // Beyond the allowance of this window, while the attempts within it are still
+        // being checked: refused unchecked, and without extending any lock.
+        return locked(&app, &console, now + LOCK_MS, now);
     }
     let attempt = field(&body, "password").unwrap_or_default();
     if !console.verify(attempt).await {
-        let failures = app
-            .store
-            .count_login_failure(&key, EpochMs::new(now), WINDOW_MS)
-            .await?;
-        return match Throttle::after_failure(failures, now) {
+        return match Throttle::after_failure(attempts, now) {
             Throttle::Open => {
                 record(&app, AuditAction::SignInFailed, &client, None, None).await?;
                 login_page(
@@ -86,7 +93,7 @@ pub(super) async fn sign_in(
             }
             Throttle::LockUntil(until) => {
                 app.store.lock_logins(&key, EpochMs::new(until)).await?;
-                let detail = format!("{failures} failures within a minute");
+                let detail = format!("{attempts} failures within a minute");
                 record(&app, AuditAction::SignInLocked, &client, None, Some(detail)).await?;
                 locked(&app, &console, until, now)
             }
