@@ -247,19 +247,18 @@ async fn save_with_retries(
     claim: &Claim,
     grant: &flow::ResultGrant,
 ) -> Result<TokenId, StoreError> {
+    let save = || {
+        app.store.save_exchange(
+            owner,
+            response,
+            EpochMs::new(now),
+            &claim.state_digest,
+            grant,
+        )
+    };
     // Waits before the second, third and fourth attempt; the fourth's error is the answer.
     for wait_ms in [100, 400, 1_000] {
-        match app
-            .store
-            .save_exchange(
-                owner,
-                response,
-                EpochMs::new(now),
-                &claim.state_digest,
-                grant,
-            )
-            .await
-        {
+        match save().await {
             Ok(id) => return Ok(id),
             Err(error) => {
                 tracing::warn!(error = %error, "could not store the tokens, trying again");
@@ -267,15 +266,7 @@ async fn save_with_retries(
         }
         tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
     }
-    app.store
-        .save_exchange(
-            owner,
-            response,
-            EpochMs::new(now),
-            &claim.state_digest,
-            grant,
-        )
-        .await
+    save().await
 }
 
 /// The store would not take the tokens: show them to the seller's browser, once, with a
