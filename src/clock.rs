@@ -115,6 +115,19 @@ pub fn format_rfc3339(epoch_ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `epoch_ms` as an HTTP date (`Sun, 06 Dec 2026 05:30:00 GMT`), for `Retry-After`.
+pub fn format_http_date(epoch_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(epoch_ms.div_euclid(1_000))
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// How long until `at`, in the two largest units: "in 29 days 23 hours", "expired 5 minutes ago".
 pub fn remaining(at_ms: i64, now_ms: i64) -> String {
     // Rounded, so a token issued for a day that the page shows a few ms later still
@@ -170,6 +183,14 @@ fn two_units(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(
+            format_http_date(1_765_000_000_999),
+            "Sat, 06 Dec 2025 05:46:40 GMT"
+        );
+    }
 
     #[test]
     fn spans_read_as_words() {

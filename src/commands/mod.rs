@@ -36,6 +36,9 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Platform(#[from] IopError),
+    /// A refresh failed before and its backoff still runs.
+    #[error("{0}")]
+    Backoff(String),
     #[error("no stored seller has the id `{0}`")]
     NotFound(String),
     #[error("{seller} must authorize again: send the seller to {authorize_url}")]
@@ -52,7 +55,8 @@ impl CommandError {
             CommandError::Serve(_)
             | CommandError::Unhealthy(_)
             | CommandError::Store(_)
-            | CommandError::Platform(_) => 1,
+            | CommandError::Platform(_)
+            | CommandError::Backoff(_) => 1,
             CommandError::Config(_)
             | CommandError::Startup(_)
             | CommandError::Demo(_)
@@ -72,6 +76,7 @@ impl CommandError {
             },
             TokenError::Platform(e) => CommandError::Platform(e),
             TokenError::Store(e) => CommandError::Store(e),
+            backoff @ TokenError::Backoff { .. } => CommandError::Backoff(backoff.to_string()),
             other => CommandError::Usage(other.to_string()),
         }
     }

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::random::random_hex;
 use crate::runtime::Apps;
 use crate::store::{SharedStore, StoreError};
-use crate::tokens::{RefreshBefore, StoredToken, TokenId, TokenStatus, backoff, ban};
+use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus, backoff, ban};
 
 pub use lookup::{SellerLookup, find_seller};
 
@@ -44,7 +44,44 @@ pub enum TokenError {
     Busy,
     #[error("the token's app `{0}` is not configured here")]
     UnknownApp(AppId),
+    /// The last refresh failed and its backoff still runs: the platform is not asked again
+    /// before `retry_after` (its ban included), whoever asks.
+    #[error("the last refresh failed ({error}); the next try is not before {}", crate::clock::format_rfc3339(*.retry_after))]
+    Backoff {
+        code: Option<String>,
+        error: String,
+        retry_after: i64,
+    },
 }
+
+impl TokenError {
+    /// The failure recorded on `pair`, while its backoff runs.
+    fn backoff(pair: &Pair) -> Self {
+        TokenError::Backoff {
+            code: pair.last_error_code.clone(),
+            error: pair
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "the refresh failed".to_owned()),
+            retry_after: pair.retry_after.unwrap_or_default(),
+        }
+    }
+}
+
+/// What a refresh this call waited for (this process's, or another replica's) left since
+/// `seen` was read: a renewed pair, a recorded failure whose backoff runs, or nothing.
+fn landed(seen: &Pair, current: StoredToken, now: i64) -> Result<StoredToken, Landed> {
+    if current.updated_at != seen.updated_at {
+        return Err(Landed(Ok(current)));
+    }
+    if current.retry_after != seen.retry_after && current.backing_off(now).is_some() {
+        return Err(Landed(Err(TokenError::backoff(&current))));
+    }
+    Ok(current)
+}
+
+/// The outcome of another call's refresh, which this call answers with.
+struct Landed(Result<StoredToken, TokenError>);
 
 pub struct Tokens {
     store: SharedStore,
@@ -177,8 +214,20 @@ impl Tokens {
             };
         }
         let still_valid = token.access_expires_at.is_some_and(|at| at > now);
+        if token.backing_off(now).is_some() {
+            // The last refresh failed and its backoff runs: answer from that failure.
+            return if still_valid {
+                Ok(token)
+            } else {
+                Err(TokenError::backoff(&token))
+            };
+        }
         match self.refresh(&token, false).await {
-            Err(TokenError::Platform(_) | TokenError::Busy) if still_valid => Ok(token),
+            Err(TokenError::Platform(_) | TokenError::Busy | TokenError::Backoff { .. })
+                if still_valid =>
+            {
+                Ok(token)
+            }
             other => other,
         }
     }
@@ -210,15 +259,19 @@ impl Tokens {
         seen: &StoredToken,
         force: bool,
     ) -> Result<StoredToken, TokenError> {
-        let token = self.load(seen.id).await?;
-        if token.updated_at != seen.updated_at {
-            // Renewed (or re-authorized) by whoever had the turn before us.
-            return Ok(token);
-        }
+        let now = self.now_ms();
+        // Renewed, or failed, by whoever had the turn before us: that is our answer too.
+        let token = match landed(seen, self.load(seen.id).await?, now) {
+            Ok(token) => token,
+            Err(Landed(outcome)) => return outcome,
+        };
         if token.status == TokenStatus::Reauthorize {
             return Err(TokenError::Reauthorize);
         }
-        if !force && !self.needs_refresh(&token, self.now_ms()) {
+        if !force && token.backing_off(now).is_some() {
+            return Err(TokenError::backoff(&token));
+        }
+        if !force && !self.needs_refresh(&token, now) {
             return Ok(token);
         }
         let Some(refresh_token) = token.refresh_token.clone().filter(|_| token.refreshable) else {
@@ -230,8 +283,11 @@ impl Tokens {
             .ok_or_else(|| TokenError::UnknownApp(token.app.clone()))?
             .client;
         if !self.take_lease(&token).await? {
-            // Another process refreshed it while we waited for its lease.
-            return self.load(token.id).await;
+            // Another process refreshed it (or failed to) while we waited for its lease.
+            return match landed(&token, self.load(token.id).await?, self.now_ms()) {
+                Err(Landed(outcome)) => outcome,
+                Ok(unchanged) => Ok(unchanged),
+            };
         }
         let result = self
             .metrics
@@ -264,7 +320,8 @@ impl Tokens {
             {
                 return Ok(true);
             }
-            if self.load(token.id).await?.updated_at != token.updated_at {
+            let current = self.load(token.id).await?;
+            if current.updated_at != token.updated_at || current.retry_after != token.retry_after {
                 return Ok(false);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -316,8 +373,17 @@ impl Tokens {
                     wait = wait.max(banned);
                 }
                 let retry_after = now.saturating_add(millis(wait));
+                let code = match &error {
+                    IopError::Platform(e) => Some(e.code.as_str()),
+                    _ => None,
+                };
                 self.store
-                    .record_refresh_failure(token.id, &describe(&error), EpochMs::new(retry_after))
+                    .record_refresh_failure(
+                        token.id,
+                        &describe(&error),
+                        code,
+                        EpochMs::new(retry_after),
+                    )
                     .await?;
                 tracing::warn!(token_id = token.id.get(), app = %token.app, platform = %token.platform, seller_id, seller, error = %error, failures, retry_in_ms = millis(wait), "refresh failed, will retry");
                 Err(TokenError::Platform(error))

@@ -18,7 +18,7 @@ macro_rules! pair_columns {
          CAST(CASE WHEN refresh_token IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_refresh_token, \
          access_expires_at, refresh_expires_at, refreshable, identity, last_request_id, status, \
          created_at, updated_at, issued_at, authorized_at, last_refresh_at, last_error, \
-         consecutive_failures, retry_after"
+         last_error_code, consecutive_failures, retry_after"
     };
 }
 
@@ -58,6 +58,7 @@ pub(super) struct PairRow {
     authorized_at: Option<i64>,
     last_refresh_at: Option<i64>,
     last_error: Option<String>,
+    last_error_code: Option<String>,
     consecutive_failures: i64,
     retry_after: Option<i64>,
 }
@@ -95,6 +96,7 @@ impl TryFrom<PairRow> for Pair {
             authorized_at: row.authorized_at.unwrap_or(row.created_at),
             last_refresh_at: row.last_refresh_at,
             last_error: row.last_error,
+            last_error_code: row.last_error_code,
             consecutive_failures: row.consecutive_failures,
             retry_after: row.retry_after,
         })

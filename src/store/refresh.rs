@@ -54,8 +54,8 @@ static NEXT_DUE: Sql = Sql::new(concat!(
 ));
 
 static RECORD_FAILURE: Sql = Sql::new(
-    "UPDATE tokens SET last_error = :error, consecutive_failures = consecutive_failures + 1,
-         retry_after = :retry_after
+    "UPDATE tokens SET last_error = :error, last_error_code = :code,
+         consecutive_failures = consecutive_failures + 1, retry_after = :retry_after
      WHERE id = :id",
 );
 
@@ -70,6 +70,7 @@ static SAVE_REFRESH: Sql = Sql::new(
          issued_at = :now,
          last_refresh_at = :now,
          last_error = NULL,
+         last_error_code = NULL,
          consecutive_failures = 0,
          retry_after = NULL
      WHERE id = :id AND updated_at = :seen_updated_at",
@@ -157,11 +158,13 @@ impl Store {
         Ok(next)
     }
 
-    /// Records a failed refresh that will be tried again, not before `retry_after`.
+    /// Records a failed refresh (in words, and the platform's code if it sent one) that
+    /// will be tried again, not before `retry_after`.
     pub async fn record_refresh_failure(
         &self,
         id: TokenId,
         error: &str,
+        code: Option<&str>,
         retry_after: EpochMs,
     ) -> Result<(), StoreError> {
         self.db
@@ -169,6 +172,7 @@ impl Store {
                 &RECORD_FAILURE,
                 [
                     ("error", error.into()),
+                    ("code", code.into()),
                     ("retry_after", retry_after.into()),
                     ("id", id.get().into()),
                 ],

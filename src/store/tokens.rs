@@ -31,6 +31,7 @@ static UPSERT_PAIR: Sql = Sql::new(
          issued_at = excluded.issued_at,
          authorized_at = excluded.authorized_at,
          last_error = NULL,
+         last_error_code = NULL,
          consecutive_failures = 0,
          retry_after = NULL
      RETURNING id",

@@ -98,6 +98,8 @@ pub struct Pair {
     pub last_refresh_at: Option<i64>,
     /// The last refresh failure, in words for an operator.
     pub last_error: Option<String>,
+    /// The platform's code of the last refresh failure, when the platform answered one.
+    pub last_error_code: Option<String>,
     pub consecutive_failures: i64,
     /// After a transient failure, the refresher leaves the pair alone until then.
     pub retry_after: Option<i64>,
@@ -117,6 +119,18 @@ impl std::ops::Deref for StoredToken {
 
     fn deref(&self) -> &Pair {
         &self.pair
+    }
+}
+
+impl Pair {
+    /// Until when a failed refresh is not to be tried again, if that is still ahead at `now`.
+    pub fn backing_off(&self, now: i64) -> Option<i64> {
+        self.retry_after.filter(|until| *until > now)
+    }
+
+    /// Whether the access token still works at `now`.
+    pub fn access_valid(&self, now: i64) -> bool {
+        self.access_expires_at.is_none_or(|at| at > now)
     }
 }
 
@@ -145,6 +159,7 @@ impl StoredToken {
                 authorized_at: now_ms,
                 last_refresh_at: None,
                 last_error: None,
+                last_error_code: None,
                 consecutive_failures: 0,
                 retry_after: None,
             },

@@ -545,6 +545,7 @@ async fn seed_sellers(session: &Session) {
                 .record_refresh_failure(
                     id,
                     "platform unreachable: connection timed out",
+                    None,
                     iop_callback::clock::EpochMs::new(now + 600_000),
                 )
                 .await

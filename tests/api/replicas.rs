@@ -159,3 +159,51 @@ async fn two_processes_on_one_postgres_refresh_each_token_once_per_renewal() {
         assert!(a.refreshed + b.refreshed >= 4, "round {round}: {a:?} {b:?}");
     }
 }
+
+/// Two replicas asked at once for one expired token while the platform fails: one refresh
+/// in all, and both answer from its failure until the backoff ends.
+#[tokio::test]
+async fn two_replicas_share_one_failing_refresh_and_its_backoff() {
+    let Some(database) = iop_callback::store::test_database::fresh_postgres_url().await else {
+        return;
+    };
+    let platform = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(500).set_delay(Duration::from_millis(200)))
+        .mount(&platform)
+        .await;
+    let clock = ManualClock::starting_now();
+    let flags = ["--database-url", database.as_str()];
+    let first = Rig::with(&platform.uri(), &flags, clock.clone()).await;
+    let second = Rig::with(&platform.uri(), &flags, clock.clone()).await;
+    let id = first
+        .store_pair(
+            json!({"access_token": "a", "refresh_token": "r", "seller_id": "1",
+                           "expires_in": 4, "refresh_expires_in": 3600}),
+        )
+        .await;
+    clock.advance(Duration::from_secs(5));
+    let asks = (0..10).map(|n| {
+        let rig = if n % 2 == 0 { &first } else { &second };
+        async move {
+            let token = rig.store.token(id).await.unwrap().unwrap();
+            rig.tokens.current(token).await
+        }
+    });
+    for answer in futures_util::future::join_all(asks).await {
+        assert!(answer.is_err(), "{answer:?}");
+    }
+    assert_eq!(platform.received_requests().await.unwrap().len(), 1);
+    clock.advance(Duration::from_secs(1));
+    let token = second.store.token(id).await.unwrap().unwrap();
+    let answer = second.tokens.current(token).await;
+    assert!(
+        matches!(
+            answer,
+            Err(iop_callback::renewal::TokenError::Backoff { .. })
+        ),
+        "{answer:?}"
+    );
+    assert_eq!(platform.received_requests().await.unwrap().len(), 1);
+}

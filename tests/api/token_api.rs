@@ -375,3 +375,112 @@ async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
         "bearer"
     );
 }
+
+/// Seller 1001 authorized a day-long pair, and the platform answers every refresh with
+/// `answer`, counted.
+async fn stored_with_refresh_failing(app: &TestApp, answer: ResponseTemplate) {
+    platform_answers(app, day_token("FAILING")).await;
+    Browser::new().authorize_fully(app, "FAILING").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(answer)
+        .mount(&app.platform)
+        .await;
+}
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn a_failing_refresh_is_tried_once_for_a_crowd_and_not_again_before_its_backoff(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    stored_with_refresh_failing(&app, ResponseTemplate::new(500)).await;
+    app.clock.advance(Duration::from_secs(25 * 3_600));
+
+    // Thirty callers at once, for an expired token: one refresh, thirty answers from it.
+    let answers = futures_util::future::join_all(
+        (0..30).map(|_| api(&app, reqwest::Method::GET, "/api/v1/tokens/1001")),
+    )
+    .await;
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        1
+    );
+    for answer in answers {
+        assert_eq!(answer.status(), 502);
+    }
+
+    // Asked again within the backoff: the recorded failure, and when the next try is.
+    app.clock.advance(Duration::from_secs(1));
+    let answer = api(&app, reqwest::Method::GET, "/api/v1/tokens/1001").await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.headers().contains_key("retry-after"));
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "platform");
+    assert!(body["retry_after"].as_str().is_some(), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("HTTP 500"),
+        "{body}"
+    );
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        1
+    );
+}
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn a_platform_ban_is_honoured_and_a_still_valid_token_is_handed_out_meanwhile(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    let banned = ResponseTemplate::new(200).set_body_json(json!({
+        "type": "ISP", "code": "ApiCallLimit",
+        "message": "The request has exceeded the limit, ban will last 600 seconds",
+        "request_id": "banned-1"
+    }));
+    stored_with_refresh_failing(&app, banned).await;
+    // 20 hours into a day: due, but the access token still works.
+    app.clock.advance(Duration::from_secs(20 * 3_600));
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_token"], "50000601c30atFAILINGACCESS");
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        1
+    );
+
+    // Five minutes later the ban still runs: no call, the same working token.
+    app.clock.advance(Duration::from_secs(300));
+    let (status, _) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        1
+    );
+
+    // Once the token has expired (the ban is over by then), one more try, banned again...
+    app.clock.advance(Duration::from_secs(4 * 3_600 - 300 + 1));
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        2,
+        "{body}"
+    );
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["platform"]["code"], "ApiCallLimit", "{body}");
+    // ...and within that ban the answer is the recorded failure, without a call.
+    app.clock.advance(Duration::from_secs(60));
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["platform"]["code"], "ApiCallLimit", "{body}");
+    assert!(body["retry_after"].as_str().is_some(), "{body}");
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        2
+    );
+}

@@ -63,7 +63,12 @@ async fn a_failed_refresh_waits_out_its_backoff(store: &Store) {
     let app = AppId::implicit();
     let policy = RefreshBefore::default();
     store
-        .record_refresh_failure(id, "ServiceUnavailable: busy", at(90_000))
+        .record_refresh_failure(
+            id,
+            "ServiceUnavailable: busy",
+            Some("ServiceUnavailable"),
+            at(90_000),
+        )
         .await
         .unwrap();
     assert!(
@@ -85,6 +90,27 @@ async fn a_failed_refresh_waits_out_its_backoff(store: &Store) {
     let row = store.token(id).await.unwrap().unwrap();
     assert_eq!(row.consecutive_failures, 1);
     assert_eq!(row.last_error.as_deref(), Some("ServiceUnavailable: busy"));
+    assert_eq!(row.last_error_code.as_deref(), Some("ServiceUnavailable"));
+    assert_eq!(row.backing_off(89_999), Some(90_000));
+    assert_eq!(row.backing_off(90_000), None);
+    // A renewal that lands clears the failure, its code and its backoff.
+    let renewed = response(r#"{"access_token":"a2","expires_in":100}"#);
+    assert!(
+        store
+            .save_refresh(&row, &renewed, at(91_000))
+            .await
+            .unwrap()
+    );
+    let row = store.token(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            &row.last_error,
+            &row.last_error_code,
+            row.retry_after,
+            row.consecutive_failures
+        ),
+        (&None, &None, None, 0)
+    );
     store
         .mark_reauthorize(id, "IllegalRefreshToken: dead", at(95_000))
         .await

@@ -1,7 +1,7 @@
 //! The API's errors as JSON with a real status, logged once.
 
 use axum::Json;
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ impl ApiError {
                 TokenError::NotFound => StatusCode::NOT_FOUND,
                 TokenError::Reauthorize => StatusCode::CONFLICT,
                 TokenError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
-                TokenError::Platform(_) => StatusCode::BAD_GATEWAY,
+                TokenError::Platform(_) | TokenError::Backoff { .. } => StatusCode::BAD_GATEWAY,
                 TokenError::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 TokenError::Store(_) | TokenError::UnknownApp(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -115,6 +115,16 @@ impl ApiError {
                 };
                 json!({"error": "platform", "message": e.to_string(), "platform": platform})
             }
+            ApiError::Token(TokenError::Backoff {
+                code,
+                error,
+                retry_after,
+            }) => json!({
+                "error": "platform",
+                "message": self.to_string(),
+                "platform": {"code": code, "message": error, "request_id": null},
+                "retry_after": crate::clock::format_rfc3339(*retry_after),
+            }),
             ApiError::Token(TokenError::Busy) => json!({
                 "error": "busy",
                 "message": "Another replica is refreshing this token; try again in a moment."
@@ -134,7 +144,10 @@ impl IntoResponse for ApiError {
         if let Some(reason) = self.anonymous_reason() {
             refuse(&mut response, reason, &self, status);
         } else if let ApiError::Token(
-            TokenError::Platform(_) | TokenError::Reauthorize | TokenError::Busy,
+            TokenError::Platform(_)
+            | TokenError::Reauthorize
+            | TokenError::Busy
+            | TokenError::Backoff { .. },
         ) = self
         {
             // The renewal path logged the refresh's outcome once, with app and seller.
@@ -148,6 +161,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::Token(TokenError::Backoff { retry_after, .. }) = &self
+            && let Ok(date) = HeaderValue::from_str(&crate::clock::format_http_date(*retry_after))
+        {
+            response.headers_mut().insert(RETRY_AFTER, date);
         }
         response
     }

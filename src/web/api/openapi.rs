@@ -48,6 +48,9 @@ pub(super) struct ErrorBody {
     candidates: Option<Vec<serde_json::Value>>,
     /// With `platform`: what the platform answered.
     platform: Option<PlatformErrorBody>,
+    /// With `platform`, when the refresh failed before: not retried before this time.
+    #[schema(format = DateTime)]
+    retry_after: Option<String>,
 }
 
 /// The platform's own error, as it answered.
@@ -83,7 +86,9 @@ pub(super) enum SellerErrors {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub(super) enum RenewalErrors {
-    /// The platform refused or failed the refresh (`platform`).
+    /// The platform refused or failed the refresh (`platform`), now or at the last try
+    /// whose backoff still runs: then `retry_after` (and the `Retry-After` header) say when
+    /// the platform is asked again.
     #[response(status = 502)]
     Platform(ErrorBody),
     /// Another replica is refreshing this token; try again.
