@@ -69,19 +69,23 @@ impl TokenError {
 }
 
 /// What a refresh this call waited for (this process's, or another replica's) left since
-/// `seen` was read: a renewed pair, a recorded failure whose backoff runs, or nothing.
-fn landed(seen: &Pair, current: StoredToken, now: i64) -> Result<StoredToken, Landed> {
-    if current.updated_at != seen.updated_at {
-        return Err(Landed(Ok(current)));
-    }
-    if current.retry_after != seen.retry_after && current.backing_off(now).is_some() {
-        return Err(Landed(Err(TokenError::backoff(&current))));
-    }
-    Ok(current)
+/// `seen` was read.
+enum Since {
+    /// Nothing: the pair is as it was.
+    Unchanged(StoredToken),
+    /// A renewed pair, or a failure whose backoff runs: this call's answer too.
+    Landed(Result<StoredToken, TokenError>),
 }
 
-/// The outcome of another call's refresh, which this call answers with.
-struct Landed(Result<StoredToken, TokenError>);
+fn since(seen: &Pair, current: StoredToken, now: i64) -> Since {
+    if current.updated_at != seen.updated_at {
+        Since::Landed(Ok(current))
+    } else if current.retry_after != seen.retry_after && current.backing_off(now).is_some() {
+        Since::Landed(Err(TokenError::backoff(&current)))
+    } else {
+        Since::Unchanged(current)
+    }
+}
 
 pub struct Tokens {
     store: SharedStore,
@@ -261,9 +265,9 @@ impl Tokens {
     ) -> Result<StoredToken, TokenError> {
         let now = self.now_ms();
         // Renewed, or failed, by whoever had the turn before us: that is our answer too.
-        let token = match landed(seen, self.load(seen.id).await?, now) {
-            Ok(token) => token,
-            Err(Landed(outcome)) => return outcome,
+        let token = match since(seen, self.load(seen.id).await?, now) {
+            Since::Unchanged(token) => token,
+            Since::Landed(outcome) => return outcome,
         };
         if token.status == TokenStatus::Reauthorize {
             return Err(TokenError::Reauthorize);
@@ -284,9 +288,9 @@ impl Tokens {
             .client;
         if !self.take_lease(&token).await? {
             // Another process refreshed it (or failed to) while we waited for its lease.
-            return match landed(&token, self.load(token.id).await?, self.now_ms()) {
-                Err(Landed(outcome)) => outcome,
-                Ok(unchanged) => Ok(unchanged),
+            return match since(&token, self.load(token.id).await?, self.now_ms()) {
+                Since::Landed(outcome) => outcome,
+                Since::Unchanged(unchanged) => Ok(unchanged),
             };
         }
         let result = self
