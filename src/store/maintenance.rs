@@ -144,7 +144,29 @@ impl Store {
             [("check", to.key_check().into())],
         )?);
         self.db.write(write).await?;
+        self.compact().await?;
         Ok(count)
+    }
+
+    /// Rewrites a SQLite file without its free pages and empties its WAL, so that values
+    /// replaced before secure_delete was on (or by `store encrypt`) leave no copy behind.
+    /// PostgreSQL keeps dead rows until its own VACUUM (README: encryption at rest).
+    async fn compact(&self) -> Result<(), StoreError> {
+        let Some(database) = self.db.sqlite_file() else {
+            return Ok(());
+        };
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(database)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
+        sqlx::raw_sql(
+            "PRAGMA secure_delete = ON; PRAGMA wal_checkpoint(TRUNCATE); VACUUM; \
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .execute(&mut connection)
+        .await?;
+        connection.close().await?;
+        Ok(())
     }
 
     /// A consistent copy of a SQLite store while it runs (`iop-callback store backup`).

@@ -58,9 +58,11 @@ impl SqliteWriter {
     pub(super) fn start(file: &Path) -> Result<Self, StoreError> {
         let connection = open(file)?;
         // The pool's settings (open.rs); the busy timeout covers other processes (the CLI).
+        // secure_delete: what a write frees (a deleted pair, a token replaced by its renewal
+        // or its ciphertext) is overwritten with zeros, not left in free pages.
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
              PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES};"
         ))?;
         let checkpointer = Checkpointer::start(file)?;

@@ -158,3 +158,70 @@ async fn a_running_sqlite_store_is_backed_up_consistently() {
     .unwrap();
     assert_eq!(restored.find_seller("5").await.unwrap().len(), 1);
 }
+
+/// Whether any file in `dir` (the database, its WAL, its shared memory) holds `needle`.
+fn any_file_holds(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_deleted_or_encrypted_sqlite_token_leaves_no_plain_copy_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/tokens.db", dir.path().display())).unwrap();
+    let store = Store::open(&url, None).await.unwrap();
+    let app = AppId::implicit();
+    let kept = r#"{"access_token":"kept-access-secret-A1","refresh_token":"kept-refresh-secret-B2","seller_id":"1"}"#;
+    let doomed = r#"{"access_token":"doomed-access-secret-C3","refresh_token":"doomed-refresh-secret-D4","seller_id":"2"}"#;
+    for body in [kept, doomed] {
+        store
+            .save_authorization(
+                owner(&app, Platform::Aliexpress, "k"),
+                &response(body),
+                at(T0),
+            )
+            .await
+            .unwrap();
+    }
+    let doomed_id = store.find_seller("2").await.unwrap()[0].id;
+    assert!(store.delete_token(doomed_id).await.unwrap());
+    store.close().await;
+    for gone in ["doomed-access-secret-C3", "doomed-refresh-secret-D4"] {
+        assert_eq!(
+            any_file_holds(dir.path(), gone),
+            Vec::<String>::new(),
+            "{gone}"
+        );
+    }
+
+    let key = new_key();
+    let store = Store::open_unchecked(&url, Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.encrypt_all().await.unwrap(), 1);
+    store.close().await;
+    for plain in ["kept-access-secret-A1", "kept-refresh-secret-B2"] {
+        assert_eq!(
+            any_file_holds(dir.path(), plain),
+            Vec::<String>::new(),
+            "{plain}"
+        );
+    }
+    let store = Store::open(&url, Some(key)).await.unwrap();
+    let kept = store.find_seller("1").await.unwrap();
+    assert_eq!(
+        kept[0].access_token.expose_secret(),
+        "kept-access-secret-A1"
+    );
+    store.close().await;
+}
