@@ -98,9 +98,12 @@ static PAIRS_BY_ID: Sql = Sql::new(concat!(
     " FROM tokens WHERE id = :id"
 ));
 
+/// Only on the row as it was read: not renewed since (`updated_at`), and no failure
+/// recorded since (`retry_after`), whose answer the caller should take instead.
 static LEASE: Sql = Sql::new(
     "UPDATE tokens SET lease_holder = :holder, lease_until = :until
      WHERE id = :id AND updated_at = :seen_updated_at
+       AND COALESCE(retry_after, 0) = :seen_retry_after
        AND (lease_until IS NULL OR lease_until < :now OR lease_holder = :holder)",
 );
 
@@ -269,8 +272,8 @@ impl Store {
 
     /// Takes the refresh lease of the pair `seen` until `until`, unless another holder's
     /// lease is still running or the row changed since `seen` was read (someone renewed it:
-    /// renewing again from a stale read would spend the refresh token twice). Returns
-    /// whether `holder` has it now.
+    /// renewing again from a stale read would spend the refresh token twice; or someone's
+    /// refresh failed, and its backoff is the answer). Returns whether `holder` has it now.
     pub async fn lease_refresh(
         &self,
         seen: &Pair,
@@ -287,6 +290,7 @@ impl Store {
                     ("until", until.into()),
                     ("id", seen.id.get().into()),
                     ("seen_updated_at", seen.updated_at.into()),
+                    ("seen_retry_after", seen.retry_after.unwrap_or(0).into()),
                     ("now", now.into()),
                 ],
             )?)
