@@ -268,3 +268,27 @@ async fn a_failed_refresh_through_the_api_is_logged_once() {
     );
     assert!(about_it[0].contains("seller_id"), "{about_it:#?}");
 }
+
+#[tokio::test]
+async fn a_nick_with_a_newline_and_an_escape_sequence_cannot_forge_a_log_line() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(&platform, &data, &[]);
+    let app = binary.as_test_app(platform);
+    let mut answer = aliexpress_success("FORGED");
+    answer["user_nick"] =
+        json!("shop\n1999-01-01T00:00:00Z  INFO forged: admin signed in\u{1b}[2J\u{1b}[31m");
+    platform_answers(&app, answer).await;
+    Browser::new().authorize_fully(&app, "FORGED").await;
+    let log = binary.kill_and_collect_log("seller authorized").await;
+    assert!(log.contains("seller authorized"), "{log}");
+    assert!(
+        !log.lines().any(|line| line.starts_with("1999-01-01")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "a raw escape byte:\n{log}");
+    assert!(
+        log.contains("shop\\n1999-01-01"),
+        "the nick, escaped:\n{log}"
+    );
+}
