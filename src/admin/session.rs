@@ -12,6 +12,10 @@ use crate::redact::redacted_debug;
 /// A session ends after this long without a request.
 pub const IDLE_MS: i64 = 12 * 60 * 60 * 1000;
 
+/// A session ends this long after it began, however busy: a stolen cookie does not work
+/// for ever.
+pub const MAX_AGE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 /// A session's `last_seen_at` is written at most this often: every page view would
 /// otherwise be a write.
 pub const TOUCH_EVERY_MS: i64 = 60 * 1000;
@@ -95,10 +99,13 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// Whether the session still holds at `now` under the password named `tag`.
+    /// Whether the session still holds at `now` under the password named `tag` (a new
+    /// password ends every session made under the old one).
     pub fn valid(&self, tag: &str, now_ms: i64) -> bool {
         let same_password: bool = self.password_tag.as_bytes().ct_eq(tag.as_bytes()).into();
-        same_password && now_ms - self.last_seen_at < IDLE_MS
+        same_password
+            && now_ms - self.last_seen_at < IDLE_MS
+            && now_ms - self.created_at < MAX_AGE_MS
     }
 
     /// Whether a request at `now` should move `last_seen_at`.
@@ -116,7 +123,7 @@ mod tests {
             digest: [0; 32],
             password_tag: tag.to_owned(),
             client: "127.0.0.1".to_owned(),
-            created_at: 0,
+            created_at: last_seen_at,
             last_seen_at,
         }
     }
@@ -154,5 +161,15 @@ mod tests {
         assert!(!record("tag", now).valid("other", now), "new password");
         assert!(!record("tag", now).needs_touch(now + TOUCH_EVERY_MS - 1));
         assert!(record("tag", now).needs_touch(now + TOUCH_EVERY_MS));
+    }
+
+    #[test]
+    fn a_session_ends_a_week_after_it_began_however_busy() {
+        let busy = |created_at, now| SessionRecord {
+            created_at,
+            ..record("tag", now)
+        };
+        assert!(busy(0, MAX_AGE_MS - 1).valid("tag", MAX_AGE_MS - 1));
+        assert!(!busy(0, MAX_AGE_MS).valid("tag", MAX_AGE_MS), "seven days");
     }
 }

@@ -7,8 +7,9 @@ use crate::admin::{AuditAction, AuditEntry, SessionRecord};
 use crate::clock::EpochMs;
 use crate::tokens::TokenId;
 
-static SWEEP_SESSIONS: Sql =
-    Sql::new("DELETE FROM admin_sessions WHERE last_seen_at < :idle_before");
+static SWEEP_SESSIONS: Sql = Sql::new(
+    "DELETE FROM admin_sessions WHERE last_seen_at < :idle_before OR created_at < :born_before",
+);
 
 static CREATE_SESSION: Sql = Sql::new(
     "INSERT INTO admin_sessions (session_digest, password_tag, client, created_at, last_seen_at)
@@ -67,15 +68,23 @@ static AUDIT_PAGE: Sql = Sql::new(
 );
 
 impl Store {
-    /// Stores a new session. Also forgets sessions idle since before `idle_before`.
+    /// Stores a new session. Also forgets sessions idle since before `idle_before` or
+    /// begun before `born_before`.
     pub async fn create_session(
         &self,
         session: &SessionRecord,
         idle_before: EpochMs,
+        born_before: EpochMs,
     ) -> Result<(), StoreError> {
         self.db
             .write(vec![
-                Statement::new(&SWEEP_SESSIONS, [("idle_before", idle_before.into())])?,
+                Statement::new(
+                    &SWEEP_SESSIONS,
+                    [
+                        ("idle_before", idle_before.into()),
+                        ("born_before", born_before.into()),
+                    ],
+                )?,
                 Statement::new(
                     &CREATE_SESSION,
                     [

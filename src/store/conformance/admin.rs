@@ -14,7 +14,7 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
         created_at: T0,
         last_seen_at: T0,
     };
-    store.create_session(&record, at(0)).await.unwrap();
+    store.create_session(&record, at(0), at(0)).await.unwrap();
     assert_eq!(
         store.session(&id.digest()).await.unwrap(),
         Some(record.clone())
@@ -44,10 +44,27 @@ async fn admin_sessions_are_found_touched_and_forgotten(store: &Store) {
         last_seen_at: T0 + 100,
         ..record.clone()
     };
-    store.create_session(&newer, at(T0 + 6)).await.unwrap();
+    store
+        .create_session(&newer, at(T0 + 6), at(0))
+        .await
+        .unwrap();
     assert_eq!(store.session(&id.digest()).await.unwrap(), None);
-    store.delete_session(&other.digest()).await.unwrap();
+    // ...and the ones begun too long ago, however busy.
+    let third = SessionId::generate();
+    let young = SessionRecord {
+        digest: third.digest(),
+        created_at: T0 + 200,
+        last_seen_at: T0 + 200,
+        ..record.clone()
+    };
+    store
+        .create_session(&young, at(0), at(T0 + 1))
+        .await
+        .unwrap();
     assert_eq!(store.session(&other.digest()).await.unwrap(), None);
+    assert_eq!(store.session(&third.digest()).await.unwrap(), Some(young));
+    store.delete_session(&third.digest()).await.unwrap();
+    assert_eq!(store.session(&third.digest()).await.unwrap(), None);
 }
 
 async fn sign_in_attempts_are_counted_per_client_and_window_and_not_while_locked(store: &Store) {

@@ -18,7 +18,7 @@ use super::operator::{
     login_token, session_cookie, signed_in,
 };
 use super::views::LoginPage;
-use crate::admin::session::IDLE_MS;
+use crate::admin::session::{IDLE_MS, MAX_AGE_MS};
 use crate::admin::throttle::{self, FAILURES, LOCK_MS, Throttle, WINDOW_MS};
 use crate::admin::{AuditAction, CsrfToken, SessionId, SessionRecord};
 use crate::clock;
@@ -111,6 +111,7 @@ pub(super) async fn sign_in(
                 last_seen_at: now,
             },
             EpochMs::new(now - IDLE_MS),
+            EpochMs::new(now - MAX_AGE_MS),
         )
         .await?;
     record(&app, AuditAction::SignIn, &client, None, None).await?;
