@@ -23,6 +23,7 @@ pub mod layers;
 mod lock;
 mod log_budget;
 pub mod metrics;
+mod network;
 pub mod random;
 mod redact;
 pub mod renewal;

@@ -8,6 +8,8 @@
 
 use std::net::IpAddr;
 
+use crate::network::network_of;
+
 pub const FAILURES: i64 = 5;
 pub const WINDOW_MS: i64 = 60 * 1000;
 pub const LOCK_MS: i64 = 5 * 60 * 1000;
@@ -15,15 +17,9 @@ pub const LOCK_MS: i64 = 5 * 60 * 1000;
 /// The key failures are counted under: an IPv4 address, or an IPv6 /64 (one host usually
 /// has a whole /64, and could otherwise move to a fresh address for every attempt).
 pub fn client_key(address: Option<IpAddr>) -> String {
-    match address {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+    match address.map(network_of) {
+        Some(IpAddr::V6(network)) => format!("{network}/64"),
+        Some(v4) => v4.to_string(),
         None => "unknown".to_owned(),
     }
 }

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use crate::lock::lock;
+use crate::network::network_of;
 
 /// Exchanges in flight in all; a platform call takes well under a second.
 const IN_FLIGHT: usize = 64;
@@ -91,26 +92,31 @@ impl ExchangeLimits {
 
     /// The client's address: the peer's, or, when the peer is a trusted proxy, the last
     /// address in `X-Forwarded-For` that is not one of ours (earlier entries are whatever
-    /// the client claimed).
+    /// the client claimed). A hop may carry a port (`203.0.113.8:443`, `[2001:db8::1]:443`);
+    /// one that cannot be read at all stands for the client that the trusted proxy beside
+    /// it saw, so the limit falls on that proxy's address rather than on a value further
+    /// left that the client may have written itself.
     pub fn client_address(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         let peer = peer?;
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let forwarded: Vec<IpAddr> = headers
+        let hops: Vec<&str> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
+            .map(str::trim)
             .collect();
-        Some(
-            forwarded
-                .into_iter()
-                .rev()
-                .find(|a| !self.is_trusted(*a))
-                .unwrap_or(peer),
-        )
+        let mut nearest_trusted = peer;
+        for hop in hops.into_iter().rev() {
+            match parse_hop(hop) {
+                Some(address) if self.is_trusted(address) => nearest_trusted = address,
+                Some(address) => return Some(address),
+                None => return Some(nearest_trusted),
+            }
+        }
+        Some(nearest_trusted)
     }
 
     fn is_trusted(&self, address: IpAddr) -> bool {
@@ -122,7 +128,7 @@ impl ExchangeLimits {
     /// Admits one exchange for `client` at `now`, waiting briefly for a slot when many
     /// are in flight, or says why not.
     pub async fn admit(self: &Arc<Self>, client: IpAddr, now: i64) -> Result<Admitted, Limited> {
-        let mut admitted = self.count(client, now)?;
+        let mut admitted = self.count(network_of(client), now)?;
         let slot = tokio::time::timeout(WAIT_FOR_SLOT, self.in_flight.clone().acquire_owned())
             .await
             .map_err(|_| Limited::Busy)?
@@ -170,6 +176,13 @@ impl ExchangeLimits {
             slot: None,
         })
     }
+}
+
+/// One `X-Forwarded-For` hop: an address, with or without a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Makes room: first every address whose minute is over and that has nothing in flight,
@@ -281,6 +294,47 @@ mod tests {
             limits.client_address(Some(ip("192.0.2.1")), &headers),
             Some(ip("192.0.2.1")),
             "an untrusted peer's header is ignored"
+        );
+        let hop = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", value.parse().unwrap());
+            limits.client_address(Some(ip("10.0.0.2")), &headers)
+        };
+        assert_eq!(
+            hop("6.6.6.6, 203.0.113.8:443"),
+            Some(ip("203.0.113.8")),
+            "ip:port"
+        );
+        assert_eq!(
+            hop("6.6.6.6, [2001:db8::7]:443, 10.1.1.1"),
+            Some(ip("2001:db8::7")),
+            "[v6]:port"
+        );
+        assert_eq!(
+            hop("6.6.6.6, not-an-address, 10.1.1.1"),
+            Some(ip("10.1.1.1")),
+            "an unreadable hop is the client its proxy saw, never the claim left of it"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_ipv6_64_is_one_client() {
+        let limits = Arc::new(ExchangeLimits::new(Some(5), vec![]));
+        for n in 1..=5 {
+            drop(
+                limits
+                    .admit(ip(&format!("2001:db8:1:2::{n}")), 1_000)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert!(matches!(
+            limits.admit(ip("2001:db8:1:2:ffff::9"), 1_000).await.err(),
+            Some(Limited::Rate { .. })
+        ));
+        assert!(
+            limits.admit(ip("2001:db8:1:3::1"), 1_000).await.is_ok(),
+            "another /64"
         );
     }
 
