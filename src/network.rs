@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 /// An IPv4 address as it is; an IPv6 address as its /64 (one host usually has a whole
 /// /64, and could otherwise move to a fresh address for every try); a v4-mapped IPv6
 /// address as the IPv4 one.
-pub fn network_of(address: IpAddr) -> IpAddr {
+pub(crate) fn network_of(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
