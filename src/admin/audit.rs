@@ -1,7 +1,7 @@
 //! What the audit log records: who signed in (or failed to, from where), and every token
 //! revealed, refreshed or deleted through the console. Never a token or a password.
 
-use crate::tokens::TokenId;
+use crate::tokens::{Pair, TokenId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
@@ -81,6 +81,46 @@ pub struct AuditEntry {
     pub subject: Option<String>,
     /// What happened beyond the action (a refresh error), never a secret.
     pub detail: Option<String>,
+}
+
+impl AuditEntry {
+    /// What `client` did (`action`) at `at`, about `token` when there is one.
+    pub fn new(
+        at: i64,
+        action: AuditAction,
+        client: &str,
+        token: Option<&Pair>,
+        detail: Option<String>,
+    ) -> Self {
+        AuditEntry {
+            id: 0,
+            at,
+            action,
+            client: client.to_owned(),
+            token_id: token.map(|t| t.id),
+            subject: token.map(subject),
+            detail,
+        }
+    }
+}
+
+/// Who acted from the command line, for the audit log's client column.
+pub const COMMAND_LINE: &str = "command line";
+
+/// The seller concerned, as the log names it (it outlives the row).
+fn subject(token: &Pair) -> String {
+    let id = &token.identity;
+    let seller_id = id.seller_id.as_deref().or(id.user_id.as_deref());
+    format!(
+        "{} · {} · {}{}",
+        token.app,
+        token.platform.display_name(),
+        id.display_name(),
+        seller_id
+            .filter(|s| *s != id.display_name())
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 
-pub use audit::{AuditAction, AuditEntry};
+pub use audit::{AuditAction, AuditEntry, COMMAND_LINE};
 pub use password::{AdminPassword, PasswordError, PasswordVerifier};
 pub use session::{CsrfToken, SessionId, SessionRecord};
 pub use throttle::Throttle;

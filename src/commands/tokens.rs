@@ -4,6 +4,7 @@
 use secrecy::ExposeSecret;
 
 use super::CommandError;
+use crate::admin::{AuditAction, AuditEntry, COMMAND_LINE};
 use crate::apps::AppId;
 use crate::cli::{SellerArg, TokensCommand};
 use crate::clock;
@@ -95,6 +96,9 @@ async fn show(
 ) -> Result<(), CommandError> {
     let token = find(services, seller).await?;
     let now = services.tokens.now_ms();
+    if reveal {
+        audit(services, AuditAction::Reveal, &token).await?;
+    }
     if json {
         print_json(&SellerDetails::new(&token, now, reveal));
         return Ok(());
@@ -149,11 +153,14 @@ async fn show(
 
 async fn refresh(services: &Services, seller: &SellerArg) -> Result<(), CommandError> {
     let token = find(services, seller).await?;
-    let token = services
-        .tokens
-        .refresh_now(&token)
-        .await
-        .map_err(|e| CommandError::from_token(e, &seller.seller, &token.app, services))?;
+    let renewed = services.tokens.refresh_now(&token).await;
+    let action = match &renewed {
+        Ok(_) => AuditAction::Refresh,
+        Err(_) => AuditAction::RefreshFailed,
+    };
+    audit(services, action, &token).await?;
+    let token =
+        renewed.map_err(|e| CommandError::from_token(e, &seller.seller, &token.app, services))?;
     let now = services.tokens.now_ms();
     println!(
         "refreshed {}: the access token expires {}",
@@ -167,12 +174,33 @@ async fn refresh(services: &Services, seller: &SellerArg) -> Result<(), CommandE
 
 async fn delete(services: &Services, seller: &SellerArg) -> Result<(), CommandError> {
     let token = find(services, seller).await?;
+    audit(services, AuditAction::Delete, &token).await?;
     services.store.delete_token(token.id).await?;
     println!(
         "forgot {} ({})",
         seller.seller,
         token.identity.display_name()
     );
+    Ok(())
+}
+
+/// Records what the command line does to `token`: nothing is revealed or deleted that the
+/// audit log cannot show (those are recorded before they happen).
+async fn audit(
+    services: &Services,
+    action: AuditAction,
+    token: &StoredToken,
+) -> Result<(), CommandError> {
+    services
+        .store
+        .append_audit(&AuditEntry::new(
+            services.tokens.now_ms(),
+            action,
+            COMMAND_LINE,
+            Some(token),
+            None,
+        ))
+        .await?;
     Ok(())
 }
 

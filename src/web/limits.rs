@@ -201,7 +201,7 @@ fn forget_idle(clients: &mut HashMap<IpAddr, Window>, now: i64) {
 }
 
 /// The TCP peer's address, when the listener records it.
-pub(super) struct Peer(pub(super) Option<IpAddr>);
+pub(crate) struct Peer(pub(crate) Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;

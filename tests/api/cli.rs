@@ -43,6 +43,10 @@ impl Cli {
         )
     }
 
+    fn database_url(&self) -> String {
+        format!("sqlite://{}/tokens.db", self._data.path().display())
+    }
+
     /// Runs `iop-callback <command...>` to the end (off the async runtime's threads).
     async fn run(&self, command: &[&str]) -> Output {
         let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
@@ -131,6 +135,29 @@ async fn exchange_then_list_show_refresh_and_delete_a_seller() {
     assert_eq!(exit_code(&gone), Some(3));
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no stored seller"));
     assert!(gone.stdout.is_empty(), "errors go to stderr");
+
+    // Every reveal, refresh and delete from the command line is in the audit log.
+    let audited: Vec<(String, String)> = {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&cli.database_url())
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT action, client FROM admin_audit ORDER BY id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap()
+    };
+    let by_command_line = |action: &str| (action.to_owned(), "command line".to_owned());
+    assert_eq!(
+        audited,
+        [
+            by_command_line("reveal"),
+            by_command_line("refresh"),
+            by_command_line("reveal"),
+            by_command_line("delete")
+        ]
+    );
 }
 
 #[tokio::test]

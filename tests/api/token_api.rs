@@ -484,3 +484,42 @@ async fn a_platform_ban_is_honoured_and_a_still_valid_token_is_handed_out_meanwh
         2
     );
 }
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn refreshes_and_deletes_through_the_api_are_audited(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    platform_answers(&app, day_token("AUDITED")).await;
+    Browser::new().authorize_fully(&app, "AUDITED").await;
+    platform_refreshes(&app, Duration::ZERO).await;
+    assert_eq!(
+        api(&app, reqwest::Method::POST, "/api/v1/tokens/1001/refresh")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        api(&app, reqwest::Method::DELETE, "/api/v1/tokens/1001")
+            .await
+            .status(),
+        204
+    );
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(app.config.database_url.expose())
+        .await
+        .unwrap();
+    let audited: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT action, client, subject FROM admin_audit ORDER BY id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    for ((action, client, subject), expected) in audited.iter().zip(["refresh", "delete"]) {
+        assert_eq!(action, expected);
+        assert_eq!(client, "127.0.0.1 (token API)");
+        assert!(subject.as_deref().unwrap().contains("1001"), "{subject:?}");
+    }
+}

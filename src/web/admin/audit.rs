@@ -7,7 +7,8 @@ use super::forms::query_field;
 use super::operator::Operator;
 use super::views::{AuditPage, AuditRow, Nav};
 use crate::admin::{AuditAction, AuditEntry};
-use crate::tokens::StoredToken;
+use crate::store::StoreError;
+use crate::tokens::Pair;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
@@ -15,42 +16,24 @@ use crate::web::views::render;
 /// Entries per page.
 const PAGE: i64 = 50;
 
-/// Writes one entry. Callers wait for it: a reveal is shown only once it is recorded.
-pub(super) async fn record(
+/// Writes one entry. Callers wait for it: a reveal is shown, and a delete done, only once
+/// it is recorded.
+pub(crate) async fn record(
     app: &AppState,
     action: AuditAction,
     client: &str,
-    token: Option<&StoredToken>,
+    token: Option<&Pair>,
     detail: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<(), StoreError> {
     app.store
-        .append_audit(&AuditEntry {
-            id: 0,
-            at: app.clock.now_ms(),
+        .append_audit(&AuditEntry::new(
+            app.clock.now_ms(),
             action,
-            client: client.to_owned(),
-            token_id: token.map(|t| t.id),
-            subject: token.map(subject),
+            client,
+            token,
             detail,
-        })
-        .await?;
-    Ok(())
-}
-
-/// The seller concerned, as the log names it (it outlives the row).
-fn subject(token: &StoredToken) -> String {
-    let id = &token.identity;
-    let seller_id = id.seller_id.as_deref().or(id.user_id.as_deref());
-    format!(
-        "{} · {} · {}{}",
-        token.app,
-        token.platform.display_name(),
-        id.display_name(),
-        seller_id
-            .filter(|s| *s != id.display_name())
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default()
-    )
+        ))
+        .await
 }
 
 /// `GET /admin/audit?before=ID`: newest first, `PAGE` at a time.

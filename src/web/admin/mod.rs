@@ -3,7 +3,7 @@
 //! configured. The rules behind them (sessions, throttling, what is audited) are in
 //! `crate::admin`; the signed-in operator is the `Operator` extractor.
 
-mod audit;
+pub(crate) mod audit;
 pub mod console;
 mod forms;
 mod login;

@@ -227,16 +227,17 @@ pub(super) async fn delete(
 ) -> Result<Response, AppError> {
     check_csrf(&operator.csrf, &body)?;
     let token = load(&app, &id).await?;
+    // Audited before it is done: a delete the log cannot record does not happen.
+    record(
+        &app,
+        AuditAction::Delete,
+        &operator.client,
+        Some(&token),
+        None,
+    )
+    .await?;
     if app.store.delete_token(token.id).await? {
         app.tokens.changed();
-        record(
-            &app,
-            AuditAction::Delete,
-            &operator.client,
-            Some(&token),
-            None,
-        )
-        .await?;
     }
     Ok(Redirect::to(&format!("/admin?notice={}", Notice::Deleted.as_str())).into_response())
 }

@@ -8,7 +8,7 @@ mod openapi;
 use std::sync::OnceLock;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -16,9 +16,12 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::admin::AuditAction;
 use crate::apps::AppId;
 use crate::renewal::{self, SellerLookup, TokenError};
 use crate::tokens::{CurrentToken, RefreshedToken, StoredToken, TokenSummary};
+use crate::web::admin::audit::record;
+use crate::web::limits::Peer;
 use crate::web::state::AppState;
 use error::ApiError;
 
@@ -151,16 +154,29 @@ async fn current(
 )]
 async fn refresh(
     State(app): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<RefreshedToken>, ApiError> {
     let token = find(&app, &seller, filter.parse()?).await?;
-    let token = app
-        .tokens
-        .refresh_now(&token)
-        .await
-        .map_err(|e| explain(&app, e, &token.app))?;
-    Ok(Json(RefreshedToken::new(&token, app.clock.now_ms())))
+    let client = api_client(&app, peer, &headers);
+    let (action, detail) = match app.tokens.refresh_now(&token).await {
+        Ok(renewed) => {
+            record(&app, AuditAction::Refresh, &client, Some(&token), None).await?;
+            return Ok(Json(RefreshedToken::new(&renewed, app.clock.now_ms())));
+        }
+        Err(error) => (AuditAction::RefreshFailed, error),
+    };
+    record(
+        &app,
+        action,
+        &client,
+        Some(&token),
+        Some(detail.to_string()),
+    )
+    .await?;
+    Err(explain(&app, detail, &token.app))
 }
 
 /// Forget the seller and its tokens.
@@ -176,14 +192,28 @@ async fn refresh(
 )]
 async fn forget(
     State(app): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Response, ApiError> {
     let token = find(&app, &seller, filter.parse()?).await?;
+    // Audited before it is done: a delete the log cannot record does not happen.
+    let client = api_client(&app, peer, &headers);
+    record(&app, AuditAction::Delete, &client, Some(&token), None).await?;
     app.store.delete_token(token.id).await?;
     app.tokens.changed();
     tracing::info!(token_id = token.id.get(), app = %token.app, seller_id = token.identity.account_key().unwrap_or_default(), "seller forgotten through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Who called, for the audit log: the client's address and the door it used.
+fn api_client(app: &AppState, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> String {
+    let address = app
+        .limits
+        .client_address(peer, headers)
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    format!("{address} (token API)")
 }
 
 /// A token error as the API says it: a seller who must authorize again is sent to the
