@@ -126,6 +126,38 @@ fn unreachable(url: &DatabaseUrl, error: &sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether an existing SQLite database is this service's: it has our migrations table, or
+/// no table at all (a database SQLite made and nothing filled in).
+#[cfg(unix)]
+fn is_ours(path: &Path) -> rusqlite::Result<bool> {
+    let connection =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations"))
+}
+
+/// Says so when the database's folder can be written by anyone: another user could replace
+/// the database or its WAL.
+fn warn_if_world_writable(folder: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(folder)
+            && meta.permissions().mode() & 0o002 != 0
+        {
+            tracing::warn!(
+                folder = %folder.display(),
+                "the database's folder can be written by every user: give it to the service's user (chmod 700)"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = folder;
+}
+
 /// Creates the folder (owner-only) and an empty owner-only file, so that the tokens are
 /// never readable by others, not even for the moment between SQLite creating the file and
 /// a chmod. SQLite gives its -wal and -shm files the same mode as the database. A file
@@ -139,6 +171,7 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
         source,
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        warn_if_world_writable(parent);
         let mut folder = std::fs::DirBuilder::new();
         folder.recursive(true);
         #[cfg(unix)]
@@ -156,24 +189,36 @@ fn prepare_file(path: &Path) -> Result<(), StoreError> {
     {
         use std::io::Read;
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
+        let refuse = |why: &str| StoreError::File {
+            path: shown.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned()),
+        };
+        let created = std::fs::OpenOptions::new()
+            .create_new(true)
             .append(true)
-            .read(true)
             .mode(0o600)
-            .open(path)
-            .map_err(err)?;
+            .open(path);
+        match created {
+            // New: SQLite fills it in.
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(e)),
+        }
+        let mut file = std::fs::File::open(path).map_err(err)?;
         let mut header = [0u8; 16];
         let read = file.read(&mut header).map_err(err)?;
-        let ours = read == 0 || header == *b"SQLite format 3\0";
-        if !ours {
-            return Err(StoreError::File {
-                path: shown.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the file exists and is not a SQLite database",
-                ),
-            });
+        if read == 0 {
+            return Err(refuse(
+                "the file exists and is empty, so this service did not make it",
+            ));
+        }
+        if header != *b"SQLite format 3\0" {
+            return Err(refuse("the file exists and is not a SQLite database"));
+        }
+        if !is_ours(path).map_err(|e| refuse(&e.to_string()))? {
+            return Err(refuse(
+                "the file is another application's SQLite database (it has tables of its own and none of this service's)",
+            ));
         }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
     }

@@ -133,3 +133,44 @@ async fn a_missing_postgres_database_is_named_as_missing() {
     assert!(stderr.contains("/iop_no_such_database"), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn another_applications_sqlite_database_or_an_empty_file_is_refused_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("theirs.db");
+    {
+        let db = rusqlite::Connection::open(&theirs).unwrap();
+        db.execute_batch("CREATE TABLE x (y INTEGER); INSERT INTO x VALUES (1);")
+            .unwrap();
+    }
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::read(&theirs).unwrap();
+    let stderr = refused(
+        &serve(vec![
+            "--database-url".into(),
+            format!("sqlite://{}", theirs.display()),
+        ])
+        .await,
+    );
+    assert!(
+        stderr.contains("another application's SQLite database"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&theirs).unwrap(), before, "not migrated");
+    let mode = std::fs::metadata(&theirs).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "not chmod-ed");
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let stderr = refused(
+        &serve(vec![
+            "--database-url".into(),
+            format!("sqlite://{}", empty.display()),
+        ])
+        .await,
+    );
+    assert!(stderr.contains("exists and is empty"), "{stderr}");
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+}
