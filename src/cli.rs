@@ -403,6 +403,12 @@ pub struct ServiceArgs {
     )]
     pub max_connections: String,
 
+    /// Connections one client address (an IPv6 /64) may hold at once, so that one client
+    /// cannot take every slot; the addresses of IOP_TRUSTED_PROXIES are not limited.
+    /// [default: a quarter of IOP_MAX_CONNECTIONS]
+    #[arg(long, env = "IOP_MAX_CONNECTIONS_PER_ADDRESS", global = true)]
+    pub max_connections_per_address: Option<String>,
+
     /// How long a client may take to send a request's headers, or to start its next
     /// request on a kept-alive connection, before the connection is closed.
     #[arg(long, env = "IOP_HEADER_TIMEOUT", default_value = "10s", global = true)]
@@ -453,6 +459,7 @@ impl ServiceArgs {
             metrics_listen: self.metrics_listen.clone(),
             shutdown_grace: self.shutdown_grace.clone(),
             max_connections: self.max_connections.clone(),
+            max_connections_per_address: self.max_connections_per_address.clone(),
             header_timeout: self.header_timeout.clone(),
             http_timeout: self.http_timeout.clone(),
         }

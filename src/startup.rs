@@ -215,7 +215,7 @@ impl Application {
             self.listener,
             self.router,
             stopping(stop_rx.clone()),
-            self.config.connection_limits,
+            self.config.connection_limits.clone(),
         );
         let served = tokio::select! {
             served = server => served,

@@ -260,12 +260,16 @@ impl Config {
         let encryption_key = read_encryption_key(settings)?;
         let admin_password = read_admin_password(settings)?;
         let shutdown_grace = parse_duration("IOP_SHUTDOWN_GRACE", &settings.shutdown_grace)?;
+        let max_connections =
+            parse_count("IOP_MAX_CONNECTIONS", &settings.max_connections, 1_000_000)?;
+        let per_address = match settings.max_connections_per_address.as_deref() {
+            Some(raw) => parse_count("IOP_MAX_CONNECTIONS_PER_ADDRESS", raw, 1_000_000)?,
+            None => (max_connections / 4).max(1),
+        };
         let connection_limits = ConnectionLimits {
-            max_connections: parse_count(
-                "IOP_MAX_CONNECTIONS",
-                &settings.max_connections,
-                1_000_000,
-            )?,
+            max_connections,
+            per_address,
+            unlimited: trusted_proxies.clone().into(),
             header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &settings.header_timeout)?,
         };
         let metrics_listen = settings

@@ -104,6 +104,9 @@ pub struct Settings {
     /// the process's file limit (`ulimit -n`).
     pub max_connections: String,
 
+    /// Connections one client address (an IPv6 /64) may hold at once.
+    pub max_connections_per_address: Option<String>,
+
     /// How long a client may take to send a request's headers, or to start its next
     /// request on a kept-alive connection, before the connection is closed.
     pub header_timeout: String,

@@ -13,6 +13,7 @@
 //! had no request in flight for the header timeout (`idle`).
 
 mod idle;
+mod per_address;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use idle::{Activity, Tracked};
+use ipnet::IpNet;
+use per_address::PerAddress;
 
 /// Request headers larger than this are refused (hyper's read buffer; its minimum is 8 KiB).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -35,10 +38,15 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// How the listener treats its clients.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Connections open at once (IOP_MAX_CONNECTIONS).
     pub max_connections: usize,
+    /// Connections one client address (an IPv6 /64) may hold at once
+    /// (IOP_MAX_CONNECTIONS_PER_ADDRESS).
+    pub per_address: usize,
+    /// Addresses that may hold more: the reverse proxies every client comes through.
+    pub unlimited: Arc<[IpNet]>,
     /// Time to send a request's headers, to start the next request on a kept-alive
     /// connection, and for which any connection may sit without a request in flight
     /// (IOP_HEADER_TIMEOUT).
@@ -49,6 +57,8 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 512,
+            per_address: 128,
+            unlimited: Arc::new([]),
             header_timeout: Duration::from_secs(10),
         }
     }
@@ -79,6 +89,7 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(max_connections as usize));
     // Every connection holds a receiver: the sender going `true` asks them to finish.
     let (stop, stopping) = watch::channel(false);
+    let per_address = PerAddress::new(&limits);
     let mut last_accept_error: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
@@ -105,6 +116,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // One client may not hold more than its share of the slots.
+        let Some(held) = per_address.hold(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         // Nagle delays small responses by up to 40 ms on keep-alive connections.
         let _ = stream.set_nodelay(true);
         // The peer's address, for the per-client exchange limit.
@@ -116,7 +132,7 @@ pub async fn serve(
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             serve_connection(stream, router, &builder, header_timeout, stopping).await;
-            drop(slot);
+            drop((held, slot));
         });
     }
     drop(listener);

@@ -53,7 +53,16 @@ async fn healthz_within_ten_seconds(app: &TestApp) -> u16 {
 
 #[tokio::test]
 async fn half_sent_headers_and_idle_sockets_are_closed_and_healthz_still_answers() {
-    let app = spawn_app_with(&["--header-timeout", "1s", "--max-connections", "60"]).await;
+    // Every test client is 127.0.0.1: the per-address share is the whole house here.
+    let app = spawn_app_with(&[
+        "--header-timeout",
+        "1s",
+        "--max-connections",
+        "60",
+        "--max-connections-per-address",
+        "60",
+    ])
+    .await;
     let address = app.address.clone();
     let started = Instant::now();
     let (slow, idle) = tokio::task::spawn_blocking(move || {
@@ -87,7 +96,15 @@ async fn half_sent_headers_and_idle_sockets_are_closed_and_healthz_still_answers
 
 #[tokio::test]
 async fn a_full_house_of_idle_clients_only_delays_others_until_the_timeout() {
-    let app = spawn_app_with(&["--header-timeout", "1s", "--max-connections", "8"]).await;
+    let app = spawn_app_with(&[
+        "--header-timeout",
+        "1s",
+        "--max-connections",
+        "8",
+        "--max-connections-per-address",
+        "8",
+    ])
+    .await;
     let host = app.address.trim_start_matches("http://").to_owned();
     let _idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(&host).unwrap()).collect();
     let started = Instant::now();
@@ -142,7 +159,15 @@ fn idle_http2_client(address: &str, within: Duration) -> (bool, bool) {
 
 #[tokio::test]
 async fn an_idle_http2_connection_that_answers_pings_is_closed_after_the_header_timeout() {
-    let app = spawn_app_with(&["--header-timeout", "1s", "--max-connections", "4"]).await;
+    let app = spawn_app_with(&[
+        "--header-timeout",
+        "1s",
+        "--max-connections",
+        "4",
+        "--max-connections-per-address",
+        "4",
+    ])
+    .await;
     let address = app.address.clone();
     let idlers = tokio::task::spawn_blocking(move || {
         let clients: Vec<_> = (0..4)
@@ -162,4 +187,43 @@ async fn an_idle_http2_connection_that_answers_pings_is_closed_after_the_header_
         assert!(closed, "the idle HTTP/2 connection was closed");
         assert!(goaway, "with a GOAWAY first");
     }
+}
+
+#[tokio::test]
+async fn one_address_holding_its_share_of_idle_connections_does_not_delay_another() {
+    // A share of five for each address, of twenty in all.
+    let app = spawn_app_with(&["--header-timeout", "10s", "--max-connections", "20"]).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&host).unwrap())
+        .collect();
+    // Beyond its share the address's connections are closed at once.
+    let closed_at_once = tokio::task::spawn_blocking(move || {
+        idle.into_iter()
+            .filter(|mut stream| {
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                // Closed: the end of the stream at once. Held: nothing within the wait.
+                matches!(stream.read(&mut [0u8; 1]), Ok(0))
+            })
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed_at_once, 15, "five held, fifteen closed");
+    // Another address (loopback has them all) is served at once, well within the header
+    // timeout the idle ones could otherwise hold their slots for.
+    let started = Instant::now();
+    let other = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
