@@ -72,3 +72,24 @@ async fn tokens_the_store_will_not_take_are_shown_once_with_a_warning_and_counte
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn an_authorization_after_the_database_file_was_deleted_claims_nothing_stored() {
+    let app = spawn_app().await;
+    platform_answers(&app, aliexpress_success("DELETED")).await;
+    let browser = Browser::new();
+    let state = browser.start_authorization(&app).await;
+    std::fs::remove_file(database_file(&app)).unwrap();
+
+    let response = browser
+        .callback(&app, &format!("code=DELETED&state={state}"))
+        .await;
+    assert_eq!(response.status(), 500);
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("stored and kept fresh"), "{html}");
+    assert_eq!(
+        token_calls(&app).await,
+        0,
+        "nothing was written, so the code was not spent: the seller can try again"
+    );
+}
