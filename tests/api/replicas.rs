@@ -119,25 +119,50 @@ impl Respond for RefreshLog {
     }
 }
 
-/// Two replicas (each with its own connections and lease holder) on one PostgreSQL
-/// database and one clock, whose refreshers run their passes at the same moment, round
-/// after round: every pair is renewed exactly once a round, by one of them.
-#[tokio::test]
-async fn two_processes_on_one_postgres_refresh_each_token_once_per_renewal() {
-    let Some(database) = iop_callback::store::test_database::fresh_postgres_url().await else {
-        return;
-    };
+/// Two replicas of the default app on one new PostgreSQL database, one clock, and one
+/// platform that answers refreshes with `answer`.
+struct Replicas {
+    platform: MockServer,
+    clock: std::sync::Arc<ManualClock>,
+    first: Rig,
+    second: Rig,
+}
+
+async fn replicas_refreshing_with(answer: impl Respond + 'static) -> Option<Replicas> {
+    let database = iop_callback::store::test_database::fresh_postgres_url().await?;
     let platform = MockServer::start().await;
-    let refreshes = RefreshLog::default();
     Mock::given(method("POST"))
         .and(path("/rest/auth/token/refresh"))
-        .respond_with(refreshes.clone())
+        .respond_with(answer)
         .mount(&platform)
         .await;
     let clock = ManualClock::starting_now();
     let flags = ["--database-url", database.as_str()];
     let first = Rig::with(&platform.uri(), &flags, clock.clone()).await;
     let second = Rig::with(&platform.uri(), &flags, clock.clone()).await;
+    Some(Replicas {
+        platform,
+        clock,
+        first,
+        second,
+    })
+}
+
+/// Two replicas (each with its own connections and lease holder) on one PostgreSQL
+/// database and one clock, whose refreshers run their passes at the same moment, round
+/// after round: every pair is renewed exactly once a round, by one of them.
+#[tokio::test]
+async fn two_processes_on_one_postgres_refresh_each_token_once_per_renewal() {
+    let refreshes = RefreshLog::default();
+    let Some(Replicas {
+        clock,
+        first,
+        second,
+        ..
+    }) = replicas_refreshing_with(refreshes.clone()).await
+    else {
+        return;
+    };
     for seller in 1..=4 {
         first
             .store_pair(json!({
@@ -164,19 +189,16 @@ async fn two_processes_on_one_postgres_refresh_each_token_once_per_renewal() {
 /// in all, and both answer from its failure until the backoff ends.
 #[tokio::test]
 async fn two_replicas_share_one_failing_refresh_and_its_backoff() {
-    let Some(database) = iop_callback::store::test_database::fresh_postgres_url().await else {
+    let failing = ResponseTemplate::new(500).set_delay(Duration::from_millis(200));
+    let Some(Replicas {
+        platform,
+        clock,
+        first,
+        second,
+    }) = replicas_refreshing_with(failing).await
+    else {
         return;
     };
-    let platform = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/rest/auth/token/refresh"))
-        .respond_with(ResponseTemplate::new(500).set_delay(Duration::from_millis(200)))
-        .mount(&platform)
-        .await;
-    let clock = ManualClock::starting_now();
-    let flags = ["--database-url", database.as_str()];
-    let first = Rig::with(&platform.uri(), &flags, clock.clone()).await;
-    let second = Rig::with(&platform.uri(), &flags, clock.clone()).await;
     let id = first
         .store_pair(
             json!({"access_token": "a", "refresh_token": "r", "seller_id": "1",
