@@ -330,6 +330,8 @@ async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
                     status, 405,
                     "{verb} {template} is routed but not documented"
                 );
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"], "method_not_allowed", "a 405 is JSON too");
             }
         }
     }

@@ -18,6 +18,8 @@ pub(super) enum ApiError {
     Off,
     #[error("no such API route")]
     NoRoute,
+    #[error("method not allowed on this API route")]
+    MethodNotAllowed,
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
     #[error("bad request: {0}")]
@@ -44,6 +46,7 @@ impl ApiError {
         match self {
             ApiError::Off | ApiError::NoRoute | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Ambiguous(_) | ApiError::Reauthorize { .. } => StatusCode::CONFLICT,
             ApiError::Token(e) => match e {
@@ -64,6 +67,7 @@ impl ApiError {
         match self {
             ApiError::Off => Some("api_off"),
             ApiError::NoRoute => Some("no_route"),
+            ApiError::MethodNotAllowed => Some("method_not_allowed"),
             ApiError::Unauthorized(_) => Some("unauthorized"),
             _ => None,
         }
@@ -79,6 +83,10 @@ impl ApiError {
                 json!({"error": "not_found", "message": "No such API route; see /api/v1/openapi.json."})
             }
             ApiError::Unauthorized(why) => json!({"error": "unauthorized", "message": why}),
+            ApiError::MethodNotAllowed => json!({
+                "error": "method_not_allowed",
+                "message": "This API route does not take this method; see /api/v1/openapi.json."
+            }),
             ApiError::BadRequest(why) => json!({"error": "bad_request", "message": why}),
             ApiError::NotFound | ApiError::Token(TokenError::NotFound) => json!({
                 "error": "unknown_seller",

@@ -50,7 +50,10 @@ pub(super) fn routes(app: AppState) -> Router {
             .collect();
         serde_json::to_value(&description).unwrap_or_default()
     });
-    let v1 = v1.fallback(|| async { ApiError::NoRoute }).with_state(app);
+    let v1 = v1
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(app);
     Router::new().nest("/api/v1", v1)
 }
 
