@@ -129,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 crate::config::parse_listen(&service, crate::config::SERVICE_DEFAULTS.listen)?;
             crate::healthcheck::probe(listen, std::time::Duration::from_secs(3)).await?;
         }
-        Command::Tokens(command) => tokens::run(open(&service).await?, command).await?,
+        Command::Tokens(command) => tokens::run(open_existing(&service).await?, command).await?,
         Command::Store(command) => store::run(&service, command).await?,
         Command::Admin(AdminCommand::HashPassword) => hash_password()?,
         Command::AuthorizeUrl { app } => {
@@ -150,6 +150,25 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
 async fn open(service: &Settings) -> Result<Services, CommandError> {
     let config = Config::from_settings(service)?;
     Ok(Services::open(config, clock::system()).await?)
+}
+
+/// As `open`, for a command that reads or changes stored pairs: it never creates a store
+/// (a wrong folder or a missing IOP_DATABASE_URL would otherwise show an empty new one).
+async fn open_existing(service: &Settings) -> Result<Services, CommandError> {
+    let config = Config::from_settings(service)?;
+    refuse_new_store(&config)?;
+    Ok(Services::open(config, clock::system()).await?)
+}
+
+/// An error when the configured SQLite file does not exist.
+fn refuse_new_store(config: &Config) -> Result<(), CommandError> {
+    match config.database_url.sqlite_file() {
+        Some(file) if !file.exists() => Err(CommandError::Usage(format!(
+            "no database at {}: set IOP_DATABASE_URL (or --database-url) to the service's",
+            file.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `admin hash-password`: the first line of standard input (so the password stays out of

@@ -16,6 +16,7 @@ pub(super) async fn run(service: &Settings, command: StoreCommand) -> Result<(),
         return Ok(());
     }
     let config = Config::from_settings(service)?;
+    super::refuse_new_store(&config)?;
     let key = config.encryption_key.clone();
     match command {
         StoreCommand::GenerateKey => {}

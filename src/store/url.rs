@@ -48,6 +48,14 @@ impl DatabaseUrl {
         self.engine
     }
 
+    /// A SQLite database's file, as an absolute path; `None` for PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&self.raw).ok()?;
+        let file = options.get_filename();
+        Some(std::path::absolute(file).unwrap_or_else(|_| file.to_owned()))
+    }
+
     /// The whole URL, password included: only for connecting.
     pub fn expose(&self) -> &str {
         &self.raw

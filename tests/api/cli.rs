@@ -396,3 +396,30 @@ fn no_help_shows_a_secret_from_the_environment() {
         }
     }
 }
+
+#[tokio::test]
+async fn commands_about_stored_sellers_never_create_a_database() {
+    let cli = Cli::against(
+        "http://127.0.0.1:9/rest",
+        "http://127.0.0.1:9/oauth/authorize",
+        APP_KEY,
+        APP_SECRET,
+    );
+    let file = cli._data.path().join("tokens.db");
+    for command in [
+        &["tokens", "list"][..],
+        &["tokens", "show", "1001"],
+        &["tokens", "delete", "1001"],
+        &["store", "backup", "/tmp/never-written.db"],
+    ] {
+        let output = cli.run(command).await;
+        assert_eq!(exit_code(&output), Some(2), "{command:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("no database at {}", file.display())),
+            "{command:?}: {stderr}"
+        );
+        assert!(stderr.contains("IOP_DATABASE_URL"), "{stderr}");
+        assert!(!file.exists(), "{command:?} created {}", file.display());
+    }
+}
