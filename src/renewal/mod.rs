@@ -207,7 +207,13 @@ impl Tokens {
     pub async fn current(&self, token: StoredToken) -> Result<StoredToken, TokenError> {
         let now = self.now_ms();
         if token.status == TokenStatus::Reauthorize {
-            return Err(TokenError::Reauthorize);
+            // Only the seller can renew it, but its access token works until it expires:
+            // hand it out (its status says `reauthorize`) rather than cut the seller off.
+            return if token.access_valid(now) {
+                Ok(token)
+            } else {
+                Err(TokenError::Reauthorize)
+            };
         }
         if !self.needs_refresh(&token, now) {
             return if token.access_expires_at.is_some_and(|at| at <= now) {
@@ -232,6 +238,8 @@ impl Tokens {
             {
                 Ok(token)
             }
+            // The refresh token just died: the pair as now stored says so.
+            Err(TokenError::Reauthorize) if still_valid => self.load(token.id).await,
             other => other,
         }
     }

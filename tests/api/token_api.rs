@@ -525,3 +525,36 @@ async fn refreshes_and_deletes_through_the_api_are_audited(#[case] engine: Engin
         assert!(subject.as_deref().unwrap().contains("1001"), "{subject:?}");
     }
 }
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn a_seller_who_must_authorize_again_keeps_a_working_token_until_it_expires(
+    #[case] engine: Engine,
+) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    let dead = ResponseTemplate::new(200).set_body_json(json!({
+        "type": "ISV", "code": "IllegalRefreshToken", "message": "expired", "request_id": "r9"
+    }));
+    stored_with_refresh_failing(&app, dead).await;
+    // Due (20 hours into a day), the renewal finds the refresh token dead...
+    app.clock.advance(Duration::from_secs(20 * 3_600));
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    // ...but the access token works for four more hours: handed out, marked.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "reauthorize");
+    assert_eq!(body["access_token"], "50000601c30atFAILINGACCESS");
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!((status, &body["status"]), (200, &json!("reauthorize")));
+    assert_eq!(
+        refresh_calls(&app.platform.received_requests().await.unwrap()),
+        1
+    );
+    // Once it expires, the 409 with the link for the seller.
+    app.clock.advance(Duration::from_secs(4 * 3_600 + 1));
+    let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "reauthorize");
+    assert!(body["authorize_url"].as_str().is_some());
+}
