@@ -70,6 +70,23 @@ impl Apps {
         self.list.iter()
     }
 
+    /// The configured app a user named (`?app=`, `--app`), or why there is none, in words
+    /// that list the configured names (never anything secret).
+    pub fn resolve(&self, name: &str) -> Result<AppId, String> {
+        AppId::parse(name.trim())
+            .ok()
+            .filter(|id| self.get(id).is_some())
+            .ok_or_else(|| {
+                let configured: Vec<&str> =
+                    self.list.iter().map(|a| a.config.id.as_str()).collect();
+                format!(
+                    "unknown app `{}`; configured: {}",
+                    name.trim(),
+                    configured.join(", ")
+                )
+            })
+    }
+
     /// How many apps the deployment serves.
     pub fn len(&self) -> usize {
         self.list.len()

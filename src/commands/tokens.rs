@@ -28,14 +28,19 @@ pub(super) async fn run(services: Services, command: TokensCommand) -> Result<()
     result
 }
 
-fn app_filter(raw: Option<&str>) -> Result<Option<AppId>, CommandError> {
-    raw.map(|a| AppId::parse(a).map_err(CommandError::Usage))
+/// The configured app `--app` names, if given; a name that is not configured is a usage
+/// error (exit 2).
+fn app_filter(services: &Services, raw: Option<&str>) -> Result<Option<AppId>, CommandError> {
+    raw.map(|a| services.apps.resolve(a).map_err(CommandError::Usage))
         .transpose()
 }
 
 async fn list(services: &Services, json: bool, app: Option<&str>) -> Result<(), CommandError> {
     let now = services.tokens.now_ms();
-    let tokens = services.store.list_pairs(app_filter(app)?.as_ref()).await?;
+    let tokens = services
+        .store
+        .list_pairs(app_filter(services, app)?.as_ref())
+        .await?;
     if json {
         let summaries: Vec<TokenSummary> =
             tokens.iter().map(|t| TokenSummary::new(t, now)).collect();
@@ -206,7 +211,7 @@ async fn audit(
 
 /// The one pair `seller` names, within `--app` when given.
 async fn find(services: &Services, seller: &SellerArg) -> Result<StoredToken, CommandError> {
-    let app = app_filter(seller.app.as_deref())?;
+    let app = app_filter(services, seller.app.as_deref())?;
     renewal::find_seller(services.store.as_ref(), &seller.seller, app.as_ref())
         .await
         .map_err(|lookup| match lookup {

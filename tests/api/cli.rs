@@ -158,6 +158,16 @@ async fn exchange_then_list_show_refresh_and_delete_a_seller() {
             by_command_line("delete")
         ]
     );
+
+    // An app that is not configured is named as such, not "no sellers".
+    let unknown = cli.run(&["tokens", "list", "--app", "nope"]).await;
+    assert_eq!(exit_code(&unknown), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("unknown app `nope`; configured: default"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }
 
 #[tokio::test]

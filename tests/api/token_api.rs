@@ -558,3 +558,23 @@ async fn a_seller_who_must_authorize_again_keeps_a_working_token_until_it_expire
     assert_eq!(body["error"], "reauthorize");
     assert!(body["authorize_url"].as_str().is_some());
 }
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn an_app_that_is_not_configured_is_named_as_unknown(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    platform_answers(&app, day_token("NAMED")).await;
+    Browser::new().authorize_fully(&app, "NAMED").await;
+    for path in ["/api/v1/tokens?app=nope", "/api/v1/tokens/1001?app=nope"] {
+        let (status, body) = get_json(&app, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(
+            body["message"], "unknown app `nope`; configured: default",
+            "{path}"
+        );
+    }
+    let (status, _) = get_json(&app, "/api/v1/tokens/1001?app=default").await;
+    assert_eq!(status, 200);
+}

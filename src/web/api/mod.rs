@@ -85,9 +85,10 @@ struct AppFilter {
 }
 
 impl AppFilter {
-    fn parse(self) -> Result<Option<AppId>, ApiError> {
+    /// The configured app named, if any; a name that is not configured is a 400.
+    fn parse(self, app: &AppState) -> Result<Option<AppId>, ApiError> {
         self.app
-            .map(|raw| AppId::parse(&raw).map_err(ApiError::BadRequest))
+            .map(|raw| app.apps.resolve(&raw).map_err(ApiError::BadRequest))
             .transpose()
     }
 }
@@ -108,7 +109,7 @@ async fn list(
     State(app): State<AppState>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    let filter = filter.parse()?;
+    let filter = filter.parse(&app)?;
     let now = app.clock.now_ms();
     let tokens = app.store.list_pairs(filter.as_ref()).await?;
     Ok(Json(
@@ -133,7 +134,7 @@ async fn current(
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<CurrentToken>, ApiError> {
-    let token = find(&app, &seller, filter.parse()?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?).await?;
     let owner = token.app.clone();
     let token = app
         .tokens
@@ -162,7 +163,7 @@ async fn refresh(
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<RefreshedToken>, ApiError> {
-    let token = find(&app, &seller, filter.parse()?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?).await?;
     let client = api_client(&app, peer, &headers);
     let (action, detail) = match app.tokens.refresh_now(&token).await {
         Ok(renewed) => {
@@ -200,7 +201,7 @@ async fn forget(
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Response, ApiError> {
-    let token = find(&app, &seller, filter.parse()?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?).await?;
     // Audited before it is done: a delete the log cannot record does not happen.
     let client = api_client(&app, peer, &headers);
     record(&app, AuditAction::Delete, &client, Some(&token), None).await?;
