@@ -176,6 +176,24 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(listen = %self.config.listen, "iop-callback listening");
+        let database = self.config.database_url.sqlite_file().map_or_else(
+            || self.config.database_url.redacted(),
+            |file| file.display().to_string(),
+        );
+        tracing::info!(
+            database,
+            token_api = if self.config.api_keys.is_empty() {
+                "off"
+            } else {
+                "on"
+            },
+            admin_console = if self.config.admin_password.is_some() {
+                "on"
+            } else {
+                "off"
+            },
+            "store opened"
+        );
         for app in &self.config.apps {
             tracing::info!(
                 app = %app.id,

@@ -292,3 +292,24 @@ async fn a_nick_with_a_newline_and_an_escape_sequence_cannot_forge_a_log_line() 
         "the nick, escaped:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn startup_says_which_database_it_opened_and_what_is_on() {
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(
+        &platform,
+        &data,
+        &["--api-keys", "startup-api-key-0123456789abcdefghijklm"],
+    );
+    let log = binary.kill_and_collect_log("serving app").await;
+    let line = log
+        .lines()
+        .find(|line| line.contains("store opened"))
+        .unwrap_or_else(|| panic!("no store line:\n{log}"));
+    let file = data.path().join("tokens.db");
+    assert!(line.contains(&file.display().to_string()), "{line}");
+    assert!(line.contains(r#"token_api="on""#), "{line}");
+    assert!(line.contains(r#"admin_console="off""#), "{line}");
+    assert!(log.contains("serving app"), "{log}");
+}
