@@ -163,8 +163,9 @@ impl Store {
         state_digest: &[u8; 32],
         grant: &ResultGrant,
     ) -> Result<TokenId, StoreError> {
-        let mut write = save_pair(self, owner, response, now)?;
-        let identity = crate::tokens::account_key(response, now.get());
+        let pair = save_pair(self, owner, response, now)?;
+        let [platform, app_key, account_key] = pair.identity();
+        let mut write = pair.statements;
         write.push(Statement::new(
             &INSERT_EXCHANGE_RESULT,
             [
@@ -172,9 +173,9 @@ impl Store {
                 ("app_id", grant.app.as_str().into()),
                 ("browser_digest", (&grant.browser_digest).into()),
                 ("expires_at", grant.expires_at.into()),
-                ("platform", owner.platform.as_str().into()),
-                ("app_key", owner.app_key.into()),
-                ("account_key", identity.into()),
+                platform,
+                app_key,
+                account_key,
             ],
         )?);
         write.push(finish_claim(state_digest, Some(&grant.id))?);

@@ -88,6 +88,20 @@ static COUNT_BY_STATUS: Sql = Sql::new(
      FROM tokens GROUP BY app_id ORDER BY app_id",
 );
 
+/// The statements that store a seller's pair, and the row's identity, which later
+/// statements of the same write name the row by (`pair_by_identity!`).
+pub(super) struct PairWrite {
+    pub(super) statements: Vec<Statement>,
+    identity: [(&'static str, Value); 3],
+}
+
+impl PairWrite {
+    /// The `:platform`, `:app_key` and `:account_key` of the stored row.
+    pub(super) fn identity(&self) -> [(&'static str, Value); 3] {
+        self.identity.clone()
+    }
+}
+
 /// The statements that store the pair an exchange returned, with its lookup ids. The
 /// tokens are sealed here, in the request's task, so that the writer only runs statements.
 pub(super) fn save_pair(
@@ -95,7 +109,7 @@ pub(super) fn save_pair(
     owner: Owner<'_>,
     response: &TokenResponse,
     now: EpochMs,
-) -> Result<Vec<Statement>, StoreError> {
+) -> Result<PairWrite, StoreError> {
     let expiries = response.expiries(now.get());
     let account_key = account_key(response, now.get());
     let (access_token, refresh_token) = store.codec.seal_pair(
@@ -107,14 +121,12 @@ pub(super) fn save_pair(
             account_key: &account_key,
         },
     );
-    let identity = || {
-        [
-            ("platform", Value::from(owner.platform.as_str())),
-            ("app_key", Value::from(owner.app_key)),
-            ("account_key", Value::from(account_key.as_str())),
-        ]
-    };
-    let [platform, app_key, account] = identity();
+    let identity = [
+        ("platform", Value::from(owner.platform.as_str())),
+        ("app_key", Value::from(owner.app_key)),
+        ("account_key", Value::from(account_key.as_str())),
+    ];
+    let [platform, app_key, account] = identity.clone();
     let mut statements = vec![
         Statement::new(
             &UPSERT_PAIR,
@@ -137,10 +149,10 @@ pub(super) fn save_pair(
                 ("now", now.into()),
             ],
         )?,
-        Statement::new(&DELETE_LOOKUP_IDS, identity())?,
+        Statement::new(&DELETE_LOOKUP_IDS, identity.clone())?,
     ];
     for seller_key in response.identity.lookup_ids() {
-        let [platform, app_key, account] = identity();
+        let [platform, app_key, account] = identity.clone();
         statements.push(Statement::new(
             &INSERT_LOOKUP_ID,
             [
@@ -151,7 +163,10 @@ pub(super) fn save_pair(
             ],
         )?);
     }
-    Ok(statements)
+    Ok(PairWrite {
+        statements,
+        identity,
+    })
 }
 
 /// The id an upsert returned, from the outcomes of a write that began with it.
@@ -174,7 +189,7 @@ impl Store {
     ) -> Result<TokenId, StoreError> {
         let outcomes = self
             .db
-            .write(save_pair(self, owner, response, now)?)
+            .write(save_pair(self, owner, response, now)?.statements)
             .await?;
         saved_id(&outcomes)
     }

@@ -80,6 +80,11 @@ async fn expired_with_refresh_answering(app: &TestApp, answer: Value) {
     app.clock.advance(Duration::from_secs(25 * 3_600));
 }
 
+/// How many refreshes the stand-in platform has received.
+async fn refreshes_so_far(app: &TestApp) -> usize {
+    refresh_calls(&app.platform.received_requests().await.unwrap())
+}
+
 fn refresh_calls(requests: &[wiremock::Request]) -> usize {
     requests
         .iter()
@@ -406,10 +411,7 @@ async fn a_failing_refresh_is_tried_once_for_a_crowd_and_not_again_before_its_ba
         (0..30).map(|_| api(&app, reqwest::Method::GET, "/api/v1/tokens/1001")),
     )
     .await;
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        1
-    );
+    assert_eq!(refreshes_so_far(&app).await, 1);
     for answer in answers {
         assert_eq!(answer.status(), 502);
     }
@@ -426,10 +428,7 @@ async fn a_failing_refresh_is_tried_once_for_a_crowd_and_not_again_before_its_ba
         body["message"].as_str().unwrap().contains("HTTP 500"),
         "{body}"
     );
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        1
-    );
+    assert_eq!(refreshes_so_far(&app).await, 1);
 }
 
 #[apply(each_engine)]
@@ -451,28 +450,18 @@ async fn a_platform_ban_is_honoured_and_a_still_valid_token_is_handed_out_meanwh
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["access_token"], "50000601c30atFAILINGACCESS");
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        1
-    );
+    assert_eq!(refreshes_so_far(&app).await, 1);
 
     // Five minutes later the ban still runs: no call, the same working token.
     app.clock.advance(Duration::from_secs(300));
     let (status, _) = get_json(&app, "/api/v1/tokens/1001").await;
     assert_eq!(status, 200);
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        1
-    );
+    assert_eq!(refreshes_so_far(&app).await, 1);
 
     // Once the token has expired (the ban is over by then), one more try, banned again...
     app.clock.advance(Duration::from_secs(4 * 3_600 - 300 + 1));
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        2,
-        "{body}"
-    );
+    assert_eq!(refreshes_so_far(&app).await, 2, "{body}");
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["platform"]["code"], "ApiCallLimit", "{body}");
     // ...and within that ban the answer is the recorded failure, without a call.
@@ -481,10 +470,7 @@ async fn a_platform_ban_is_honoured_and_a_still_valid_token_is_handed_out_meanwh
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["platform"]["code"], "ApiCallLimit", "{body}");
     assert!(body["retry_after"].as_str().is_some(), "{body}");
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        2
-    );
+    assert_eq!(refreshes_so_far(&app).await, 2);
 }
 
 #[apply(each_engine)]
@@ -547,10 +533,7 @@ async fn a_seller_who_must_authorize_again_keeps_a_working_token_until_it_expire
     assert_eq!(body["access_token"], "50000601c30atFAILINGACCESS");
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
     assert_eq!((status, &body["status"]), (200, &json!("reauthorize")));
-    assert_eq!(
-        refresh_calls(&app.platform.received_requests().await.unwrap()),
-        1
-    );
+    assert_eq!(refreshes_so_far(&app).await, 1);
     // Once it expires, the 409 with the link for the seller.
     app.clock.advance(Duration::from_secs(4 * 3_600 + 1));
     let (status, body) = get_json(&app, "/api/v1/tokens/1001").await;
