@@ -302,6 +302,8 @@ async fn startup_says_which_database_it_opened_and_what_is_on() {
         &data,
         &["--api-keys", "startup-api-key-0123456789abcdefghijklm"],
     );
+    // The lines right after the listening line: wait for them before stopping the process.
+    binary.log_containing("serving app").await;
     let log = binary.kill_and_collect_log("serving app").await;
     let line = log
         .lines()
