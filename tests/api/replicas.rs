@@ -178,7 +178,12 @@ async fn two_processes_on_one_postgres_refresh_each_token_once_per_renewal() {
         clock.advance(Duration::from_secs(4));
         let now = clock.now_ms();
         let (a, b) = tokio::join!(first.refresher.pass(now), second.refresher.pass(now));
-        assert_eq!(refreshes.take_counts(), every_token, "round {round}");
+        // The passes say what failed, should a renewal be missing.
+        assert_eq!(
+            refreshes.take_counts(),
+            every_token,
+            "round {round}: {a:?} {b:?}"
+        );
         // (A replica that waited out the other's lease counts the renewal it then found.)
         assert_eq!(a.failed + b.failed, 0, "round {round}: {a:?} {b:?}");
         assert!(a.refreshed + b.refreshed >= 4, "round {round}: {a:?} {b:?}");
