@@ -148,7 +148,7 @@ impl Store {
         Ok(count)
     }
 
-    /// Rewrites a SQLite file without its free pages and empties its WAL, so that values
+    /// Rewrites a SQLite file without its free pages, so that values
     /// replaced before secure_delete was on (or by `store encrypt`) leave no copy behind.
     /// PostgreSQL keeps dead rows until its own VACUUM (README: encryption at rest).
     async fn compact(&self) -> Result<(), StoreError> {
@@ -159,12 +159,9 @@ impl Store {
             .filename(database)
             .busy_timeout(std::time::Duration::from_secs(5));
         let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
-        sqlx::raw_sql(
-            "PRAGMA secure_delete = ON; PRAGMA wal_checkpoint(TRUNCATE); VACUUM; \
-             PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .execute(&mut connection)
-        .await?;
+        sqlx::raw_sql("PRAGMA secure_delete = ON; VACUUM;")
+            .execute(&mut connection)
+            .await?;
         connection.close().await?;
         Ok(())
     }

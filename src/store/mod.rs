@@ -8,8 +8,9 @@
 //! `maintenance` (the key check, encrypting, rotating keys, backups, readiness). Rows of
 //! `tokens` are read and sealed by `codec`. Every statement is written once, with named
 //! parameters (`statement`), and runs through `db`: reads through the sqlx pool, writes on
-//! SQLite through one writer thread that commits them in batches (`sqlite_writer`, which
-//! `sqlite_wal` keeps from waiting for checkpoints), on PostgreSQL through the pool.
+//! SQLite through one writer thread that commits them in batches (`sqlite_writer`; every
+//! connection's settings, a rollback journal among them, in `sqlite_thread`), on
+//! PostgreSQL through the pool.
 //! `conformance` holds the tests both engines pass. Adding a column: `README.md` here.
 
 mod admin;
@@ -23,7 +24,6 @@ mod maintenance;
 mod open;
 mod refresh;
 mod sqlite_thread;
-mod sqlite_wal;
 mod sqlite_writer;
 mod statement;
 mod sweep;

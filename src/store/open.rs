@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, Connection, Executor};
 
 use super::StoreError;
 use super::db::{Db, FileIdentity};
+use super::sqlite_thread::sqlite_pragmas;
 use super::sqlite_writer::SqliteWriter;
 use super::url::{DatabaseUrl, Engine};
 
@@ -44,7 +45,8 @@ async fn open_sqlite(url: &DatabaseUrl) -> Result<Db, StoreError> {
     let mut connection = AnyConnection::connect(raw)
         .await
         .map_err(|e| unreachable(url, &e))?;
-    connection.execute(SQLITE_PRAGMAS).await?;
+    connection.execute(sqlite_pragmas!()).await?;
+    warn_unless_rollback_journal(&mut connection).await?;
     sqlx::migrate!("./migrations/sqlite")
         .run(&mut connection)
         .await?;
@@ -54,11 +56,7 @@ async fn open_sqlite(url: &DatabaseUrl) -> Result<Db, StoreError> {
         .after_connect(|connection, _| {
             Box::pin(async move {
                 connection
-                    .execute(concat!(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; ",
-                        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; ",
-                        "PRAGMA query_only = ON;"
-                    ))
+                    .execute(concat!(sqlite_pragmas!(), " PRAGMA query_only = ON;"))
                     .await?;
                 Ok(())
             })
@@ -71,10 +69,23 @@ async fn open_sqlite(url: &DatabaseUrl) -> Result<Db, StoreError> {
     Ok(Db::new(pool, Engine::Sqlite, Some(writer), file))
 }
 
-/// WAL lets the CLI read and write while the service runs; the busy timeout makes
-/// writers wait for each other instead of failing.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+/// A database that another process still holds open in WAL mode (a replica of an older
+/// version) stays in it: SQLite changes the mode only with the file to itself, and says
+/// which mode it kept. The service works either way, but until every process restarts the
+/// `-shm` mapping (and its SIGBUS, see `sqlite_thread.rs`) is back.
+async fn warn_unless_rollback_journal(connection: &mut AnyConnection) -> Result<(), StoreError> {
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut *connection)
+        .await?;
+    if !mode.eq_ignore_ascii_case("truncate") {
+        tracing::warn!(
+            journal_mode = %mode,
+            "the SQLite database stays in this journal mode while another process has it \
+             open; restart every process that uses it to move it to a rollback journal"
+        );
+    }
+    Ok(())
+}
 
 /// PostgreSQL: one connection first, whose error says why the server cannot be used
 /// (a pool's would only say that it timed out), which then runs the migrations.
@@ -160,7 +171,7 @@ fn warn_if_world_writable(folder: &Path) {
 
 /// Creates the folder (owner-only) and an empty owner-only file, so that the tokens are
 /// never readable by others, not even for the moment between SQLite creating the file and
-/// a chmod. SQLite gives its -wal and -shm files the same mode as the database. A file
+/// a chmod. SQLite gives its journal the same mode as the database. A file
 /// that exists already is left as it is unless it is a SQLite database: a wrong
 /// IOP_DATABASE_URL must not change the mode of somebody else's file.
 fn prepare_file(path: &Path) -> Result<(), StoreError> {

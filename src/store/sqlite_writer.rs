@@ -15,14 +15,12 @@
 //! writes is tried again alone, so one bad write fails only its own request.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
-use super::sqlite_thread::{open, spawn};
-use super::sqlite_wal::{AUTOCHECKPOINT_FRAMES, Checkpointer};
+use super::sqlite_thread::{open, spawn, sqlite_pragmas};
 use super::statement::{Outcome, Statement};
 
 /// Writes committed together at most: bounds how long one commit holds the write lock.
@@ -57,19 +55,12 @@ impl SqliteWriter {
     /// writer thread on it.
     pub(super) fn start(file: &Path) -> Result<Self, StoreError> {
         let connection = open(file)?;
-        // The pool's settings (open.rs); the busy timeout covers other processes (the CLI).
+        // Every connection's settings; the busy timeout covers other processes (the CLI).
         // secure_delete: what a write frees (a deleted pair, a token replaced by its renewal
         // or its ciphertext) is overwritten with zeros, not left in free pages.
-        connection.busy_timeout(Duration::from_secs(5))?;
-        connection.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
-             PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_FRAMES};"
-        ))?;
-        let checkpointer = Checkpointer::start(file)?;
+        connection.execute_batch(concat!(sqlite_pragmas!(), " PRAGMA secure_delete = ON;"))?;
         let (queue, messages) = mpsc::channel(QUEUE);
-        spawn("sqlite-writer", file, move || {
-            run(connection, messages, checkpointer)
-        })?;
+        spawn("sqlite-writer", file, move || run(connection, messages))?;
         Ok(SqliteWriter { queue })
     }
 
@@ -93,11 +84,7 @@ impl SqliteWriter {
     }
 }
 
-fn run(
-    mut connection: Connection,
-    mut messages: mpsc::Receiver<Message>,
-    checkpointer: Checkpointer,
-) {
+fn run(mut connection: Connection, mut messages: mpsc::Receiver<Message>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
     while closing.is_none() {
@@ -114,9 +101,7 @@ fn run(
                 next = messages.try_recv().ok();
             }
         }
-        checkpointer.restart_if_due(&connection);
         commit(&mut connection, &mut batch);
-        checkpointer.committed();
     }
     drop(connection);
     if let Some(reply) = closing {
