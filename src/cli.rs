@@ -273,6 +273,11 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_API_URL", global = true)]
     pub api_url: Option<String>,
 
+    /// Override the root of the platform's business API gateway, for every country (the
+    /// signing proxy calls `{this}/rest/orders/get`, `{this}/sync`).
+    #[arg(long, env = "IOP_BUSINESS_API_URL", global = true)]
+    pub business_api_url: Option<String>,
+
     /// The app key from the platform console.
     #[arg(long, env = "IOP_APP_KEY", global = true)]
     pub app_key: Option<String>,
@@ -427,6 +432,16 @@ pub struct ServiceArgs {
     /// Timeout of every call to the platform (`10s`, `500ms`, ...).
     #[arg(long, env = "IOP_HTTP_TIMEOUT", default_value = "10s", global = true)]
     pub http_timeout: String,
+
+    /// How long the signing proxy waits out throttled calls (`ApiCallLimit`) and repeats
+    /// them, in all, before passing the platform's answer on.
+    #[arg(
+        long,
+        env = "IOP_PROXY_RETRY_BUDGET",
+        default_value = "5s",
+        global = true
+    )]
+    pub proxy_retry_budget: String,
 }
 
 impl ServiceArgs {
@@ -437,6 +452,7 @@ impl ServiceArgs {
             apps_file: self.apps_file.clone(),
             authorize_url: self.authorize_url.clone(),
             api_url: self.api_url.clone(),
+            business_api_url: self.business_api_url.clone(),
             app_key: self.app_key.clone(),
             app_secret: self.app_secret.clone(),
             app_secret_file: self.app_secret_file.clone(),
@@ -462,6 +478,7 @@ impl ServiceArgs {
             max_connections_per_address: self.max_connections_per_address.clone(),
             header_timeout: self.header_timeout.clone(),
             http_timeout: self.http_timeout.clone(),
+            proxy_retry_budget: self.proxy_retry_budget.clone(),
         }
     }
 }

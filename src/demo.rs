@@ -127,6 +127,7 @@ fn demo_app(name: &str, platform: Platform, app_key: &str, countries: &[&str]) -
         app_key: app_key.to_owned(),
         app_secret: random_secret().into(),
         countries: countries.iter().map(|c| (*c).to_owned()).collect(),
+        gateways: Default::default(),
         named: true,
     }
 }

@@ -24,6 +24,7 @@ mod lock;
 mod log_budget;
 pub mod metrics;
 mod network;
+pub mod proxy;
 pub mod random;
 mod redact;
 pub mod renewal;

@@ -35,6 +35,13 @@ struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProxyLabels {
+    app: String,
+    api: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -70,7 +77,14 @@ pub struct Metrics {
     requests_refused: Family<RefusalLabels, Counter>,
     tokens_unsaved: Family<AppLabels, Counter>,
     tokens: Family<StatusLabels, Gauge>,
+    proxy_calls: Family<ProxyLabels, Counter>,
+    proxy_latency: Family<AppLabels, Histogram>,
+    /// The API names seen as labels so far: a keyed caller names them, so they are capped.
+    proxy_apis: Arc<Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Distinct API names counted by name; past this many, further names count as `other`.
+const MAX_PROXY_API_LABELS: usize = 256;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -87,6 +101,20 @@ impl Default for Metrics {
         let requests_refused = Family::default();
         let tokens_unsaved = Family::default();
         let tokens = Family::default();
+        let proxy_calls = Family::default();
+        let proxy_latency = Family::<AppLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 13))
+        });
+        registry.register(
+            "proxy_calls",
+            "Business calls through the signing proxy by app, API and outcome (ok, a code class: stale_token, throttled, busy, error; or transport, timeout, too_large)",
+            proxy_calls.clone(),
+        );
+        registry.register(
+            "proxy_call_duration_seconds",
+            "Latency of proxied calls, retries and waits included",
+            proxy_latency.clone(),
+        );
         registry.register(
             "authorizations_started",
             "Authorizations started (GET /authorize)",
@@ -138,6 +166,9 @@ impl Default for Metrics {
             callbacks_refused,
             requests_refused,
             tokens_unsaved,
+            proxy_calls,
+            proxy_latency,
+            proxy_apis: Arc::default(),
             tokens,
         }
     }
@@ -196,6 +227,31 @@ impl Metrics {
             .get_or_create(&ApiLabels {
                 app,
                 api: api.label(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// One proxied call: its app, API name, outcome label and time, retries included.
+    pub fn proxy_call(&self, app: &AppId, api: &str, outcome: &'static str, took: Duration) {
+        let api = {
+            let mut seen = lock(&self.proxy_apis);
+            if seen.contains(api) || seen.len() < MAX_PROXY_API_LABELS {
+                seen.insert(api.to_owned());
+                api.to_owned()
+            } else {
+                "other".to_owned()
+            }
+        };
+        self.proxy_calls
+            .get_or_create(&ProxyLabels {
+                app: app.to_string(),
+                api,
+                outcome,
+            })
+            .inc();
+        self.proxy_latency
+            .get_or_create(&AppLabels {
+                app: app.to_string(),
             })
             .observe(took.as_secs_f64());
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::proxy::Proxy;
 use crate::renewal::Tokens;
 use crate::runtime::Apps;
 use crate::store::{self, SharedStore, StoreError};
@@ -52,6 +53,8 @@ pub struct Services {
     pub store: SharedStore,
     pub apps: Arc<Apps>,
     pub tokens: Arc<Tokens>,
+    /// Business calls on sellers' behalf (the signing proxy and `call`).
+    pub proxy: Arc<Proxy>,
     pub metrics: Metrics,
     pub clock: SharedClock,
 }
@@ -69,11 +72,17 @@ impl Services {
             config.refresh_before,
             config.http_timeout,
         ));
+        let proxy = Arc::new(Proxy::new(
+            tokens.clone(),
+            metrics.clone(),
+            config.proxy_retry_budget,
+        ));
         Ok(Services {
             config: Arc::new(config),
             store,
             apps,
             tokens,
+            proxy,
             metrics,
             clock,
         })

@@ -100,6 +100,7 @@ impl Application {
             store,
             apps,
             tokens,
+            proxy,
             metrics,
             clock,
         } = Services::open(config, clock).await?;
@@ -120,6 +121,7 @@ impl Application {
             apps,
             store: store.clone(),
             tokens,
+            proxy,
             clock: clock.clone(),
             layout: Layout {
                 sandbox: extras.sandbox_banner,

@@ -212,20 +212,28 @@ async fn audit(
 /// The one pair `seller` names, within `--app` when given.
 async fn find(services: &Services, seller: &SellerArg) -> Result<StoredToken, CommandError> {
     let app = app_filter(services, seller.app.as_deref())?;
-    renewal::find_seller(services.store.as_ref(), &seller.seller, app.as_ref())
-        .await
-        .map_err(|lookup| match lookup {
-            SellerLookup::NotFound => CommandError::NotFound(seller.seller.clone()),
-            SellerLookup::Ambiguous(found) => {
-                let apps: Vec<String> = found.iter().map(|t| t.app.to_string()).collect();
-                CommandError::Usage(format!(
-                    "`{}` names sellers of several apps: add --app (one of {})",
-                    seller.seller,
-                    apps.join(", ")
-                ))
-            }
-            SellerLookup::Store(e) => CommandError::Store(e),
-        })
+    renewal::find_seller(
+        services.store.as_ref(),
+        &seller.seller,
+        app.as_ref(),
+        &|_| true,
+    )
+    .await
+    .map_err(|lookup| match lookup {
+        // The command line reaches every app.
+        SellerLookup::NotFound | SellerLookup::Unreachable(_) => {
+            CommandError::NotFound(seller.seller.clone())
+        }
+        SellerLookup::Ambiguous(found) => {
+            let apps: Vec<String> = found.iter().map(|t| t.app.to_string()).collect();
+            CommandError::Usage(format!(
+                "`{}` names sellers of several apps: add --app (one of {})",
+                seller.seller,
+                apps.join(", ")
+            ))
+        }
+        SellerLookup::Store(e) => CommandError::Store(e),
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) {

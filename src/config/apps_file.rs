@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{AppConfig, ConfigError, parse_base_url_for, parse_url_for};
+use super::{AppConfig, ConfigError, Gateways, parse_base_url_for, parse_url_for};
 use crate::apps::AppId;
 use crate::iop::Platform;
 
@@ -44,6 +44,9 @@ struct Entry {
     app_secret_file: Option<PathBuf>,
     authorize_url: Option<String>,
     api_url: Option<String>,
+    business_api_url: Option<String>,
+    #[serde(default)]
+    business_api_urls: BTreeMap<String, String>,
     #[serde(default)]
     countries: Vec<String>,
 }
@@ -159,6 +162,12 @@ fn app(
             countries.push(country);
         }
     }
+    let gateways = gateways(
+        platform,
+        entry.business_api_url.as_deref(),
+        entry.business_api_urls,
+        &field,
+    )?;
     Ok(AppConfig {
         id,
         platform,
@@ -167,7 +176,44 @@ fn app(
         app_key,
         app_secret: SecretString::from(app_secret),
         countries,
+        gateways,
         named: true,
+    })
+}
+
+/// `business_api_url` (every country) and `[apps.NAME.business_api_urls]` (by Lazada
+/// country, which win).
+fn gateways(
+    platform: Platform,
+    any: Option<&str>,
+    by_country: BTreeMap<String, String>,
+    field: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Gateways, ConfigError> {
+    let any = any
+        .map(parse_base_url_for)
+        .transpose()
+        .map_err(|e| field("business_api_url", e))?;
+    if !by_country.is_empty() && platform != Platform::Lazada {
+        return Err(field(
+            "business_api_urls",
+            "only Lazada apps have a gateway per country; use business_api_url".into(),
+        ));
+    }
+    let mut roots = BTreeMap::new();
+    for (country, raw) in by_country {
+        let country = country.trim().to_ascii_lowercase();
+        if !LAZADA_COUNTRIES.contains(&country.as_str()) || country == "cb" {
+            return Err(field(
+                "business_api_urls",
+                format!("`{country}` is not a Lazada country (sg, my, th, vn, ph, id)"),
+            ));
+        }
+        let url = parse_base_url_for(&raw).map_err(|e| field("business_api_urls", e))?;
+        roots.insert(country, url);
+    }
+    Ok(Gateways {
+        any,
+        by_country: roots,
     })
 }
 

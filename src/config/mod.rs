@@ -1,6 +1,8 @@
 //! Configuration, validated once at startup. Each error names the variable to fix.
 
+mod api_keys;
 mod apps_file;
+mod gateways;
 mod settings;
 
 pub use settings::Settings;
@@ -31,8 +33,8 @@ use crate::serve::ConnectionLimits;
 use crate::store::{DatabaseUrl, TokenCipher};
 use crate::tokens::RefreshBefore;
 
-/// API keys are compared in constant time, but a short one could still be guessed.
-const MIN_API_KEY_LEN: usize = 32;
+pub use api_keys::{ApiKey, Grant, Grants};
+pub use gateways::Gateways;
 
 /// One app of the deployment: its platform, where to reach it, and its credentials. Holds
 /// the secret, so its `Debug` is redacted by `SecretString`.
@@ -46,6 +48,8 @@ pub struct AppConfig {
     pub app_secret: SecretString,
     /// Lazada: the countries a seller may be sent to (`/authorize/x?country=th`).
     pub countries: Vec<String>,
+    /// Where its business calls go (the signing proxy).
+    pub gateways: Gateways,
     /// From an apps file: its own paths (`/callback/{id}`); else the implicit app of the
     /// `IOP_APP_*` variables at `/callback`.
     pub named: bool,
@@ -84,13 +88,15 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: DatabaseUrl,
     pub http_timeout: Duration,
+    /// How long the signing proxy waits out throttled calls and repeats them, in all.
+    pub proxy_retry_budget: Duration,
     pub state_ttl: Duration,
     /// The refresher's longest sleep; `None` when refreshing is off.
     pub refresh_interval: Option<Duration>,
     pub refresh_before: RefreshBefore,
     pub refresh_concurrency: usize,
     /// Keys that open the token API; empty when it is off.
-    pub api_keys: Vec<SecretString>,
+    pub api_keys: Vec<ApiKey>,
     /// Exchanges one client address may cause per minute; `None` when off.
     pub exchange_limit: Option<u32>,
     pub trusted_proxies: Vec<IpNet>,
@@ -166,6 +172,14 @@ pub fn implicit_app(
         app_key,
         app_secret,
         countries: Vec::new(),
+        gateways: Gateways {
+            any: settings
+                .business_api_url
+                .as_deref()
+                .map(|raw| parse_base_url("IOP_BUSINESS_API_URL", raw))
+                .transpose()?,
+            by_country: Default::default(),
+        },
         named: false,
     })
 }
@@ -221,6 +235,8 @@ impl Config {
             None => local_url(listen.port()),
         };
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &settings.http_timeout)?;
+        let proxy_retry_budget =
+            parse_duration("IOP_PROXY_RETRY_BUDGET", &settings.proxy_retry_budget)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &settings.state_ttl)?;
         if state_ttl > MAX_STATE_TTL {
             return Err(bad(
@@ -248,7 +264,7 @@ impl Config {
             &settings.refresh_concurrency,
             256,
         )?;
-        let api_keys = read_api_keys(settings)?;
+        let api_keys = api_keys::read(settings, &apps)?;
         let exchange_limit = match settings.exchange_limit.trim() {
             "off" => None,
             raw => Some(
@@ -298,6 +314,7 @@ impl Config {
             listen,
             database_url,
             http_timeout,
+            proxy_retry_budget,
             state_ttl,
             refresh_interval,
             refresh_before,
@@ -505,12 +522,15 @@ fn secret_setting(
 /// Signed requests and states never travel in clear text to another machine: a platform
 /// URL on `http://` is accepted only for a loopback stand-in.
 fn check_transport(app: &AppConfig) -> Result<(), ConfigError> {
-    let (api, authorize) = if app.named {
-        ("IOP_APPS_FILE", "IOP_APPS_FILE")
+    let (api, authorize, business) = if app.named {
+        ("IOP_APPS_FILE", "IOP_APPS_FILE", "IOP_APPS_FILE")
     } else {
-        ("IOP_API_URL", "IOP_AUTHORIZE_URL")
+        ("IOP_API_URL", "IOP_AUTHORIZE_URL", "IOP_BUSINESS_API_URL")
     };
-    for (variable, url) in [(api, &app.api_url), (authorize, &app.authorize_url)] {
+    let urls = [(api, &app.api_url), (authorize, &app.authorize_url)]
+        .into_iter()
+        .chain(app.gateways.configured().map(|url| (business, url)));
+    for (variable, url) in urls {
         let loopback = match url.host() {
             Some(url::Host::Domain(name)) => name == "localhost",
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -546,57 +566,6 @@ fn parse_networks(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
                 })
         })
         .collect()
-}
-
-/// IOP_API_KEYS (comma-separated) or IOP_API_KEYS_FILE (one per line, `#` comments).
-fn read_api_keys(settings: &Settings) -> Result<Vec<SecretString>, ConfigError> {
-    let (variable, keys): (&'static str, Vec<String>) =
-        match (&settings.api_keys, &settings.api_keys_file) {
-            (Some(_), Some(_)) => {
-                return Err(bad(
-                    "IOP_API_KEYS_FILE",
-                    "set either IOP_API_KEYS or IOP_API_KEYS_FILE, not both",
-                ));
-            }
-            (Some(keys), None) => (
-                "IOP_API_KEYS",
-                keys.expose_secret()
-                    .split(',')
-                    .map(|k| k.trim().to_owned())
-                    .filter(|k| !k.is_empty())
-                    .collect(),
-            ),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    bad(
-                        "IOP_API_KEYS_FILE",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                (
-                    "IOP_API_KEYS_FILE",
-                    text.lines()
-                        .map(str::trim)
-                        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-                        .map(str::to_owned)
-                        .collect(),
-                )
-            }
-            (None, None) => return Ok(Vec::new()),
-        };
-    if keys.is_empty() {
-        return Err(bad(variable, "holds no key"));
-    }
-    if let Some(position) = keys.iter().position(|k| k.len() < MIN_API_KEY_LEN) {
-        return Err(bad(
-            variable,
-            format!(
-                "key {} is shorter than {MIN_API_KEY_LEN} characters (make one with `openssl rand -hex 32`)",
-                position + 1
-            ),
-        ));
-    }
-    Ok(keys.into_iter().map(SecretString::from).collect())
 }
 
 /// `parse_url`'s check, with the problem in words (the apps file names its own field).
@@ -908,34 +877,5 @@ mod tests {
         let c = Config::from_settings(&args(&["--app-key", "1", "--app-secret", "hunter2-secret"]))
             .unwrap();
         assert!(!format!("{c:?}").contains("hunter2-secret"));
-    }
-
-    #[test]
-    fn api_keys_come_from_a_list_or_a_file_with_comments() {
-        let long = "k".repeat(32);
-        let other = "z".repeat(40);
-        let base = ["--app-key", "1", "--app-secret", "s"];
-        let listed = format!("{long}, {other}");
-        let c =
-            Config::from_settings(&args(&[&base[..], &["--api-keys", &listed]].concat())).unwrap();
-        assert_eq!(c.api_keys.len(), 2);
-        assert_eq!(c.api_keys[1].expose_secret(), other);
-        assert!(!format!("{c:?}").contains(&long), "keys never in Debug");
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys");
-        std::fs::write(&path, format!("# ops team\n\n{long}\n  {other}  \n")).unwrap();
-        let file = path.to_str().unwrap();
-        let c = Config::from_settings(&args(&[&base[..], &["--api-keys-file", file]].concat()))
-            .unwrap();
-        assert_eq!(c.api_keys.len(), 2);
-        std::fs::write(&path, "# nothing\nshort\n").unwrap();
-        let error = Config::from_settings(&args(&[&base[..], &["--api-keys-file", file]].concat()))
-            .unwrap_err();
-        assert_eq!(error.variable, "IOP_API_KEYS_FILE");
-        assert!(error.problem.contains("shorter than 32"), "{error}");
-
-        let none = Config::from_settings(&args(&base)).unwrap();
-        assert!(none.api_keys.is_empty());
     }
 }

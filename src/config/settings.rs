@@ -26,6 +26,10 @@ pub struct Settings {
     /// Override the platform's system-API base URL (the token API is `{this}/auth/token/create`).
     pub api_url: Option<String>,
 
+    /// Override the root of the platform's business API gateway, for every country
+    /// (without `/rest` or `/sync`).
+    pub business_api_url: Option<String>,
+
     /// The app key from the platform console.
     pub app_key: Option<String>,
 
@@ -113,4 +117,7 @@ pub struct Settings {
 
     /// Timeout of every call to the platform (`10s`, `500ms`, ...).
     pub http_timeout: String,
+
+    /// How long throttled proxied calls are waited out and repeated, in all.
+    pub proxy_retry_budget: String,
 }

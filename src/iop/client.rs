@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 
 use super::api::TokenApi;
 use super::auth_code::AuthCode;
+use super::business::{AnswerHead, BusinessApi};
 use super::error::IopError;
 use super::sign;
 use super::types::{TokenResponse, gateway_object};
@@ -19,6 +21,37 @@ use crate::clock::SharedClock;
 /// A gateway answer is a few hundred bytes to a few hundred kilobytes; past this it is not
 /// one.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest business answer passed through (a catalogue export can be tens of MB).
+pub const MAX_PASSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// A business call's own parts: the API, the caller's method, text parameters (signed, in
+/// the caller's order) and file parts (not signed).
+pub struct BusinessCall<'a> {
+    pub api: &'a BusinessApi,
+    pub post: bool,
+    pub params: &'a [(String, String)],
+    pub files: &'a [FilePart],
+}
+
+/// A file part of a multipart call.
+#[derive(Debug, Clone)]
+pub struct FilePart {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: bytes::Bytes,
+}
+
+/// A business answer as it came: status, content type, body, and the fields the service
+/// reads from it.
+#[derive(Debug)]
+pub struct PassedAnswer {
+    pub status: u16,
+    pub content_type: Option<reqwest::header::HeaderValue>,
+    pub body: bytes::Bytes,
+    pub head: AnswerHead,
+}
 
 /// An answer as the gateway sent it: the HTTP status and the body.
 #[derive(Debug)]
@@ -148,6 +181,76 @@ impl IopClient {
             body.extend_from_slice(&chunk);
         }
         Ok(RawAnswer { status, body })
+    }
+
+    /// Signs and sends a business call to the gateway `root`, with the seller's
+    /// `access_token`, and returns the answer as it came (up to `MAX_PASSED_BYTES`).
+    /// Every text parameter is signed; file parts are not (section 7). A GET carries
+    /// everything in its query; a POST in a form body, or in a multipart body when it has
+    /// files.
+    pub async fn business_call(
+        &self,
+        root: &Url,
+        call: &BusinessCall<'_>,
+        access_token: &SecretString,
+    ) -> Result<PassedAnswer, IopError> {
+        let api = call.api;
+        let timestamp = self.clock.now_ms().to_string();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("app_key", &self.app_key),
+            ("timestamp", &timestamp),
+            ("sign_method", "sha256"),
+            (api.token_parameter(), access_token.expose_secret()),
+        ];
+        params.extend(api.own_parameters());
+        params.extend(call.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let signature = sign::sign(
+            self.app_secret.expose_secret(),
+            api.sign_path(),
+            params.iter().copied(),
+        );
+        params.push(("sign", &signature));
+        let url = format!("{}{}", root.as_str().trim_end_matches('/'), api.endpoint());
+        let request = if !call.post {
+            self.http.get(url).query(&params)
+        } else if call.files.is_empty() {
+            self.http.post(url).form(&params)
+        } else {
+            let mut form = reqwest::multipart::Form::new();
+            for (name, value) in params {
+                form = form.text(name.to_owned(), value.to_owned());
+            }
+            for file in call.files {
+                let mut part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
+                    .file_name(file.file_name.clone().unwrap_or_else(|| file.name.clone()));
+                if let Some(mime) = &file.content_type {
+                    part = part
+                        .mime_str(mime)
+                        .map_err(|_| IopError::Transport("a file part's content type".into()))?;
+                }
+                form = form.part(file.name.clone(), part);
+            }
+            self.http.post(url).multipart(form)
+        };
+        let mut response = request.send().await.map_err(|e| self.classify(e))?;
+        let status = response.status().as_u16();
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > MAX_PASSED_BYTES {
+                return Err(IopError::TooLarge {
+                    limit: MAX_PASSED_BYTES,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let head = AnswerHead::read(&body);
+        Ok(PassedAnswer {
+            status,
+            content_type,
+            body: body.into(),
+            head,
+        })
     }
 
     fn classify(&self, error: reqwest::Error) -> IopError {

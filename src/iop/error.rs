@@ -67,6 +67,8 @@ pub enum IopError {
     Connect(String),
     #[error("the request to the platform failed: {0}")]
     Transport(String),
+    #[error("the platform's answer is larger than {} MiB", .limit / (1024 * 1024))]
+    TooLarge { limit: usize },
     /// Refused before sending: the SDKs disagree on signing empty values.
     #[error("refusing to send an empty `{0}`")]
     EmptyParameter(String),
@@ -82,6 +84,7 @@ impl IopError {
             IopError::Timeout(_) => "timeout",
             IopError::Connect(_) => "connect",
             IopError::Transport(_) => "transport",
+            IopError::TooLarge { .. } => "too_large",
             IopError::EmptyParameter(_) => "not_sent",
         }
     }

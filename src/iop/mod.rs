@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth_code;
+pub mod business;
 pub mod client;
 pub mod error;
 pub mod platform;

@@ -26,6 +26,23 @@ impl Platform {
         }
     }
 
+    /// The business gateway root (protocol section 7): AliExpress has one, Lazada one per
+    /// country; a cross-border (`cb`) or unknown country has none.
+    pub fn business_root(self, country: Option<&str>) -> Option<&'static str> {
+        match self {
+            Platform::Aliexpress => Some("https://api-sg.aliexpress.com"),
+            Platform::Lazada => Some(match country? {
+                "sg" => "https://api.lazada.sg",
+                "my" => "https://api.lazada.com.my",
+                "th" => "https://api.lazada.co.th",
+                "vn" => "https://api.lazada.vn",
+                "ph" => "https://api.lazada.com.ph",
+                "id" => "https://api.lazada.co.id",
+                _ => return None,
+            }),
+        }
+    }
+
     /// The stable name used in configuration and storage.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,13 +14,14 @@ use tokio::sync::Notify;
 
 use crate::apps::AppId;
 use crate::clock::{EpochMs, SharedClock, millis};
+use crate::iop::business::ban;
 use crate::iop::{IopError, TokenApi};
 use crate::lock::lock;
 use crate::metrics::Metrics;
 use crate::random::random_hex;
 use crate::runtime::Apps;
 use crate::store::{SharedStore, StoreError};
-use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus, backoff, ban};
+use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus, backoff};
 
 pub use lookup::{SellerLookup, find_seller};
 

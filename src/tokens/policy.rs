@@ -77,13 +77,6 @@ pub fn backoff(failures: u32, jitter: f64) -> Duration {
     delay.mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
-/// The ban an `ApiCallLimit` message announces ("... this ban will last 1 seconds").
-pub fn ban(message: &str) -> Option<Duration> {
-    let rest = &message[message.find("will last")? + "will last".len()..];
-    let seconds: u64 = rest.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
 /// A refresh token that itself dies soon: only the seller can renew it, by authorizing
 /// again. Soon is within 7 days, or within a quarter of its life when that is shorter
 /// (a two-day test token is not "expiring" the moment it is issued).
@@ -144,16 +137,6 @@ mod tests {
         assert_eq!(backoff(1, 0.0), Duration::from_millis(3_750));
         assert!(backoff(1, 0.999) < Duration::from_millis(6_250));
         assert_eq!(backoff(50, 0.5), Duration::from_secs(30 * 60));
-    }
-
-    #[test]
-    fn an_api_call_limit_ban_is_read_from_the_message() {
-        assert_eq!(
-            ban("The request has exceeded the limit, this ban will last 17 seconds"),
-            Some(Duration::from_secs(17))
-        );
-        assert_eq!(ban("busy"), None);
-        assert_eq!(ban("this ban will last forever"), None);
     }
 
     #[test]

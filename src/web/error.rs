@@ -230,11 +230,10 @@ fn platform_page(error: &IopError) -> ErrorPage {
             "The request to the platform's API failed. Try again in a moment; the operator can find the cause in the log under the request id below.",
         )
         .retry(),
-        IopError::HttpStatus { .. } | IopError::InvalidBody(_) => ErrorPage::new(
-            "The platform could not be reached properly",
-            error.to_string(),
-        )
-        .retry(),
+        IopError::HttpStatus { .. } | IopError::InvalidBody(_) | IopError::TooLarge { .. } => {
+            ErrorPage::new("The platform could not be reached properly", error.to_string())
+                .retry()
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::proxy::Proxy;
 use crate::renewal::Tokens;
 use crate::runtime::Apps;
 use crate::store::SharedStore;
@@ -39,6 +40,8 @@ pub struct AppParts {
     pub apps: Arc<Apps>,
     /// Hands out current tokens; the one path for refreshing.
     pub tokens: Arc<Tokens>,
+    /// Business calls on sellers' behalf (`/api/v1/proxy`).
+    pub proxy: Arc<Proxy>,
     pub clock: SharedClock,
     pub cookie: BrowserCookie,
     pub metrics: Metrics,

@@ -17,6 +17,7 @@ mod hostile;
 mod logging;
 mod ops;
 mod pages;
+mod proxy;
 mod refresher;
 mod replicas;
 mod sandbox;

@@ -24,6 +24,13 @@ pub(super) enum ApiError {
     Unauthorized(&'static str),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The key is valid but lacks this grant (`proxy`, `app:NAME`).
+    #[error("the key lacks the grant `{0}`")]
+    Forbidden(String),
+    #[error("unsupported content type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than {0} MiB")]
+    TooLarge(usize),
     #[error("unknown seller")]
     NotFound,
     #[error("seller id known under several apps")]
@@ -48,6 +55,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Ambiguous(_) | ApiError::Reauthorize { .. } => StatusCode::CONFLICT,
             ApiError::Token(e) => match e {
                 TokenError::NotFound => StatusCode::NOT_FOUND,
@@ -88,6 +98,15 @@ impl ApiError {
                 "message": "This API route does not take this method; see /api/v1/openapi.json."
             }),
             ApiError::BadRequest(why) => json!({"error": "bad_request", "message": why}),
+            ApiError::Forbidden(grant) => json!({
+                "error": "forbidden",
+                "message": format!("This key is not granted `{grant}` (IOP_API_KEYS_FILE)."),
+                "grant": grant,
+            }),
+            ApiError::UnsupportedMediaType(why) => {
+                json!({"error": "unsupported_media_type", "message": why})
+            }
+            ApiError::TooLarge(_) => json!({"error": "too_large", "message": self.to_string()}),
             ApiError::NotFound | ApiError::Token(TokenError::NotFound) => json!({
                 "error": "unknown_seller",
                 "message": "No stored seller has this seller_id or user_id."

@@ -4,13 +4,14 @@
 mod auth;
 mod error;
 mod openapi;
+mod proxy;
 
 use std::sync::OnceLock;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,6 +19,7 @@ use utoipa_axum::routes;
 
 use crate::admin::AuditAction;
 use crate::apps::AppId;
+use crate::config::{Grant, Grants};
 use crate::renewal::{self, SellerLookup, TokenError};
 use crate::tokens::{CurrentToken, RefreshedToken, StoredToken, TokenSummary};
 use crate::web::admin::audit::record;
@@ -31,10 +33,29 @@ pub(super) fn routes(app: AppState) -> Router {
         return Router::new().route("/api/{*rest}", axum::routing::any(api_off));
     }
     let keys = auth::Keys::new(&app.config.api_keys);
-    let (v1, description) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let tokens = OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(current, forget))
         .routes(routes!(refresh))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Grant::Tokens,
+            auth::require_grant,
+        ));
+    // Described by `proxy_get` and `proxy_post` in the document: `{*api}` holds slashes,
+    // which a described path cannot say.
+    let calls = OpenApiRouter::new()
+        .route(
+            "/proxy/{seller}/{*api}",
+            axum::routing::get(proxy::call).post(proxy::call),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Grant::Proxy,
+            auth::require_grant,
+        ))
+        .layer(proxy::body_limit());
+    let (v1, description) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(tokens)
+        .merge(calls)
         .route_layer(axum::middleware::from_fn_with_state(
             keys,
             auth::require_key,
@@ -107,13 +128,21 @@ impl AppFilter {
 )]
 async fn list(
     State(app): State<AppState>,
+    Extension(grants): Extension<Grants>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<Vec<TokenSummary>>, ApiError> {
     let filter = filter.parse(&app)?;
+    if let Some(only) = &filter {
+        check_reach(&grants, only)?;
+    }
     let now = app.clock.now_ms();
     let tokens = app.store.list_pairs(filter.as_ref()).await?;
     Ok(Json(
-        tokens.iter().map(|t| TokenSummary::new(t, now)).collect(),
+        tokens
+            .iter()
+            .filter(|t| grants.reaches(&t.app))
+            .map(|t| TokenSummary::new(t, now))
+            .collect(),
     ))
 }
 
@@ -131,10 +160,11 @@ async fn list(
 )]
 async fn current(
     State(app): State<AppState>,
+    Extension(grants): Extension<Grants>,
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<CurrentToken>, ApiError> {
-    let token = find(&app, &seller, filter.parse(&app)?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?, &grants).await?;
     let owner = token.app.clone();
     let token = app
         .tokens
@@ -158,12 +188,13 @@ async fn current(
 )]
 async fn refresh(
     State(app): State<AppState>,
+    Extension(grants): Extension<Grants>,
     Peer(peer): Peer,
     headers: HeaderMap,
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Json<RefreshedToken>, ApiError> {
-    let token = find(&app, &seller, filter.parse(&app)?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?, &grants).await?;
     let client = api_client(&app, peer, &headers);
     let (action, detail) = match app.tokens.refresh_now(&token).await {
         Ok(renewed) => {
@@ -196,12 +227,13 @@ async fn refresh(
 )]
 async fn forget(
     State(app): State<AppState>,
+    Extension(grants): Extension<Grants>,
     Peer(peer): Peer,
     headers: HeaderMap,
     Path(seller): Path<String>,
     Query(filter): Query<AppFilter>,
 ) -> Result<Response, ApiError> {
-    let token = find(&app, &seller, filter.parse(&app)?).await?;
+    let token = find(&app, &seller, filter.parse(&app)?, &grants).await?;
     // Audited before it is done: a delete the log cannot record does not happen.
     let client = api_client(&app, peer, &headers);
     record(&app, AuditAction::Delete, &client, Some(&token), None).await?;
@@ -231,17 +263,30 @@ fn explain(app: &AppState, error: TokenError, owner: &AppId) -> ApiError {
     }
 }
 
-/// The one pair a seller id names, within `app` when given.
+/// The one pair a seller id names, within `app` when given, among the apps the key
+/// reaches.
 async fn find(
     app: &AppState,
     seller: &str,
     filter: Option<AppId>,
+    grants: &Grants,
 ) -> Result<StoredToken, ApiError> {
-    renewal::find_seller(app.store.as_ref(), seller, filter.as_ref())
+    let reaches = |app: &AppId| grants.reaches(app);
+    renewal::find_seller(app.store.as_ref(), seller, filter.as_ref(), &reaches)
         .await
         .map_err(|lookup| match lookup {
             SellerLookup::NotFound => ApiError::NotFound,
             SellerLookup::Ambiguous(candidates) => ApiError::Ambiguous(candidates),
+            SellerLookup::Unreachable(app) => ApiError::Forbidden(format!("app:{app}")),
             SellerLookup::Store(e) => e.into(),
         })
+}
+
+/// A key limited to some apps reaches no other app's sellers.
+fn check_reach(grants: &Grants, app: &AppId) -> Result<(), ApiError> {
+    if grants.reaches(app) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("app:{app}")))
+    }
 }

@@ -16,6 +16,7 @@ use crate::tokens::{CurrentToken, Health, RefreshedToken, TokenSummary};
         description = "Current access tokens of the sellers who authorized through iop-callback. Every response has Cache-Control: no-store."
     ),
     components(schemas(TokenSummary, CurrentToken, RefreshedToken, Health, CountryUserInfo, ErrorBody, PlatformErrorBody)),
+    paths(super::proxy::proxy_get, super::proxy::proxy_post),
     modifiers(&BearerKeys),
     security(("bearer" = []))
 )]
@@ -94,6 +95,66 @@ pub(super) enum RenewalErrors {
     /// Another replica is refreshing this token; try again.
     #[response(status = 503)]
     Busy(ErrorBody),
+    /// The platform did not answer in time.
+    #[response(status = 504)]
+    Timeout(ErrorBody),
+}
+
+/// The proxy's `{api}` and headers.
+#[derive(utoipa::IntoParams)]
+#[allow(dead_code)]
+pub(super) struct ProxyParams {
+    /// A REST path (`orders/get`, `seller/get`: may hold `/`) or, for an AliExpress app, a
+    /// dotted method name (`aliexpress.solution.product.list.get`, sent to `/sync`).
+    #[param(style = Simple, value_type = String)]
+    #[into_params(parameter_in = Path)]
+    api: String,
+    /// The app, when the seller id is known under several.
+    #[param(rename = "IOP-App")]
+    #[into_params(parameter_in = Header)]
+    iop_app: Option<String>,
+    /// Lazada: the country whose gateway is called (`sg`, `my`, `th`, `vn`, `ph`, `id`);
+    /// required for a cross-border seller, else the token's own country.
+    #[param(rename = "IOP-Country")]
+    #[into_params(parameter_in = Header)]
+    iop_country: Option<String>,
+}
+
+/// What the proxy answers. The platform's own answers, errors included, pass through
+/// with their status; the service's own errors carry `IOP-Proxy-Error: 1`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(super) enum ProxyAnswers {
+    /// The platform's answer as it came (also its errors, which IOP sends as HTTP 200),
+    /// with `IOP-Code` (its `code`, `0` on success), `IOP-Request-Id` and `IOP-App`.
+    #[response(status = 200, content_type = "application/json")]
+    Answer(serde_json::Value),
+    /// A parameter the service sets (`app_key`, `sign`, `timestamp`, `access_token`, ...),
+    /// an empty or repeated one, an API name that is not allowed, a missing country.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or wrong API key (WWW-Authenticate: Bearer).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The key lacks the grant `proxy` or `app:NAME`.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No stored seller has this id.
+    #[response(status = 404)]
+    UnknownSeller(ErrorBody),
+    /// The seller must authorize again (`authorize_url`), or the id is known under several
+    /// apps (`candidates`).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The request body is over 16 MiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// A POST body that is neither a form nor multipart.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// The platform could not be reached, or its answer was over 64 MiB.
+    #[response(status = 502)]
+    Unreachable(ErrorBody),
     /// The platform did not answer in time.
     #[response(status = 504)]
     Timeout(ErrorBody),
