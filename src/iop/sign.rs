@@ -204,4 +204,52 @@ mod tests {
                 .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
         );
     }
+
+    /// The system parameters of section 7's vectors, with the seller's token.
+    const BUSINESS: [(&str, &str); 4] = [
+        ("app_key", "12345678"),
+        ("timestamp", "1700000000000"),
+        ("sign_method", "sha256"),
+        ("access_token", "50000tok"),
+    ];
+
+    #[test]
+    fn vector_8_rest_business_get_with_an_offset_date() {
+        let params = [
+            ("created_after", "2026-01-01T00:00:00+07:00"),
+            ("limit", "10"),
+        ];
+        check(
+            "test_secret",
+            "/orders/get",
+            &[&BUSINESS[..], &params[..]].concat(),
+            "/orders/getaccess_token50000tokapp_key12345678created_after2026-01-01T00:00:00+07:00limit10sign_methodsha256timestamp1700000000000",
+            "E0F4D396D1C7444DF3AC6E2C3639A6670EB9039A33D70FF36AE3811BC263499C",
+        );
+    }
+
+    #[test]
+    fn vector_9_a_payload_is_signed_as_sent() {
+        let payload = r#"{"Request":{"Product":{"Attributes":{"name":"Tee <b>&</b>"}}}}"#;
+        check(
+            "test_secret",
+            "/product/create",
+            &[&BUSINESS[..], &[("payload", payload)][..]].concat(),
+            &format!(
+                "/product/createaccess_token50000tokapp_key12345678payload{payload}sign_methodsha256timestamp1700000000000"
+            ),
+            "E469BBC3216EB8CBD301518C64C7FB95DEB6ECCBF018F887C4F25EDA0972E86C",
+        );
+    }
+
+    #[test]
+    fn vector_10_a_file_part_is_not_signed() {
+        check(
+            "test_secret",
+            "/image/upload",
+            &BUSINESS,
+            "/image/uploadaccess_token50000tokapp_key12345678sign_methodsha256timestamp1700000000000",
+            "229C6FE93463821BC71BA58AA365CD921408226410D067013932EFA8747F98EA",
+        );
+    }
 }
