@@ -117,6 +117,9 @@ pub enum Command {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Call a business API for a stored seller, signed with the app's secret and the
+    /// seller's current token (the signing proxy's code); prints the platform's answer.
+    Call(CallArgs),
     /// Adopt a token pair made in the platform console: refresh it once, store the result.
     Import {
         /// The app, when several are configured.
@@ -126,6 +129,30 @@ pub enum Command {
         #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
         refresh_token: SecretString,
     },
+}
+
+/// `call SELLER API [NAME=VALUE ...]`.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The seller id or user id.
+    pub seller: String,
+    /// A REST path (`seller/get`, `orders/get`) or, for AliExpress, a method name
+    /// (`aliexpress.solution.product.list.get`).
+    pub api: String,
+    /// The API's parameters, NAME=VALUE, values as the platform should receive them.
+    pub params: Vec<String>,
+    /// The app, when the seller id is known under several.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Lazada: the country whose gateway is called (needed for a cross-border seller).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Send a POST (the default is GET).
+    #[arg(long)]
+    pub post: bool,
+    /// A file part, NAME=PATH (sent as multipart, unsigned; implies --post). Repeatable.
+    #[arg(long = "file", value_name = "NAME=PATH")]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

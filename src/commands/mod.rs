@@ -2,6 +2,7 @@
 //! with: 0 ok, 1 platform or store failure, 2 configuration, 3 not found, 4 the seller
 //! must authorize again.
 
+mod call;
 mod onboarding;
 mod store;
 mod tokens;
@@ -41,6 +42,12 @@ pub enum CommandError {
     Backoff(String),
     #[error("no stored seller has the id `{0}`")]
     NotFound(String),
+    /// A business call the platform answered with an error code.
+    #[error("{0}")]
+    PlatformAnswer(String),
+    /// The platform could not be reached (or did not answer in time).
+    #[error(transparent)]
+    Unreachable(IopError),
     #[error("{seller} must authorize again: send the seller to {authorize_url}")]
     Reauthorize {
         seller: String,
@@ -56,13 +63,15 @@ impl CommandError {
             | CommandError::Unhealthy(_)
             | CommandError::Store(_)
             | CommandError::Platform(_)
-            | CommandError::Backoff(_) => 1,
+            | CommandError::Backoff(_)
+            | CommandError::PlatformAnswer(_) => 1,
             CommandError::Config(_)
             | CommandError::Startup(_)
             | CommandError::Demo(_)
             | CommandError::Usage(_) => 2,
             CommandError::NotFound(_) => 3,
             CommandError::Reauthorize { .. } => 4,
+            CommandError::Unreachable(_) => 5,
         }
     }
 
@@ -139,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let services = open(&service).await?;
             onboarding::exchange(&services, app.as_deref(), &code, state.as_deref()).await?;
         }
+        Command::Call(args) => call::run(&open_existing(&service).await?, args).await?,
         Command::Import { app, refresh_token } => {
             onboarding::import(&open(&service).await?, app.as_deref(), &refresh_token).await?;
         }

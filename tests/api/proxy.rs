@@ -188,6 +188,11 @@ fn split<'a>(mut body: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
 /// The service with the token API, its business gateway at `gateway`, and seller 1001
 /// authorized (its access token is `ACCESS`).
 async fn proxy_app(gateway: &Gateway, extra: &[&str]) -> TestApp {
+    proxy_app_and_gateway(gateway, extra).await.0
+}
+
+/// As `proxy_app`, with the gateway's address.
+async fn proxy_app_and_gateway(gateway: &Gateway, extra: &[&str]) -> (TestApp, String) {
     let server = MockServer::start().await;
     gateway.mount(&server).await;
     let uri = server.uri();
@@ -198,7 +203,7 @@ async fn proxy_app(gateway: &Gateway, extra: &[&str]) -> TestApp {
     Browser::new().authorize_fully(&app, "PROXY").await;
     // The gateway outlives this function with the app: leak the server into it.
     std::mem::forget(server);
-    app
+    (app, uri)
 }
 
 fn client() -> reqwest::Client {
@@ -747,4 +752,95 @@ async fn a_proxied_call_is_logged_by_name_without_a_token_signature_or_value() {
     ] {
         assert!(!log.contains(secret), "{secret} reached the log");
     }
+}
+
+/// `iop-callback call` from a shell, beside the running service, on its database.
+async fn call(app: &TestApp, gateway: &str, command: &[&str]) -> std::process::Output {
+    let platform = app.platform.uri();
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+    process
+        .arg("call")
+        .args(command)
+        .args(["--app-key", APP_KEY, "--app-secret", APP_SECRET])
+        .args(["--api-url", &format!("{platform}/rest")])
+        .args(["--authorize-url", &format!("{platform}/oauth/authorize")])
+        .args(["--database-url", app.config.database_url.expose()])
+        .args(["--business-api-url", gateway])
+        .env("RUST_LOG", "warn");
+    tokio::task::spawn_blocking(move || process.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_call_command_prints_the_answer_and_exits_by_its_code() {
+    let gateway = Gateway::answering(|call, _| match call.params.get("fail") {
+        Some(_) => error("InvalidParameter", "bad limit"),
+        None => success(call),
+    });
+    let (app, uri) = proxy_app_and_gateway(&gateway, &[]).await;
+    let out = call(
+        &app,
+        &uri,
+        &[
+            "1001",
+            "orders/get",
+            "limit=10",
+            "created_after=2026-01-01T00:00:00+07:00",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["data"]["path"], "/rest/orders/get");
+    let sent = gateway.calls().pop().unwrap();
+    assert!(sent.signed);
+    assert_eq!(sent.params["created_after"], "2026-01-01T00:00:00+07:00");
+
+    let out = call(&app, &uri, &["1001", "orders/get", "fail=1", "--post"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("InvalidParameter")
+            && stderr.contains("bad limit")
+            && stderr.contains("gw-req-2"),
+        "{stderr}"
+    );
+    assert_eq!(gateway.calls().pop().unwrap().method, "POST");
+
+    let file = app._data.path().join("front.png");
+    std::fs::write(&file, b"png bytes").unwrap();
+    let image = format!("image={}", file.display());
+    let out = call(&app, &uri, &["1001", "image/upload", "--file", &image]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let sent = gateway.calls().pop().unwrap();
+    assert!(sent.signed);
+    assert_eq!(
+        sent.files,
+        vec![("image".to_owned(), b"png bytes".to_vec())]
+    );
+
+    assert_eq!(
+        call(&app, &uri, &["1001", "orders/get", "limit"])
+            .await
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        call(&app, &uri, &["1001", "orders/get", "sign=x"])
+            .await
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        call(&app, &uri, &["9999", "orders/get"])
+            .await
+            .status
+            .code(),
+        Some(3)
+    );
+    let out = call(&app, "http://127.0.0.1:9", &["1001", "orders/get"]).await;
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
 }
