@@ -70,7 +70,13 @@ pub async fn build_demo(
             .app_key
             .clone()
             .unwrap_or_else(|| SANDBOX_APP_KEY.to_owned());
-        vec![config::implicit_app(args, app_key, random_secret().into())?]
+        // A secret given (IOP_APP_SECRET) is used, so that `iop-callback call` in another
+        // shell can sign for the demo's sandbox too; else a fresh one.
+        let app_secret = args
+            .app_secret
+            .clone()
+            .unwrap_or_else(|| random_secret().into());
+        vec![config::implicit_app(args, app_key, app_secret)?]
     } else {
         vec![
             demo_app("aliexpress", Platform::Aliexpress, SANDBOX_APP_KEY, &[]),
@@ -91,6 +97,7 @@ pub async fn build_demo(
         };
         app.authorize_url = url(&format!("{public_base}{prefix}/oauth/authorize"));
         app.api_url = url(&format!("http://{loopback}{prefix}/rest"));
+        app.gateways = sandbox_gateways(app.platform, &format!("http://{loopback}{prefix}"));
         let (code_ttl, access_ttl, refresh_ttl) = lifetimes(app.platform, &demo.lifetimes)?;
         let sandbox = Sandbox::new(
             SandboxSettings {
@@ -114,6 +121,23 @@ pub async fn build_demo(
         routes,
     };
     Ok(Application::assemble(listener, config, extras, clock).await?)
+}
+
+/// The sandbox's business gateways under `base`: one for AliExpress, one per country for
+/// Lazada (`{base}/th`), as the platforms have them.
+fn sandbox_gateways(platform: Platform, base: &str) -> crate::config::Gateways {
+    let mut gateways = crate::config::Gateways::default();
+    match platform {
+        Platform::Aliexpress => gateways.any = Some(url(base)),
+        Platform::Lazada => {
+            for country in ["sg", "my", "th", "vn", "ph", "id"] {
+                gateways
+                    .by_country
+                    .insert(country.to_owned(), url(&format!("{base}/{country}")));
+            }
+        }
+    }
+    gateways
 }
 
 /// One named app of the two-app demo, with a fresh secret; its URLs are set once the

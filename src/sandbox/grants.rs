@@ -34,6 +34,12 @@ struct RefreshGrant {
     expires_at: i64,
 }
 
+/// An access token the sandbox issued, until it expires or is revoked.
+struct AccessGrant {
+    seller: &'static SampleSeller,
+    expires_at: i64,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum GrantError {
     /// Unknown, already used, or expired: the platform does not say which.
@@ -46,6 +52,7 @@ pub(super) struct Grants {
     lifetimes: Lifetimes,
     codes: HashMap<String, CodeGrant>,
     refresh_tokens: HashMap<String, RefreshGrant>,
+    access_tokens: HashMap<String, AccessGrant>,
 }
 
 fn random_alnum(len: usize) -> String {
@@ -61,6 +68,7 @@ impl Grants {
             lifetimes,
             codes: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            access_tokens: HashMap::new(),
         }
     }
 
@@ -122,19 +130,51 @@ impl Grants {
         Ok(self.pair(seller, refresh_token.to_owned(), expires_at, now))
     }
 
+    /// The seller whose live access token this is (business calls).
+    pub(super) fn seller_of(&self, access_token: &str, now: i64) -> Option<&'static SampleSeller> {
+        self.access_tokens
+            .get(access_token)
+            .filter(|grant| now <= grant.expires_at)
+            .map(|grant| grant.seller)
+    }
+
+    /// Revokes every access token of the seller `key` (the sandbox home page's button), as
+    /// the platform does when a seller changes a password: the next business call with one
+    /// answers `IllegalAccessToken`, and a refresh gets a working one. Returns how many.
+    pub(super) fn revoke_access(&mut self, key: &str) -> usize {
+        let before = self.access_tokens.len();
+        self.access_tokens
+            .retain(|_, grant| grant.seller.key != key);
+        before - self.access_tokens.len()
+    }
+
     fn pair(
-        &self,
+        &mut self,
         seller: &'static SampleSeller,
         refresh_token: String,
         refresh_expires_at: i64,
         now: i64,
     ) -> Issued {
+        let access_token = format!("50000{}", random_alnum(48));
+        // An access token never outlives the refresh token that renews it.
+        let access_expires_at = (now + self.lifetimes.access_ms).min(refresh_expires_at);
+        if self.access_tokens.len() >= MAX_ENTRIES {
+            self.prune(now);
+        }
+        if self.access_tokens.len() < MAX_ENTRIES {
+            self.access_tokens.insert(
+                access_token.clone(),
+                AccessGrant {
+                    seller,
+                    expires_at: access_expires_at,
+                },
+            );
+        }
         Issued {
             seller,
-            access_token: format!("50000{}", random_alnum(48)),
+            access_token,
             refresh_token,
-            // An access token never outlives the refresh token that renews it.
-            access_expires_at: (now + self.lifetimes.access_ms).min(refresh_expires_at),
+            access_expires_at,
             refresh_expires_at,
         }
     }
@@ -142,6 +182,7 @@ impl Grants {
     fn prune(&mut self, now: i64) {
         self.codes.retain(|_, g| g.expires_at >= now);
         self.refresh_tokens.retain(|_, g| g.expires_at >= now);
+        self.access_tokens.retain(|_, g| g.expires_at >= now);
     }
 }
 

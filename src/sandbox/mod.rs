@@ -2,6 +2,7 @@
 //! the two token APIs, verifying signatures like the real gateway. `iop-callback demo`
 //! runs it beside the service; `iop-callback sandbox` runs it alone.
 
+mod business;
 mod consent;
 mod error;
 mod grants;
@@ -68,6 +69,8 @@ impl SandboxSettings {
 pub struct Sandbox {
     settings: Arc<SandboxSettings>,
     grants: Arc<Mutex<Grants>>,
+    /// Recent business calls per seller, for `ApiCallLimit`.
+    rate: Arc<business::Rate>,
     clock: SharedClock,
 }
 
@@ -82,6 +85,7 @@ impl Sandbox {
         Sandbox {
             settings: Arc::new(settings),
             grants: Arc::new(Mutex::new(Grants::new(lifetimes))),
+            rate: Arc::default(),
             clock,
         }
     }
@@ -100,6 +104,16 @@ impl Sandbox {
         let prefix = self.settings.prefix.clone();
         let at = |path: &str| format!("{prefix}{path}");
         let home_slash = at("/");
+        let business = match self.settings.platform {
+            // A gateway per country, as Lazada has.
+            Platform::Lazada => Router::new().route(
+                &at("/{country}/rest/{*api}"),
+                get(business::lazada).post(business::lazada),
+            ),
+            Platform::Aliexpress => {
+                Router::new().route(&at("/sync"), get(business::sync).post(business::sync))
+            }
+        };
         Router::new()
             .route(
                 &prefix,
@@ -110,8 +124,27 @@ impl Sandbox {
             .route(&at("/oauth/decide"), post(consent::decide))
             .route(&at("/rest/auth/token/create"), post(token_api::create))
             .route(&at("/rest/auth/token/refresh"), post(token_api::refresh))
+            .route(&at("/revoke"), post(revoke))
+            .merge(business)
             .with_state(self)
     }
+}
+
+/// The home page's button: revokes the access tokens of one made-up seller, so that the
+/// next business call shows what a revoked token does (`IllegalAccessToken`, a refresh, the
+/// call repeated).
+async fn revoke(
+    State(sandbox): State<Sandbox>,
+    axum::Form(form): axum::Form<RevokeForm>,
+) -> Redirect {
+    let revoked = sandbox.grants().revoke_access(&form.seller);
+    tracing::info!(seller = %form.seller, revoked, "sandbox revoked access tokens");
+    Redirect::to(&format!("{}/?revoked={revoked}", sandbox.settings.prefix))
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeForm {
+    seller: String,
 }
 
 async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxError> {
@@ -128,5 +161,12 @@ async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxErr
         access_ttl: human(s.access_ttl),
         refresh_ttl: human(s.refresh_ttl),
         secret_printed: s.secret_printed,
+        revoke_path: format!("{}/revoke", s.prefix),
+        sellers: sellers::for_platform(s.platform)
+            .map(|seller| views::SellerChoice {
+                key: seller.key,
+                label: seller.label,
+            })
+            .collect(),
     })?)
 }

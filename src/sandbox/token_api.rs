@@ -24,7 +24,7 @@ pub(super) struct ApiError {
     pub message: String,
 }
 
-fn api_error(code: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn api_error(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError {
         code,
         message: message.into(),
@@ -45,7 +45,7 @@ pub(super) fn received_params(query: Option<&str>, body: &[u8]) -> BTreeMap<Stri
     params
 }
 
-/// The gateway's checks, in its order. Returns the API parameter's value.
+/// The gateway's checks of a token call, in its order. Returns the API parameter's value.
 pub(super) fn verify<'p>(
     api: TokenApi,
     app_key: &str,
@@ -53,68 +53,94 @@ pub(super) fn verify<'p>(
     params: &'p BTreeMap<String, String>,
     now_ms: i64,
 ) -> Result<&'p str, ApiError> {
-    let get = |name: &str| {
-        params
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    for name in [
-        "app_key",
-        "timestamp",
-        "sign_method",
-        "sign",
-        api.parameter(),
-    ] {
-        if get(name).is_none() {
-            return Err(api_error(
-                "MissingParameter",
-                format!(
-                    "The input parameter \"{name}\" that is mandatory for processing this request is not supplied"
-                ),
-            ));
-        }
-    }
-    if get("app_key") != Some(app_key) {
-        return Err(api_error(
-            "InvalidAppkey",
-            "The specified app key is invalid",
-        ));
-    }
-    if get("sign_method") != Some("sha256") {
-        return Err(api_error("InvalidParameter", "sign_method must be sha256"));
-    }
-    let timestamp: i64 = get("timestamp")
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| api_error("InvalidParameter", "timestamp must be epoch milliseconds"))?;
-    if (timestamp - now_ms).abs() > TIMESTAMP_WINDOW_MS {
-        return Err(api_error(
-            "InvalidParameter",
-            "timestamp is more than 7200 seconds away from the server time",
-        ));
-    }
-    let expected = sign::sign(
+    let signed = Signed {
+        app_key,
         app_secret,
-        api.path(),
-        params
-            .iter()
-            .filter(|(k, _)| k.as_str() != "sign")
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    let received = get("sign").unwrap_or_default();
-    if !bool::from(expected.as_bytes().ct_eq(received.as_bytes())) {
-        return Err(api_error(
-            "IncompleteSignature",
-            "The request signature does not conform to platform standards",
-        ));
-    }
+        sign_path: api.path(),
+        now_ms,
+    };
+    signed.verify(params, &[api.parameter()])?;
     if params.contains_key("access_token") {
         return Err(api_error(
             "IllegalAccessToken",
             "The specified access token is invalid or expired",
         ));
     }
-    Ok(get(api.parameter()).unwrap_or_default())
+    Ok(value(params, api.parameter()).unwrap_or_default())
+}
+
+/// A parameter's value; empty counts as missing.
+pub(super) fn value<'p>(params: &'p BTreeMap<String, String>, name: &str) -> Option<&'p str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+/// What every signed call is checked against: the app, its secret, the path its signature
+/// starts with (none on `/sync`) and the gateway's time.
+pub(super) struct Signed<'a> {
+    pub app_key: &'a str,
+    pub app_secret: &'a str,
+    pub sign_path: &'a str,
+    pub now_ms: i64,
+}
+
+impl Signed<'_> {
+    /// The system parameters and `required` are present, the app key, method and clock
+    /// are right, and `sign` covers exactly the text parameters received.
+    pub(super) fn verify(
+        &self,
+        params: &BTreeMap<String, String>,
+        required: &[&str],
+    ) -> Result<(), ApiError> {
+        let get = |name: &str| value(params, name);
+        let system = ["app_key", "timestamp", "sign_method", "sign"];
+        for name in system.iter().chain(required) {
+            if get(name).is_none() {
+                return Err(api_error(
+                    "MissingParameter",
+                    format!(
+                        "The input parameter \"{name}\" that is mandatory for processing this request is not supplied"
+                    ),
+                ));
+            }
+        }
+        if get("app_key") != Some(self.app_key) {
+            return Err(api_error(
+                "InvalidAppkey",
+                "The specified app key is invalid",
+            ));
+        }
+        if get("sign_method") != Some("sha256") {
+            return Err(api_error("InvalidParameter", "sign_method must be sha256"));
+        }
+        let timestamp: i64 = get("timestamp")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| api_error("InvalidParameter", "timestamp must be epoch milliseconds"))?;
+        if (timestamp - self.now_ms).abs() > TIMESTAMP_WINDOW_MS {
+            return Err(api_error(
+                "InvalidParameter",
+                "timestamp is more than 7200 seconds away from the server time",
+            ));
+        }
+        let expected = sign::sign(
+            self.app_secret,
+            self.sign_path,
+            params
+                .iter()
+                .filter(|(k, _)| k.as_str() != "sign")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let received = get("sign").unwrap_or_default();
+        if !bool::from(expected.as_bytes().ct_eq(received.as_bytes())) {
+            return Err(api_error(
+                "IncompleteSignature",
+                "The request signature does not conform to platform standards",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The success answer in the platform's shape, lifetimes both relative and absolute.
@@ -156,11 +182,11 @@ pub(super) fn success_body(
     Value::Object(body)
 }
 
-fn error_body(error: &ApiError, request_id: &str) -> Value {
+pub(super) fn error_body(error: &ApiError, request_id: &str) -> Value {
     json!({"type": "ISV", "code": error.code, "message": error.message, "request_id": request_id})
 }
 
-fn request_id() -> String {
+pub(super) fn request_id() -> String {
     random_hex::<12>()
 }
 

@@ -54,6 +54,9 @@ pub(super) struct SandboxHome {
     pub(super) access_ttl: String,
     pub(super) refresh_ttl: String,
     pub(super) secret_printed: bool,
+    /// Where the revoke button posts: `{prefix}/revoke`.
+    pub(super) revoke_path: String,
+    pub(super) sellers: Vec<SellerChoice>,
 }
 
 /// A page as HTML; a template error becomes the sandbox's error page (`SandboxError`).

@@ -10,6 +10,7 @@ use iop_callback::clock::{self, Clock, ManualClock};
 use iop_callback::demo::{build_demo, build_sandbox};
 use iop_callback::iop::{AuthCode, IopClient, IopError};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
 
 use crate::helpers::{Browser, location, query_param};
 
@@ -553,4 +554,110 @@ async fn the_standalone_sandbox_prints_shell_lines_and_never_the_environments_se
             .any(|l| l.starts_with("export IOP_APP_SECRET="))
     );
     assert!(!lines.join("\n").contains("a-real-production-secret"));
+}
+
+/// A proxied call against the demo: `{demo}/api/v1/proxy/{tail}` with the test key.
+async fn proxied(demo: &Demo, tail: &str, country: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}/api/v1/proxy/{tail}", demo.address))
+        .bearer_auth(crate::token_api::API_KEY);
+    if let Some(country) = country {
+        request = request.header("iop-country", country);
+    }
+    request.send().await.unwrap()
+}
+
+fn iop_code(response: &reqwest::Response) -> String {
+    response.headers()["iop-code"].to_str().unwrap().to_owned()
+}
+
+/// The demo shows the signing proxy offline: its sandboxes verify business calls as the
+/// gateway does, per Lazada country and on AliExpress's `/sync`, revoke tokens on a button,
+/// and throttle a seller who calls too often.
+#[tokio::test]
+async fn the_demo_answers_business_calls_through_the_proxy() {
+    let demo = spawn_demo(&["--api-keys", crate::token_api::API_KEY], &[]).await;
+    let browser = Browser::new();
+    for (app, seller) in [("aliexpress", "ae-store"), ("lazada", "lz-cb")] {
+        let callback = click_through_at(
+            &demo,
+            &format!("/authorize/{app}"),
+            &browser,
+            seller,
+            "approve",
+        )
+        .await;
+        assert_eq!(callback.status(), 303, "{app}");
+    }
+    let products = proxied(
+        &demo,
+        "2000187331/aliexpress.solution.product.list.get",
+        None,
+    )
+    .await;
+    assert_eq!(iop_code(&products), "0");
+    let body: Value = products.json().await.unwrap();
+    assert_eq!(
+        body["aliexpress_solution_product_list_get_response"]["result"]["products"][0]["product_id"],
+        "1005001"
+    );
+    let seller = proxied(&demo, "19001/seller/get", Some("my")).await;
+    assert_eq!(iop_code(&seller), "0");
+    let body: Value = seller.json().await.unwrap();
+    assert_eq!(body["country"], "my");
+    assert_eq!(
+        proxied(&demo, "19001/seller/get", None).await.status(),
+        400,
+        "a cross-border seller names its country"
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "image",
+        reqwest::multipart::Part::bytes(vec![7u8; 1000]).file_name("a.png"),
+    );
+    let upload = reqwest::Client::new()
+        .post(format!("{}/api/v1/proxy/19001/image/upload", demo.address))
+        .bearer_auth(crate::token_api::API_KEY)
+        .header("iop-country", "th")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(iop_code(&upload), "0");
+    assert_eq!(
+        upload.json::<Value>().await.unwrap()["data"]["image"]["bytes"],
+        1000
+    );
+
+    // The button revokes the seller's access token: the proxy refreshes and repeats.
+    let token = || async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/tokens/19001", demo.address))
+            .bearer_auth(crate::token_api::API_KEY)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()["access_token"].clone()
+    };
+    let before = token().await;
+    let revoked = browser
+        .http
+        .post(format!("{}/sandbox/lazada/revoke", demo.address))
+        .form(&[("seller", "lz-cb")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 303);
+    assert!(location(&revoked).ends_with("revoked=1"));
+    // (Past the throttle of the calls above.)
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let again = proxied(&demo, "19001/orders/get", Some("th")).await;
+    assert_eq!(iop_code(&again), "0");
+    assert_ne!(token().await, before, "renewed after IllegalAccessToken");
+
+    // A seller calling more than five times a second is throttled; the proxy waits it
+    // out within its budget, so every call still succeeds.
+    let burst = (0..7).map(|_| proxied(&demo, "19001/orders/get", Some("th")));
+    for response in futures_util::future::join_all(burst).await {
+        assert_eq!(iop_code(&response), "0");
+    }
 }
