@@ -97,7 +97,9 @@ fn request_span(request: &Request) -> Span {
 /// The one log line per request, latency in whole milliseconds; within the budget, so a
 /// flood cannot fill the disk (the metrics count every request).
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
-    if REQUEST_LINES.allow() {
+    // Counted against the budget only when the line would be written: with the log at
+    // `warn`, a busy second must not be reported as lines "left out".
+    if tracing::enabled!(tracing::Level::INFO) && REQUEST_LINES.allow() {
         tracing::info!(
             status = response.status().as_u16(),
             latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),

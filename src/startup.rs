@@ -184,16 +184,9 @@ impl Application {
         );
         tracing::info!(
             database,
-            token_api = if self.config.api_keys.is_empty() {
-                "off"
-            } else {
-                "on"
-            },
-            admin_console = if self.config.admin_password.is_some() {
-                "on"
-            } else {
-                "off"
-            },
+            token_api = on_off(self.config.api_keys.iter().any(|k| k.grants.tokens)),
+            proxy = on_off(self.config.api_keys.iter().any(|k| k.grants.proxy)),
+            admin_console = on_off(self.config.admin_password.is_some()),
             "store opened"
         );
         for app in &self.config.apps {
@@ -315,4 +308,8 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown signal received, finishing in-flight requests");
     }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }

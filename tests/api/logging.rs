@@ -312,6 +312,7 @@ async fn startup_says_which_database_it_opened_and_what_is_on() {
     let file = data.path().join("tokens.db");
     assert!(line.contains(&file.display().to_string()), "{line}");
     assert!(line.contains(r#"token_api="on""#), "{line}");
+    assert!(line.contains(r#"proxy="on""#), "{line}");
     assert!(line.contains(r#"admin_console="off""#), "{line}");
     assert!(log.contains("serving app"), "{log}");
 }
