@@ -236,7 +236,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn a_rest_get_is_signed_with_its_path_and_the_answer_passes_through_unchanged() {
     let gateway = Gateway::ok();
-    let app = proxy_app(&gateway, &[]).await;
+    let app = proxy_app(&gateway, &["--metrics-listen", "127.0.0.1:0"]).await;
     let response = get(
         &app,
         "1001/orders/get?created_after=2026-01-01T00%3A00%3A00%2B07%3A00&limit=10",
@@ -272,6 +272,17 @@ async fn a_rest_get_is_signed_with_its_path_and_the_answer_passes_through_unchan
     assert_eq!(call.params["created_after"], "2026-01-01T00:00:00+07:00");
     assert_eq!(call.params["limit"], "10");
     assert!(!call.params.contains_key("session"));
+
+    let metrics = Browser::new()
+        .text(&format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
+        .await;
+    assert!(
+        metrics.contains(
+            r#"iop_callback_proxy_calls_total{app="default",api="/orders/get",outcome="ok"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("iop_callback_proxy_call_duration_seconds_count"));
 }
 
 #[tokio::test]
