@@ -274,7 +274,10 @@ async fn a_rest_get_is_signed_with_its_path_and_the_answer_passes_through_unchan
     assert!(!call.params.contains_key("session"));
 
     let metrics = Browser::new()
-        .text(&format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
+        .text(&format!(
+            "{}/metrics",
+            app.metrics_address.as_ref().unwrap()
+        ))
         .await;
     assert!(
         metrics.contains(
