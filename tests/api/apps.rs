@@ -3,11 +3,7 @@
 
 use std::collections::HashMap;
 
-use clap::Parser;
-use iop_callback::cli::Cli;
-use iop_callback::config::Config;
 use iop_callback::iop::sign;
-use iop_callback::startup::Application;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -54,58 +50,31 @@ async fn answers(server: &MockServer, secret: &'static str, body: Value) {
 async fn spawn_two_apps() -> TwoApps {
     let (ae, lzd) = (MockServer::start().await, MockServer::start().await);
     let data = tempfile::tempdir().unwrap();
-    let apps_file = data.path().join("apps.toml");
-    std::fs::write(
-        &apps_file,
-        format!(
-            r#"
-            [apps.ae-prod]
-            platform = "aliexpress"
-            app_key = "500123"
-            app_secret = "{AE_SECRET}"
-            authorize_url = "{ae}/oauth/authorize"
-            api_url = "{ae}/rest"
-
-            [apps.lzd-prod]
-            platform = "lazada"
-            app_key = "100200"
-            authorize_url = "{lzd}/oauth/authorize"
-            api_url = "{lzd}/rest"
-            countries = ["sg", "th"]
-            "#,
-            ae = ae.uri(),
-            lzd = lzd.uri(),
-        ),
-    )
-    .unwrap();
     // The second app's secret comes from a mounted file, as an orchestrator would provide it.
     let secret_file = data.path().join("lzd_secret");
     std::fs::write(&secret_file, format!("{LZD_SECRET}\n")).unwrap();
-    let text = std::fs::read_to_string(&apps_file).unwrap().replace(
-        "countries = [\"sg\", \"th\"]",
-        &format!(
-            "countries = [\"sg\", \"th\"]\n            app_secret_file = \"{}\"",
-            secret_file.display()
-        ),
+    let apps = format!(
+        r#"
+        [apps.ae-prod]
+        platform = "aliexpress"
+        app_key = "500123"
+        app_secret = "{AE_SECRET}"
+        authorize_url = "{ae}/oauth/authorize"
+        api_url = "{ae}/rest"
+
+        [apps.lzd-prod]
+        platform = "lazada"
+        app_key = "100200"
+        authorize_url = "{lzd}/oauth/authorize"
+        api_url = "{lzd}/rest"
+        countries = ["sg", "th"]
+        app_secret_file = "{secret}"
+        "#,
+        ae = ae.uri(),
+        lzd = lzd.uri(),
+        secret = secret_file.display(),
     );
-    std::fs::write(&apps_file, text).unwrap();
-    let database = format!("sqlite://{}/tokens.db", data.path().display());
-    let args = [
-        "iop-callback",
-        "--apps-file",
-        apps_file.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &database,
-        "--api-keys",
-        API_KEY,
-    ];
-    let config =
-        Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let address = spawn_apps_file(&apps, &data, &["--api-keys", API_KEY]).await;
     TwoApps {
         address,
         ae,

@@ -294,3 +294,27 @@ pub fn plain_config() -> Config {
     ];
     Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap()
 }
+
+/// Starts the service of an apps file holding `apps`, written to `data` with its database,
+/// with `extra` flags (the API keys); returns its address.
+pub async fn spawn_apps_file(apps: &str, data: &tempfile::TempDir, extra: &[&str]) -> String {
+    let apps_file = data.path().join("apps.toml");
+    std::fs::write(&apps_file, apps).unwrap();
+    let database = format!("sqlite://{}/tokens.db", data.path().display());
+    let mut args = vec![
+        "iop-callback",
+        "--apps-file",
+        apps_file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &database,
+    ];
+    args.extend(extra);
+    let config =
+        Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    address
+}

@@ -6,11 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
-use iop_callback::cli::Cli;
-use iop_callback::config::Config;
 use iop_callback::iop::sign;
-use iop_callback::startup::Application;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -488,56 +484,43 @@ async fn every_refused_input_is_a_proxy_error_and_reaches_no_gateway() {
         refused.push((get(&app, tail).await, 400, why));
     }
     refused.push((get(&app, "9999/orders/get").await, 404, "unknown_seller"));
-    let json_body = client()
-        .post(format!("{}/api/v1/proxy/1001/orders/get", app.address))
-        .bearer_auth(API_KEY)
-        .json(&json!({"limit": 1}))
-        .send()
-        .await
-        .unwrap();
-    refused.push((json_body, 415, "multipart"));
-    let with_query = client()
-        .post(format!(
-            "{}/api/v1/proxy/1001/orders/get?limit=1",
-            app.address
-        ))
-        .bearer_auth(API_KEY)
-        .form(&[("a", "b")])
-        .send()
-        .await
-        .unwrap();
-    refused.push((with_query, 400, "body, not the query"));
-    let huge = client()
-        .post(format!("{}/api/v1/proxy/1001/orders/get", app.address))
-        .bearer_auth(API_KEY)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(vec![b'a'; 17 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
-    refused.push((huge, 413, "too_large"));
-    let unknown_app = client()
-        .get(format!("{}/api/v1/proxy/1001/orders/get", app.address))
-        .bearer_auth(API_KEY)
-        .header("iop-app", "nope")
-        .send()
-        .await
-        .unwrap();
-    refused.push((unknown_app, 400, "nope"));
-    let country = client()
-        .get(format!("{}/api/v1/proxy/1001/orders/get", app.address))
-        .bearer_auth(API_KEY)
-        .header("iop-country", "th")
-        .send()
-        .await
-        .unwrap();
-    refused.push((country, 400, "Lazada"));
-    let no_key = client()
-        .get(format!("{}/api/v1/proxy/1001/orders/get", app.address))
-        .send()
-        .await
-        .unwrap();
-    refused.push((no_key, 401, "unauthorized"));
+    let orders = format!("{}/api/v1/proxy/1001/orders/get", app.address);
+    let keyed =
+        |method: reqwest::Method, url: &str| client().request(method, url).bearer_auth(API_KEY);
+    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
+    let requests = [
+        (
+            keyed(post.clone(), &orders).json(&json!({"limit": 1})),
+            415,
+            "multipart",
+        ),
+        (
+            keyed(post.clone(), &format!("{orders}?limit=1")).form(&[("a", "b")]),
+            400,
+            "body, not the query",
+        ),
+        (
+            keyed(post, &orders)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(vec![b'a'; 17 * 1024 * 1024]),
+            413,
+            "too_large",
+        ),
+        (
+            keyed(get.clone(), &orders).header("iop-app", "nope"),
+            400,
+            "nope",
+        ),
+        (
+            keyed(get, &orders).header("iop-country", "th"),
+            400,
+            "Lazada",
+        ),
+        (client().get(&orders), 401, "unauthorized"),
+    ];
+    for (request, status, says) in requests {
+        refused.push((request.send().await.unwrap(), status, says));
+    }
     for (response, status, says) in refused {
         let url = response.url().to_string();
         assert_eq!(response.status(), status, "{url}");
@@ -567,11 +550,8 @@ async fn deployment(gateway: &Gateway) -> Deployment {
     let (platform, business) = (MockServer::start().await, MockServer::start().await);
     gateway.mount(&business).await;
     let data = tempfile::tempdir().unwrap();
-    let apps_file = data.path().join("apps.toml");
-    std::fs::write(
-        &apps_file,
-        format!(
-            r#"
+    let apps = format!(
+        r#"
             [apps.ae]
             platform = "aliexpress"
             app_key = "{APP_KEY}"
@@ -591,11 +571,9 @@ async fn deployment(gateway: &Gateway) -> Deployment {
             th = "{b}/th"
             sg = "{b}/sg"
             "#,
-            p = platform.uri(),
-            b = business.uri(),
-        ),
-    )
-    .unwrap();
+        p = platform.uri(),
+        b = business.uri(),
+    );
     let keys_file = data.path().join("keys");
     std::fs::write(
         &keys_file,
@@ -604,23 +582,8 @@ async fn deployment(gateway: &Gateway) -> Deployment {
         ),
     )
     .unwrap();
-    let database = format!("sqlite://{}/tokens.db", data.path().display());
-    let args = [
-        "iop-callback",
-        "--apps-file",
-        apps_file.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &database,
-        "--api-keys-file",
-        keys_file.to_str().unwrap(),
-    ];
-    let config =
-        Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let keys = keys_file.to_str().unwrap();
+    let address = spawn_apps_file(&apps, &data, &["--api-keys-file", keys]).await;
     // A cross-border Lazada seller who sells in Thailand and Singapore.
     Mock::given(method("POST"))
         .and(path(CREATE_PATH))

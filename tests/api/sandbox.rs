@@ -160,6 +160,14 @@ async fn click_through(
     click_through_at(demo, "/authorize", browser, seller, decision).await
 }
 
+/// `seller` approves `app` of a two-app demo: the callback, checked to redirect.
+async fn approve_at(demo: &Demo, app: &str, browser: &Browser, seller: &str) -> reqwest::Response {
+    let authorize = format!("/authorize/{app}");
+    let callback = click_through_at(demo, &authorize, browser, seller, "approve").await;
+    assert_eq!(callback.status(), 303, "{app}");
+    callback
+}
+
 /// `click_through` starting at `authorize_path` (an app's own, beside others).
 async fn click_through_at(
     demo: &Demo,
@@ -263,15 +271,7 @@ async fn the_demo_serves_an_aliexpress_app_and_a_lazada_app_side_by_side() {
         ("aliexpress", "ae-outdoor", "cn2000553120outdoor"),
         ("lazada", "lz-cb", "TH1JX8K2"),
     ] {
-        let callback = click_through_at(
-            &demo,
-            &format!("/authorize/{app}"),
-            &browser,
-            seller,
-            "approve",
-        )
-        .await;
-        assert_eq!(callback.status(), 303, "{app}");
+        let callback = approve_at(&demo, app, &browser, seller).await;
         let html = browser
             .text(&format!("{}{}", demo.address, location(&callback)))
             .await;
@@ -579,15 +579,7 @@ async fn the_demo_answers_business_calls_through_the_proxy() {
     let demo = spawn_demo(&["--api-keys", crate::token_api::API_KEY], &[]).await;
     let browser = Browser::new();
     for (app, seller) in [("aliexpress", "ae-store"), ("lazada", "lz-cb")] {
-        let callback = click_through_at(
-            &demo,
-            &format!("/authorize/{app}"),
-            &browser,
-            seller,
-            "approve",
-        )
-        .await;
-        assert_eq!(callback.status(), 303, "{app}");
+        approve_at(&demo, app, &browser, seller).await;
     }
     let products = proxied(
         &demo,
