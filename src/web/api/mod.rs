@@ -41,8 +41,7 @@ pub(super) fn routes(app: AppState) -> Router {
             Grant::Tokens,
             auth::require_grant,
         ));
-    // Described by `proxy_get` and `proxy_post` in the document: `{*api}` holds slashes,
-    // which a described path cannot say.
+    // Described by `proxy::ProxyDoc`.
     let calls = OpenApiRouter::new()
         .route(
             "/proxy/{seller}/{*api}",
@@ -53,7 +52,9 @@ pub(super) fn routes(app: AppState) -> Router {
             auth::require_grant,
         ))
         .layer(proxy::body_limit());
-    let (v1, description) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let mut described = openapi::ApiDoc::openapi();
+    described.merge(proxy::ProxyDoc::openapi());
+    let (v1, description) = OpenApiRouter::with_openapi(described)
         .merge(tokens)
         .merge(calls)
         .route_layer(axum::middleware::from_fn_with_state(

@@ -16,7 +16,6 @@ use crate::tokens::{CurrentToken, Health, RefreshedToken, TokenSummary};
         description = "Current access tokens of the sellers who authorized through iop-callback. Every response has Cache-Control: no-store."
     ),
     components(schemas(TokenSummary, CurrentToken, RefreshedToken, Health, CountryUserInfo, ErrorBody, PlatformErrorBody)),
-    paths(super::proxy::proxy_get, super::proxy::proxy_post),
     modifiers(&BearerKeys),
     security(("bearer" = []))
 )]

@@ -205,6 +205,12 @@ fn explain(app: &AppState, error: ProxyError) -> ApiError {
     }
 }
 
+/// The proxy's routes as the OpenAPI document describes them: `{*api}` holds slashes,
+/// which a described path cannot say, so they are described here and routed by hand.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(proxy_get, proxy_post))]
+pub(super) struct ProxyDoc;
+
 /// Call a business API on the seller's behalf (GET: the query is the API's parameters).
 #[utoipa::path(
     get,
