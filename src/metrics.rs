@@ -77,6 +77,7 @@ pub struct Metrics {
     requests_refused: Family<RefusalLabels, Counter>,
     tokens_unsaved: Family<AppLabels, Counter>,
     tokens: Family<StatusLabels, Gauge>,
+    tokens_unrefreshable: Gauge,
     proxy_calls: Family<ProxyLabels, Counter>,
     proxy_latency: Family<AppLabels, Histogram>,
     /// The API names seen as labels so far: a keyed caller names them, so they are capped.
@@ -102,6 +103,12 @@ impl Default for Metrics {
         let tokens_unsaved = Family::default();
         let tokens = Family::default();
         let proxy_calls = Family::default();
+        let tokens_unrefreshable = Gauge::default();
+        registry.register(
+            "tokens_unrefreshable",
+            "Active stored sellers that no configured app can refresh (their app name, platform and app key match none): they lapse when their tokens expire",
+            tokens_unrefreshable.clone(),
+        );
         let proxy_latency = Family::<AppLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 13))
         });
@@ -166,6 +173,7 @@ impl Default for Metrics {
             callbacks_refused,
             requests_refused,
             tokens_unsaved,
+            tokens_unrefreshable,
             proxy_calls,
             proxy_latency,
             proxy_apis: Arc::default(),
@@ -254,6 +262,10 @@ impl Metrics {
                 app: app.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    pub fn set_unrefreshable(&self, sellers: i64) {
+        self.tokens_unrefreshable.set(sellers);
     }
 
     pub fn token_unsaved(&self, app: &AppId) {

@@ -63,6 +63,9 @@ impl Services {
     pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
         let store = store::open(&config.database_url, config.encryption_key.clone()).await?;
         let apps = Arc::new(Apps::build(&config, clock.clone())?);
+        // Before anything refreshes: pairs stored under an app name that changed follow
+        // their platform and app key; the rest are named in the log.
+        crate::renewal::owners::adopt_stored_pairs(&store, &apps).await?;
         let metrics = Metrics::default();
         let tokens = Arc::new(Tokens::new(
             store.clone(),

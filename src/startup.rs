@@ -12,6 +12,7 @@ use crate::clock::{self, SharedClock};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::renewal::refresher::Refresher;
+use crate::runtime::Apps;
 use crate::serve::{ConnectionLimits, serve};
 use crate::services::Services;
 pub use crate::services::StartupError;
@@ -27,6 +28,7 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     router: Router,
     store: SharedStore,
+    apps: Arc<Apps>,
     config: Arc<Config>,
     metrics: Metrics,
     clock: SharedClock,
@@ -118,7 +120,7 @@ impl Application {
             cookie: BrowserCookie::new(config.is_https()),
             metrics: metrics.clone(),
             config: config.clone(),
-            apps,
+            apps: apps.clone(),
             store: store.clone(),
             tokens,
             proxy,
@@ -142,6 +144,7 @@ impl Application {
             metrics_listener,
             router,
             store,
+            apps,
             config,
             metrics,
             clock,
@@ -206,11 +209,11 @@ impl Application {
         let stopping = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stopped| *stopped).await;
         };
+        let metrics_router = metrics_router(&self);
         let refresher = self.refresher.map(|r| tokio::spawn(r.run(stop_rx.clone())));
         let metrics_server = self.metrics_listener.map(|listener| {
             tracing::info!(listen = ?listener.local_addr().ok(), "metrics listening on /metrics");
-            let router =
-                metrics_router(self.metrics.clone(), self.store.clone(), self.clock.clone());
+            let router = metrics_router;
             tokio::spawn(serve(
                 listener,
                 router,
@@ -250,15 +253,28 @@ impl Application {
 }
 
 /// `GET /metrics`, with the token gauges read from the store at scrape time.
-fn metrics_router(metrics: Metrics, store: SharedStore, clock: SharedClock) -> Router {
+fn metrics_router(app: &Application) -> Router {
+    let (metrics, store, apps, clock) = (
+        app.metrics.clone(),
+        app.store.clone(),
+        app.apps.clone(),
+        app.clock.clone(),
+    );
     Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (metrics, store, clock) = (metrics.clone(), store.clone(), clock.clone());
+            let (metrics, store, apps, clock) =
+                (metrics.clone(), store.clone(), apps.clone(), clock.clone());
             async move {
                 match store.count_by_status(clock.now()).await {
                     Ok(counts) => metrics.set_tokens(&counts),
                     Err(e) => tracing::warn!(error = %e, "metrics: cannot count tokens"),
+                }
+                match crate::renewal::owners::unrefreshable(&store, &apps).await {
+                    Ok(sellers) => metrics.set_unrefreshable(sellers),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "metrics: cannot count unrefreshable sellers")
+                    }
                 }
                 (
                     [(

@@ -3,6 +3,7 @@
 //! process by a lock per token, across processes by a lease in the store.
 
 mod lookup;
+pub mod owners;
 pub mod refresher;
 
 use std::collections::HashMap;

@@ -22,6 +22,7 @@ mod db;
 mod flow;
 mod maintenance;
 mod open;
+mod ownership;
 mod refresh;
 mod sqlite_thread;
 mod sqlite_writer;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 pub use cipher::{CipherError, TokenCipher};
 pub use flow::ClaimAttempt;
+pub use ownership::StoredOwner;
 pub use url::{DatabaseUrl, Engine};
 
 use codec::Codec;

@@ -249,3 +249,79 @@ async fn the_landing_page_lists_every_app_with_its_redirect_uri() {
         assert!(page.contains(expected), "{expected}");
     }
 }
+
+/// An operator moves from the single-app variables to an apps file: the sellers stored
+/// under `default` follow the app with their platform and app key and are refreshed by it;
+/// sellers no configured app can refresh are said, not skipped.
+#[tokio::test]
+async fn moving_to_an_apps_file_keeps_every_seller_refreshable() {
+    let single = spawn_app_with(&["--api-keys", API_KEY]).await;
+    platform_answers(&single, aliexpress_success("MOVE")).await;
+    Browser::new().authorize_fully(&single, "MOVE").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .and(ValidSignature {
+            api_path: "/auth/token/refresh",
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "moved-access", "expires_in": 86_400, "seller_id": "1001",
+            "code": "0", "request_id": "rr"
+        })))
+        .mount(&single.platform)
+        .await;
+    let database = single.config.database_url.expose().to_owned();
+    let platform = single.platform.uri();
+    let apps = |app_key: &str| {
+        format!(
+            r#"
+            [apps.shop]
+            platform = "aliexpress"
+            app_key = "{app_key}"
+            app_secret = "{APP_SECRET}"
+            authorize_url = "{platform}/oauth/authorize"
+            api_url = "{platform}/rest"
+            "#
+        )
+    };
+    let flags = ["--api-keys", API_KEY, "--database-url", &database];
+
+    // Another app key: nobody can refresh the seller, and /readyz says so.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stranded = spawn_apps_file(&apps("999999"), &elsewhere, &flags).await;
+    let ready = Browser::new().get(&format!("{stranded}/readyz")).await;
+    assert_eq!(ready.status(), 200);
+    assert!(
+        ready
+            .text()
+            .await
+            .unwrap()
+            .contains("1 stored sellers cannot be refreshed"),
+        "the stranded seller is counted"
+    );
+
+    // The same platform and app key under a new name: the seller moves and is renewed.
+    let data = tempfile::tempdir().unwrap();
+    let moved = spawn_apps_file(&apps(APP_KEY), &data, &flags).await;
+    let response = reqwest::Client::new()
+        .get(format!("{moved}/api/v1/tokens"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = response.json().await.unwrap();
+    assert_eq!(list[0]["app"], "shop", "{list}");
+    let refreshed = reqwest::Client::new()
+        .post(format!("{moved}/api/v1/tokens/1001/refresh"))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refreshed.status(),
+        200,
+        "{}",
+        refreshed.text().await.unwrap()
+    );
+    let ready = Browser::new().get(&format!("{moved}/readyz")).await;
+    assert_eq!(ready.text().await.unwrap(), "ready\n");
+}

@@ -307,9 +307,11 @@ pub async fn spawn_apps_file(apps: &str, data: &tempfile::TempDir, extra: &[&str
         apps_file.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
-        "--database-url",
-        &database,
     ];
+    // A database the test names replaces the folder's own.
+    if !extra.contains(&"--database-url") {
+        args.extend(["--database-url", &database]);
+    }
     args.extend(extra);
     let config =
         Config::from_settings(&Cli::try_parse_from(args).unwrap().service.settings()).unwrap();

@@ -144,8 +144,45 @@ async fn the_sqlite_database_file_is_owner_only() {
     );
 }
 
+async fn pairs_follow_their_platform_and_app_key_to_a_renamed_app(store: &Store) {
+    let r = response(r#"{"access_token":"a","seller_id":"1001"}"#);
+    let old = AppId::implicit();
+    let other = AppId::parse("other").unwrap();
+    let first = store
+        .save_authorization(owner(&old, Platform::Aliexpress, "k1"), &r, at(1))
+        .await
+        .unwrap();
+    store
+        .save_authorization(owner(&other, Platform::Lazada, "k1"), &r, at(1))
+        .await
+        .unwrap();
+    let owners = store.stored_owners().await.unwrap();
+    assert_eq!(owners.len(), 2);
+    assert_eq!(
+        (
+            owners[0].app.as_str(),
+            owners[0].platform.as_str(),
+            owners[0].pairs
+        ),
+        ("default", "aliexpress", 1)
+    );
+    let shop = AppId::parse("shop").unwrap();
+    let moved = store
+        .adopt_pairs(Platform::Aliexpress, "k1", &shop)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1, "only that platform's pairs of that key");
+    assert_eq!(store.token(first).await.unwrap().unwrap().app, shop);
+    let again = store
+        .adopt_pairs(Platform::Aliexpress, "k1", &shop)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
+
 on_each_engine!([
     reauthorizing_a_seller_updates_its_row,
     the_same_seller_under_another_app_key_or_platform_is_another_row,
-    sellers_are_found_by_any_of_their_ids_and_forgotten
+    sellers_are_found_by_any_of_their_ids_and_forgotten,
+    pairs_follow_their_platform_and_app_key_to_a_renamed_app
 ]);
