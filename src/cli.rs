@@ -516,6 +516,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// For a value clap refused: which environment variable it came from, when it did not come
+/// from the command line (`IOP_PLATFORM=aliexpres` is reported by clap as `--platform`).
+pub fn env_hint(error: &clap::Error, args: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = shown.split_whitespace().next()?.trim_start_matches("--");
+    let command = Cli::command();
+    let arg = command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long))?;
+    let variable = arg.get_env()?.to_string_lossy().into_owned();
+    let flag = format!("--{long}");
+    let on_command_line = args
+        .iter()
+        .any(|a| a == &flag || a.starts_with(&format!("{flag}=")));
+    (!on_command_line && std::env::var_os(&variable).is_some())
+        .then(|| format!("(the value came from the environment variable {variable})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

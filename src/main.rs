@@ -17,7 +17,17 @@ async fn main() -> ExitCode {
         print!("{help}");
         return ExitCode::SUCCESS;
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let hint = iop_callback::cli::env_hint(&error, &args);
+            let _ = error.print();
+            if let Some(hint) = hint {
+                eprintln!("{hint}");
+            }
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
     iop_callback::telemetry::init(cli.service.log_format);
     match iop_callback::commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -200,6 +200,9 @@ impl Application {
                 "serving app"
             );
         }
+        for warning in self.config.warnings() {
+            tracing::warn!("{warning}");
+        }
         if self.config.encryption_key.is_none() {
             tracing::warn!(
                 "tokens are stored unencrypted: set IOP_ENCRYPTION_KEY to encrypt them at rest"

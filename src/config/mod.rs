@@ -4,6 +4,7 @@ mod api_keys;
 mod apps_file;
 mod gateways;
 mod settings;
+mod warnings;
 
 pub use settings::Settings;
 

@@ -174,3 +174,28 @@ async fn another_applications_sqlite_database_or_an_empty_file_is_refused_and_le
     assert!(stderr.contains("exists and is empty"), "{stderr}");
     assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
 }
+
+/// A value clap refuses names the environment variable it came from, as well as the flag.
+#[tokio::test]
+async fn a_refused_value_from_the_environment_names_its_variable() {
+    let run = |env: Option<&'static str>, flag: Option<&'static str>| {
+        tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+            if let Some(value) = env {
+                command.env("IOP_PLATFORM", value);
+            }
+            if let Some(value) = flag {
+                command.args(["--platform", value]);
+            }
+            command.args(["tokens", "list"]).output().unwrap()
+        })
+    };
+    let from_env = refused(&run(Some("aliexpres"), None).await.unwrap());
+    assert!(from_env.contains("--platform"), "{from_env}");
+    assert!(
+        from_env.contains("the environment variable IOP_PLATFORM"),
+        "{from_env}"
+    );
+    let from_flag = refused(&run(Some("lazada"), Some("aliexpres")).await.unwrap());
+    assert!(!from_flag.contains("environment variable"), "{from_flag}");
+}
