@@ -208,6 +208,18 @@ impl SellerIdentity {
         ids
     }
 
+    /// What a search for this seller matches, lower-cased: nick, account and every id it
+    /// can be looked up by (the store keeps it beside the pair).
+    pub fn search_text(&self) -> String {
+        [self.user_nick.clone(), self.account.clone()]
+            .into_iter()
+            .flatten()
+            .chain(self.lookup_ids())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    }
+
     /// A short name for pages and logs-free summaries: nick, account or id.
     pub fn display_name(&self) -> String {
         self.user_nick

@@ -20,6 +20,7 @@ mod codec;
 mod conformance;
 mod db;
 mod flow;
+mod listing;
 mod maintenance;
 mod open;
 mod ownership;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 
 pub use cipher::{CipherError, TokenCipher};
 pub use flow::ClaimAttempt;
+pub use listing::PairFilter;
 pub use ownership::StoredOwner;
 pub use url::{DatabaseUrl, Engine};
 

@@ -13,10 +13,10 @@ static UPSERT_PAIR: Sql = Sql::new(
     "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
          refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
          last_request_id, status, created_at, updated_at, issued_at, authorized_at,
-         last_refresh_at, last_error, consecutive_failures, retry_after)
+         last_refresh_at, last_error, consecutive_failures, retry_after, search_text)
      VALUES (:app_id, :platform, :app_key, :account_key, :access_token, :refresh_token,
          :access_expires_at, :refresh_expires_at, :refreshable, :identity, :request_id,
-         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL)
+         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL, :search_text)
      ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
          app_id = excluded.app_id,
          access_token = excluded.access_token,
@@ -25,6 +25,7 @@ static UPSERT_PAIR: Sql = Sql::new(
          refresh_expires_at = excluded.refresh_expires_at,
          refreshable = excluded.refreshable,
          identity = excluded.identity,
+         search_text = excluded.search_text,
          last_request_id = excluded.last_request_id,
          status = excluded.status,
          updated_at = excluded.updated_at,
@@ -147,6 +148,7 @@ pub(super) fn save_pair(
                 ("request_id", response.request_id.as_deref().into()),
                 ("active", TokenStatus::Active.as_str().into()),
                 ("now", now.into()),
+                ("search_text", response.identity.search_text().into()),
             ],
         )?,
         Statement::new(&DELETE_LOOKUP_IDS, identity.clone())?,

@@ -30,6 +30,18 @@ impl Health {
         }
     }
 
+    pub const ALL: [Health; 4] = [
+        Health::Reauthorize,
+        Health::Failing,
+        Health::RefreshExpiring,
+        Health::Active,
+    ];
+
+    /// The inverse of `as_str`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Health::ALL.into_iter().find(|h| h.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Reauthorize => "reauthorize",

@@ -565,3 +565,84 @@ async fn an_app_that_is_not_configured_is_named_as_unknown(#[case] engine: Engin
     let (status, _) = get_json(&app, "/api/v1/tokens/1001?app=default").await;
     assert_eq!(status, 200);
 }
+
+/// Seven sellers stored straight into the service's database (`Shop 0` to `Shop 6`).
+async fn seven_sellers(app: &TestApp) {
+    let store = iop_callback::store::open(&app.config.database_url, None)
+        .await
+        .unwrap();
+    let default = iop_callback::apps::AppId::implicit();
+    for n in 0..7 {
+        let body = json!({"access_token": format!("a{n}"), "seller_id": format!("70{n}"),
+                          "user_nick": format!("Shop {n}"), "expires_in": 86_400});
+        let response =
+            iop_callback::iop::TokenResponse::from_json(body.to_string().as_bytes()).unwrap();
+        let owner = iop_callback::tokens::Owner {
+            app: &default,
+            platform: iop_callback::iop::Platform::Aliexpress,
+            app_key: APP_KEY,
+        };
+        store
+            .save_authorization(
+                owner,
+                &response,
+                iop_callback::clock::Clock::now(app.clock.as_ref()),
+            )
+            .await
+            .unwrap();
+    }
+    store.close().await;
+}
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn the_list_pages_with_a_link_and_filters_in_the_database(#[case] engine: Engine) {
+    let Some(app) = spawn_api(engine).await else {
+        return;
+    };
+    seven_sellers(&app).await;
+    let mut next = Some("/api/v1/tokens?limit=3".to_owned());
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    while let Some(path) = next.take() {
+        let response = api(&app, reqwest::Method::GET, &path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        next = response.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with(r#">; rel="next""#), "{link}");
+            link.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
+        let page: Vec<Value> = response.json().await.unwrap();
+        assert!(page.len() <= 3);
+        ids.extend(
+            page.iter()
+                .map(|s| s["seller_id"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(ids, ["700", "701", "702", "703", "704", "705", "706"]);
+
+    let (status, found) = get_json(&app, "/api/v1/tokens?q=shop%205").await;
+    assert_eq!(status, 200);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["seller_id"], "705");
+    let (_, active) = get_json(&app, "/api/v1/tokens?status=active").await;
+    assert_eq!(active.as_array().unwrap().len(), 7);
+    let (_, failing) = get_json(&app, "/api/v1/tokens?status=failing").await;
+    assert_eq!(failing.as_array().unwrap().len(), 0);
+    for bad in [
+        "?status=dead",
+        "?limit=0",
+        "?limit=1001",
+        "?limit=x",
+        "?after=nope",
+    ] {
+        let (status, body) = get_json(&app, &format!("/api/v1/tokens{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"], "bad_request");
+    }
+}

@@ -39,6 +39,7 @@ macro_rules! on_each_engine {
 
 mod admin;
 mod flow;
+mod listing;
 mod maintenance;
 mod refresh;
 mod tokens;

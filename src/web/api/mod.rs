@@ -2,6 +2,7 @@
 //! Off (every `/api/` path a 404) unless IOP_API_KEYS or IOP_API_KEYS_FILE is set.
 
 mod auth;
+mod cursor;
 mod error;
 mod openapi;
 mod proxy;
@@ -19,9 +20,11 @@ use utoipa_axum::routes;
 
 use crate::admin::AuditAction;
 use crate::apps::AppId;
+use crate::clock::EpochMs;
 use crate::config::{Grant, Grants};
 use crate::renewal::{self, SellerLookup, TokenError};
-use crate::tokens::{CurrentToken, RefreshedToken, StoredToken, TokenSummary};
+use crate::store::PairFilter;
+use crate::tokens::{CurrentToken, Health, RefreshedToken, StoredToken, TokenSummary};
 use crate::web::admin::audit::record;
 use crate::web::limits::Peer;
 use crate::web::state::AppState;
@@ -115,36 +118,104 @@ impl AppFilter {
     }
 }
 
-/// Every stored seller, without token values.
+/// The token list's query: filters, page size and where the page starts.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Only this app's sellers.
+    app: Option<String>,
+    /// Only sellers in this state: `reauthorize`, `failing`, `refresh_expiring`, `active`.
+    status: Option<String>,
+    /// Only sellers whose nick, account or one of whose ids contains this text, in any case.
+    q: Option<String>,
+    /// Sellers per page: 100 by default, at most 1,000.
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Where the page starts: taken from the previous page's `Link: <…>; rel="next"`.
+    after: Option<String>,
+}
+
+/// Sellers per page unless the caller says, and at most.
+const PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1_000;
+
+/// The stored sellers without token values, a page at a time in a stable order. The next
+/// page, if there is one, is in a `Link: <…>; rel="next"` header.
 #[utoipa::path(
     get,
     path = "/tokens",
     operation_id = "listTokens",
-    params(AppFilter),
+    params(ListQuery),
     responses(
-        (status = 200, description = "The sellers.", body = Vec<TokenSummary>),
-        (status = 400, description = "`app` is not an app name.", body = openapi::ErrorBody),
+        (status = 200, description = "One page of sellers. `Link: <…>; rel=\"next\"` names the next page while there is one: follow it to walk every seller once, also while sellers come and go.", body = Vec<TokenSummary>,
+            headers(("Link" = String, description = "The next page: `</api/v1/tokens?…&after=…>; rel=\"next\"`."))),
+        (status = 400, description = "`app`, `status`, `limit` or `after` is not valid.", body = openapi::ErrorBody),
         (status = 401, description = "Missing or wrong API key (WWW-Authenticate: Bearer).", body = openapi::ErrorBody),
+        (status = 403, description = "`app` is not granted to this key.", body = openapi::ErrorBody),
     )
 )]
 async fn list(
     State(app): State<AppState>,
     Extension(grants): Extension<Grants>,
-    Query(filter): Query<AppFilter>,
-) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    let filter = filter.parse(&app)?;
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let filter = AppFilter {
+        app: query.app.clone(),
+    }
+    .parse(&app)?;
     if let Some(only) = &filter {
         check_reach(&grants, only)?;
     }
+    let health = query
+        .status
+        .as_deref()
+        .map(|raw| {
+            Health::parse(raw).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`status` is one of reauthorize, failing, refresh_expiring, active, not `{raw}`"
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = match query.limit.as_deref() {
+        None => PAGE,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("`limit` is a number from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let after = query.after.as_deref().map(cursor::read).transpose()?;
+    let pairs_filter = PairFilter {
+        app: filter,
+        health,
+        search: query.q.clone().filter(|q| !q.trim().is_empty()),
+    };
     let now = app.clock.now_ms();
-    let tokens = app.store.list_pairs(filter.as_ref()).await?;
-    Ok(Json(
-        tokens
-            .iter()
-            .filter(|t| grants.reaches(&t.app))
-            .map(|t| TokenSummary::new(t, now))
-            .collect(),
-    ))
+    // One more than the page, to know whether another follows.
+    let mut pairs = app
+        .store
+        .page_pairs(&pairs_filter, after, limit + 1, EpochMs::new(now))
+        .await?;
+    let more = pairs.len() > limit as usize;
+    pairs.truncate(limit as usize);
+    let summaries: Vec<TokenSummary> = pairs
+        .iter()
+        .filter(|t| grants.reaches(&t.app))
+        .map(|t| TokenSummary::new(t, now))
+        .collect();
+    let mut response = Json(summaries).into_response();
+    if let (true, Some(last)) = (more, pairs.last()) {
+        let link = cursor::next_link(&query, limit, last.id);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 /// The seller's working access token; refreshed first when due or expired.
