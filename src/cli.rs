@@ -188,12 +188,18 @@ pub enum StoreCommand {
 pub enum TokensCommand {
     /// Every stored seller: status and when its tokens expire.
     List {
-        /// JSON for scripts instead of a table.
+        /// JSON for scripts instead of a table: one array.
         #[arg(long)]
         json: bool,
+        /// One JSON object per line, for pipes (wins over --json).
+        #[arg(long)]
+        jsonl: bool,
         /// Only this app's sellers.
         #[arg(long)]
         app: Option<String>,
+        /// At most this many sellers (all by default).
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// One seller in detail; the access token only with --reveal.
     Show {

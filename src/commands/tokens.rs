@@ -1,6 +1,8 @@
 //! `iop-callback tokens ...`: the stored sellers, for a person at a terminal (a table) or
 //! a script (`--json`). Data goes to stdout, errors to stderr.
 
+use std::io::Write;
+
 use secrecy::ExposeSecret;
 
 use super::CommandError;
@@ -10,12 +12,29 @@ use crate::cli::{SellerArg, TokensCommand};
 use crate::clock;
 use crate::renewal::{self, SellerLookup};
 use crate::services::Services;
+use crate::store::PairFilter;
 use crate::tokens::{Health, SellerDetails, TokenSummary};
 use crate::tokens::{Pair, StoredToken};
 
 pub(super) async fn run(services: Services, command: TokensCommand) -> Result<(), CommandError> {
     let result = match command {
-        TokensCommand::List { json, app } => list(&services, json, app.as_deref()).await,
+        TokensCommand::List {
+            json,
+            jsonl,
+            app,
+            limit,
+        } => {
+            let format = match (json, jsonl) {
+                (_, true) => Format::JsonLines,
+                (true, false) => Format::Json,
+                _ => Format::Table,
+            };
+            match list(&services, format, app.as_deref(), limit).await {
+                // `tokens list --jsonl | head`: the reader has what it wanted.
+                Err(CommandError::Serve(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other,
+            }
+        }
         TokensCommand::Show {
             seller,
             json,
@@ -35,29 +54,81 @@ fn app_filter(services: &Services, raw: Option<&str>) -> Result<Option<AppId>, C
         .transpose()
 }
 
-async fn list(services: &Services, json: bool, app: Option<&str>) -> Result<(), CommandError> {
+/// How `tokens list` prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    /// One JSON array, written as the pages come.
+    Json,
+    /// One JSON object per line, for pipes.
+    JsonLines,
+}
+
+/// Sellers read and printed a page at a time, so that a store of any size lists in
+/// constant memory and the first lines come at once.
+const PAGE: u32 = 500;
+
+async fn list(
+    services: &Services,
+    format: Format,
+    app: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(), CommandError> {
     let now = services.tokens.now_ms();
-    let tokens = services
-        .store
-        .list_pairs(app_filter(services, app)?.as_ref())
-        .await?;
-    if json {
-        let summaries: Vec<TokenSummary> =
-            tokens.iter().map(|t| TokenSummary::new(t, now)).collect();
-        print_json(&summaries);
-    } else if tokens.is_empty() {
-        println!(
+    let filter = PairFilter {
+        app: app_filter(services, app)?,
+        ..PairFilter::default()
+    };
+    let mut left = limit.unwrap_or(usize::MAX);
+    let (mut after, mut printed) = (None, 0_usize);
+    let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        write!(out, "[")?;
+    }
+    while left > 0 {
+        let size = u32::try_from(left).unwrap_or(PAGE).min(PAGE);
+        let page = services
+            .store
+            .page_pairs(&filter, after, size, clock::EpochMs::new(now))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        match format {
+            Format::Table => write!(out, "{}", table(&page, now, printed == 0))?,
+            Format::Json | Format::JsonLines => {
+                for pair in &page {
+                    let summary = serde_json::to_string(&TokenSummary::new(pair, now))
+                        .map_err(|e| CommandError::Usage(format!("cannot write JSON: {e}")))?;
+                    match format {
+                        Format::Json if printed > 0 => write!(out, ",\n{summary}")?,
+                        Format::Json => write!(out, "\n{summary}")?,
+                        _ => writeln!(out, "{summary}")?,
+                    }
+                    printed += 1;
+                }
+            }
+        }
+        if format == Format::Table {
+            printed += page.len();
+        }
+        left = left.saturating_sub(page.len());
+        out.flush()?;
+    }
+    match format {
+        Format::Json => writeln!(out, "\n]")?,
+        Format::Table if printed == 0 => writeln!(
+            out,
             "No sellers yet: open {}/ and click \"Authorize a seller\".",
             services.config.public_url.as_str().trim_end_matches('/')
-        );
-    } else {
-        print!("{}", table(&tokens, now));
+        )?,
+        _ => {}
     }
     Ok(())
 }
 
-/// The listing for people: one line per seller, in aligned columns.
-fn table(tokens: &[Pair], now: i64) -> String {
+/// The listing for people: one line per seller, in columns aligned within each page (the
+/// header on the first).
+fn table(tokens: &[Pair], now: i64, header: bool) -> String {
     let expiry = |at: Option<i64>| at.map_or("never".to_owned(), |at| clock::remaining(at, now));
     let mut rows = vec![[
         "SELLER".to_owned(),
@@ -81,7 +152,7 @@ fn table(tokens: &[Pair], now: i64) -> String {
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in rows {
+    for row in rows.into_iter().skip(usize::from(!header)) {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)

@@ -433,3 +433,64 @@ async fn commands_about_stored_sellers_never_create_a_database() {
         assert!(!file.exists(), "{command:?} created {}", file.display());
     }
 }
+
+/// `tokens list` reads and prints a page at a time: over a thousand sellers come out in
+/// every format, and `--limit` stops early.
+#[tokio::test]
+async fn tokens_list_streams_every_seller_in_pages() {
+    let cli = Cli::against(
+        "http://127.0.0.1:9/rest",
+        "http://127.0.0.1:9/auth",
+        "123",
+        "s",
+    );
+    let url = iop_callback::store::DatabaseUrl::parse(&cli.database_url()).unwrap();
+    let store = iop_callback::store::open(&url, None).await.unwrap();
+    let default = iop_callback::apps::AppId::implicit();
+    let saves = (0..1_100).map(|n| {
+        let (store, default) = (&store, &default);
+        async move {
+            let body = format!(r#"{{"access_token":"a{n}","seller_id":"{n}","expires_in":86400}}"#);
+            let response = iop_callback::iop::TokenResponse::from_json(body.as_bytes()).unwrap();
+            let owner = iop_callback::tokens::Owner {
+                app: default,
+                platform: iop_callback::iop::Platform::Aliexpress,
+                app_key: "123",
+            };
+            store
+                .save_authorization(owner, &response, iop_callback::clock::EpochMs::new(1))
+                .await
+                .unwrap();
+        }
+    });
+    futures_util::future::join_all(saves).await;
+    store.close().await;
+
+    let lines = cli.stdout(&["tokens", "list", "--jsonl"]).await;
+    let sellers: Vec<Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(sellers.len(), 1_100);
+    let mut ids: Vec<&str> = sellers
+        .iter()
+        .map(|s| s["seller_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1_100, "each seller once");
+    let array: Vec<Value> =
+        serde_json::from_str(&cli.stdout(&["tokens", "list", "--json"]).await).unwrap();
+    assert_eq!(array.len(), 1_100);
+    let table = cli.stdout(&["tokens", "list"]).await;
+    assert_eq!(
+        table.lines().count(),
+        1_101,
+        "a header and a line per seller"
+    );
+    assert_eq!(table.lines().filter(|l| l.starts_with("SELLER")).count(), 1);
+    let some = cli
+        .stdout(&["tokens", "list", "--jsonl", "--limit", "3"])
+        .await;
+    assert_eq!(some.lines().count(), 3);
+}
