@@ -130,7 +130,7 @@ fn sandbox_gateways(platform: Platform, base: &str) -> crate::config::Gateways {
     match platform {
         Platform::Aliexpress => gateways.any = Some(url(base)),
         Platform::Lazada => {
-            for country in ["sg", "my", "th", "vn", "ph", "id"] {
+            for country in crate::iop::platform::LAZADA_SITES {
                 gateways
                     .by_country
                     .insert(country.to_owned(), url(&format!("{base}/{country}")));

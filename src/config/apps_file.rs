@@ -23,6 +23,7 @@ use serde::Deserialize;
 use super::{AppConfig, ConfigError, Gateways, parse_base_url_for, parse_url_for};
 use crate::apps::AppId;
 use crate::iop::Platform;
+use crate::iop::platform::LAZADA_SITES;
 
 const VARIABLE: &str = "IOP_APPS_FILE";
 
@@ -202,7 +203,7 @@ fn gateways(
     let mut roots = BTreeMap::new();
     for (country, raw) in by_country {
         let country = country.trim().to_ascii_lowercase();
-        if !LAZADA_COUNTRIES.contains(&country.as_str()) || country == "cb" {
+        if !LAZADA_SITES.contains(&country.as_str()) {
             return Err(field(
                 "business_api_urls",
                 format!("`{country}` is not a Lazada country (sg, my, th, vn, ph, id)"),

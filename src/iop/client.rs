@@ -161,7 +161,7 @@ impl IopClient {
             &params,
             self.clock.now_ms(),
         );
-        let mut response = self
+        let response = self
             .http
             .post(format!("{}{}", self.api_url, api_path))
             .header(
@@ -173,13 +173,12 @@ impl IopClient {
             .await
             .map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(IopError::InvalidBody("the answer is too large".into()));
+        let body = match self.read_body(response, MAX_BODY_BYTES).await {
+            Err(IopError::TooLarge { .. }) => {
+                Err(IopError::InvalidBody("the answer is too large".into()))
             }
-            body.extend_from_slice(&chunk);
-        }
+            other => other,
+        }?;
         Ok(RawAnswer { status, body })
     }
 
@@ -232,18 +231,10 @@ impl IopClient {
             }
             self.http.post(url).multipart(form)
         };
-        let mut response = request.send().await.map_err(|e| self.classify(e))?;
+        let response = request.send().await.map_err(|e| self.classify(e))?;
         let status = response.status().as_u16();
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
-            if body.len() + chunk.len() > MAX_PASSED_BYTES {
-                return Err(IopError::TooLarge {
-                    limit: MAX_PASSED_BYTES,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = self.read_body(response, MAX_PASSED_BYTES).await?;
         let head = AnswerHead::read(&body);
         Ok(PassedAnswer {
             status,
@@ -251,6 +242,22 @@ impl IopClient {
             body: body.into(),
             head,
         })
+    }
+
+    /// The answer's body, at most `limit` bytes (`TooLarge` past it, without reading on).
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, IopError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(IopError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn classify(&self, error: reqwest::Error) -> IopError {

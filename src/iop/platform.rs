@@ -68,6 +68,10 @@ impl Platform {
     }
 }
 
+/// The Lazada sites a call or a seller can be sent to. `cb` (cross-border) is a kind of
+/// seller, not a site: such a seller sells on several of these.
+pub const LAZADA_SITES: [&str; 6] = ["sg", "my", "th", "vn", "ph", "id"];
+
 /// A Lazada site code's name (`cb`: cross-border sellers, who sell into several sites).
 pub fn lazada_country_name(code: &str) -> &'static str {
     match code {

@@ -5,13 +5,10 @@ use crate::apps::AppId;
 use crate::iop::Platform;
 use crate::iop::business::BusinessApi;
 use crate::iop::client::FilePart;
-use crate::iop::platform::lazada_country_name;
+use crate::iop::platform::{LAZADA_SITES, lazada_country_name};
 use crate::tokens::StoredToken;
 
 use super::ProxyError;
-
-/// The countries a Lazada call can go to (not `cb`, which is a kind of seller).
-const LAZADA_SITES: [&str; 6] = ["sg", "my", "th", "vn", "ph", "id"];
 
 /// One business call a caller asked for.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use super::statement::{Sql, Statement};
 use super::{Store, StoreError};
 use crate::apps::AppId;
 use crate::clock::EpochMs;
-use crate::tokens::{Health, Pair, TokenId, TokenStatus};
+use crate::tokens::{EXPIRING_WINDOW_MS, Health, Pair, TokenId, TokenStatus};
 
 /// `Health::of` in SQL: the same order of tests, and `refresh_expiring`'s window (a week, or
 /// a quarter of the refresh token's life when that is shorter).
@@ -57,7 +57,6 @@ impl Store {
         limit: u32,
         now: EpochMs,
     ) -> Result<Vec<Pair>, StoreError> {
-        const WEEK_MS: i64 = 7 * 86_400_000;
         let pattern = filter.search.as_deref().map(like_pattern);
         let rows: Vec<PairRow> = self
             .db
@@ -70,7 +69,7 @@ impl Store {
                     ("health", filter.health.map(Health::as_str).into()),
                     ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
                     ("now", now.into()),
-                    ("week", WEEK_MS.into()),
+                    ("week", EXPIRING_WINDOW_MS.into()),
                     ("limit", i64::from(limit).into()),
                 ],
             )?)

@@ -10,5 +10,5 @@ mod views;
 
 pub use health::Health;
 pub use pair::{Owner, Pair, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
-pub use policy::{RefreshBefore, backoff, refresh_expiring};
+pub use policy::{EXPIRING_WINDOW_MS, RefreshBefore, backoff, refresh_expiring};
 pub use views::{CurrentToken, RefreshedToken, SellerDetails, TokenSummary};

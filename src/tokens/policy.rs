@@ -77,15 +77,17 @@ pub fn backoff(failures: u32, jitter: f64) -> Duration {
     delay.mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
+/// How long before its end a refresh token counts as expiring at most (a week).
+pub const EXPIRING_WINDOW_MS: i64 = 7 * 86_400_000;
+
 /// A refresh token that itself dies soon: only the seller can renew it, by authorizing
 /// again. Soon is within 7 days, or within a quarter of its life when that is shorter
 /// (a two-day test token is not "expiring" the moment it is issued).
 pub fn refresh_expiring(authorized_at: i64, refresh_expires_at: Option<i64>, now: i64) -> bool {
-    const WEEK_MS: i64 = 7 * 86_400_000;
     let Some(expires) = refresh_expires_at else {
         return false;
     };
-    let window = WEEK_MS.min(expires.saturating_sub(authorized_at) / 4);
+    let window = EXPIRING_WINDOW_MS.min(expires.saturating_sub(authorized_at) / 4);
     expires.saturating_sub(now) <= window
 }
 
