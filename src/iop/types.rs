@@ -4,11 +4,25 @@
 //! or set them to null, and add fields over time. Parsing goes through a JSON object and
 //! reads each field we know with a forgiving accessor instead of a strict derive.
 
+use std::collections::BTreeSet;
+
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{IopError, PlatformError};
+
+/// A search term is cut to this many bytes: nobody types more to find a seller.
+pub const MAX_TERM: usize = 64;
+
+/// `text`, cut at a character boundary to at most `max` bytes.
+fn truncated(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// A successful answer of `/auth/token/create` or `/auth/token/refresh`.
 pub struct TokenResponse {
@@ -208,16 +222,35 @@ impl SellerIdentity {
         ids
     }
 
-    /// What a search for this seller matches, lower-cased: nick, account and every id it
-    /// can be looked up by (the store keeps it beside the pair).
-    pub fn search_text(&self) -> String {
-        [self.user_nick.clone(), self.account.clone()]
-            .into_iter()
-            .flatten()
+    /// The words a search finds this seller by, lower-cased: each word of the nick, the
+    /// account, every id it can be looked up by and each country, whole and cut at
+    /// punctuation (`demo-store@example.com` is also `demo`, `store`, `example`, `com`).
+    /// The store keeps them beside the pair; a search matches their beginnings.
+    pub fn search_terms(&self) -> BTreeSet<String> {
+        let countries = self
+            .country_user_info
+            .iter()
+            .filter_map(|c| c.country.as_deref())
+            .chain(self.country.as_deref());
+        let words = self
+            .user_nick
+            .iter()
+            .chain(&self.account)
+            .flat_map(|text| text.split_whitespace())
+            .map(str::to_owned)
             .chain(self.lookup_ids())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
+            .chain(countries.map(str::to_owned));
+        let mut terms = BTreeSet::new();
+        for word in words {
+            let word = word.to_lowercase();
+            terms.extend(
+                word.split(|c: char| !c.is_alphanumeric())
+                    .filter(|piece| !piece.is_empty() && piece.len() < word.len())
+                    .map(|piece| truncated(piece, MAX_TERM)),
+            );
+            terms.insert(truncated(&word, MAX_TERM));
+        }
+        terms
     }
 
     /// A short name for pages and logs-free summaries: nick, account or id.

@@ -4,8 +4,9 @@
 //!
 //! `Store` is one type for both engines, its methods split by concern: `tokens` (the
 //! pairs), `refresh` (due pairs, failures, leases), `flow` (claims, result grants, the
-//! exchange), `admin` (the console's sessions, sign-in throttle and audit log) and
-//! `maintenance` (the key check, encrypting, rotating keys, backups, readiness). Rows of
+//! exchange), `admin` (the console's sessions, sign-in throttle and audit log),
+//! `maintenance` (the key check, encrypting, rotating keys, backups, readiness), and the
+//! lists: `listing` (pages by id), `urgency` (the console's order) and `search`. Rows of
 //! `tokens` are read and sealed by `codec`. Every statement is written once, with named
 //! parameters (`statement`), and runs through `db`: reads through the sqlx pool, writes on
 //! SQLite through one writer thread that commits them in batches (`sqlite_writer`; every
@@ -25,6 +26,7 @@ mod maintenance;
 mod open;
 mod ownership;
 mod refresh;
+mod search;
 mod sqlite_thread;
 mod sqlite_writer;
 mod statement;
@@ -32,6 +34,7 @@ mod sweep;
 #[doc(hidden)]
 pub mod test_database;
 mod tokens;
+mod urgency;
 mod url;
 
 use std::sync::Arc;
@@ -40,6 +43,7 @@ pub use cipher::{CipherError, TokenCipher};
 pub use flow::ClaimAttempt;
 pub use listing::PairFilter;
 pub use ownership::StoredOwner;
+pub use urgency::{Place, Toward, UrgencyFilter, UrgencyPage};
 pub use url::{DatabaseUrl, Engine};
 
 use codec::Codec;
@@ -125,6 +129,7 @@ impl Store {
     pub async fn open(url: &DatabaseUrl, cipher: Option<TokenCipher>) -> Result<Self, StoreError> {
         let store = Self::open_unchecked(url, cipher).await?;
         store.check_key().await?;
+        store.index_search_terms().await?;
         Ok(store)
     }
 

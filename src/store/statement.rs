@@ -190,9 +190,9 @@ impl std::fmt::Debug for Compiled {
 
 impl Statement {
     /// `sql` with the values of its named parameters, in any order.
-    pub(super) fn new<const N: usize>(
+    pub(super) fn new(
         sql: &'static Sql,
-        named: [(&'static str, Value); N],
+        named: impl IntoIterator<Item = (&'static str, Value)>,
     ) -> Result<Self, StoreError> {
         let compiled = sql.compiled()?;
         let mut named: Vec<Option<(&str, Value)>> = named.into_iter().map(Some).collect();

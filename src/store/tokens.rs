@@ -1,22 +1,22 @@
-//! The `tokens` table and its lookup ids (`token_sellers`): storing a seller's pair,
+//! The `tokens` table, its lookup ids (`token_sellers`) and search terms (`search.rs`): storing a seller's pair,
 //! reading, finding and forgetting pairs, and counting them.
 
-use super::codec::{PairRow, TokenRow, app_id, pair_columns, token_columns};
+use super::codec::{TokenRow, app_id, token_columns};
 use super::statement::{Sql, Statement, Value};
 use super::{Store, StoreError};
 use crate::clock::EpochMs;
 use crate::iop::TokenResponse;
-use crate::tokens::{Owner, Pair, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
+use crate::tokens::{Owner, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
 
 /// A new pair, or the seller's pair of this app replaced; returns its id.
 static UPSERT_PAIR: Sql = Sql::new(
     "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
          refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
          last_request_id, status, created_at, updated_at, issued_at, authorized_at,
-         last_refresh_at, last_error, consecutive_failures, retry_after, search_text)
+         last_refresh_at, last_error, consecutive_failures, retry_after)
      VALUES (:app_id, :platform, :app_key, :account_key, :access_token, :refresh_token,
          :access_expires_at, :refresh_expires_at, :refreshable, :identity, :request_id,
-         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL, :search_text)
+         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL)
      ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
          app_id = excluded.app_id,
          access_token = excluded.access_token,
@@ -25,7 +25,6 @@ static UPSERT_PAIR: Sql = Sql::new(
          refresh_expires_at = excluded.refresh_expires_at,
          refreshable = excluded.refreshable,
          identity = excluded.identity,
-         search_text = excluded.search_text,
          last_request_id = excluded.last_request_id,
          status = excluded.status,
          updated_at = excluded.updated_at,
@@ -63,12 +62,6 @@ static TOKEN: Sql = Sql::new(concat!(
     "SELECT ",
     token_columns!(),
     " FROM tokens WHERE id = :id"
-));
-
-static PAIRS: Sql = Sql::new(concat!(
-    "SELECT ",
-    pair_columns!(),
-    " FROM tokens WHERE :app IS NULL OR app_id = :app ORDER BY app_id, id"
 ));
 
 static FIND_SELLER: Sql = Sql::new(concat!(
@@ -148,11 +141,15 @@ pub(super) fn save_pair(
                 ("request_id", response.request_id.as_deref().into()),
                 ("active", TokenStatus::Active.as_str().into()),
                 ("now", now.into()),
-                ("search_text", response.identity.search_text().into()),
             ],
         )?,
         Statement::new(&DELETE_LOOKUP_IDS, identity.clone())?,
     ];
+    statements.extend(super::search::replace_terms(
+        owner.app.as_str(),
+        &response.identity,
+        &identity,
+    )?);
     for seller_key in response.identity.lookup_ids() {
         let [platform, app_key, account] = identity.clone();
         statements.push(Statement::new(
@@ -202,21 +199,6 @@ impl Store {
             .fetch_optional(Statement::new(&TOKEN, [("id", id.get().into())])?)
             .await?;
         row.map(|row| self.codec.token(row)).transpose()
-    }
-
-    /// Every pair, of one app or of all, ordered by app and id; without their tokens.
-    pub async fn list_pairs(
-        &self,
-        app: Option<&crate::apps::AppId>,
-    ) -> Result<Vec<Pair>, StoreError> {
-        let rows: Vec<PairRow> = self
-            .db
-            .fetch_all(Statement::new(
-                &PAIRS,
-                [("app", app.map(|a| a.as_str()).into())],
-            )?)
-            .await?;
-        rows.into_iter().map(Pair::try_from).collect()
     }
 
     /// The pairs whose seller has this seller id or user id (a Lazada country's too).

@@ -715,6 +715,118 @@ async fn sellers_needing_attention_come_first_and_the_filter_narrows(engine: Eng
     );
 }
 
+/// The `href` of the element with this id, unescaped, if the page has it.
+fn link_of(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!(r#"id="{id}""#))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..];
+    let href = tag.split(r#"href=""#).nth(1)?;
+    Some(
+        href[..href.find('"')?]
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/"),
+    )
+}
+
+/// The seller ids of a sellers page, in the order shown.
+fn listed(html: &str) -> Vec<String> {
+    html.split(r#"class="seller-link">"#)
+        .skip(1)
+        .map(|rest| rest[..rest.find('<').unwrap()].to_owned())
+        .collect()
+}
+
+#[apply(each_engine)]
+#[tokio::test]
+async fn the_sellers_list_pages_both_ways_counts_by_state_and_searches(engine: Engine) {
+    let Some(app) = spawn_console(engine, &["--exchange-limit", "off"]).await else {
+        return;
+    };
+    // 110 sellers; every tenth authorized 24 days before the rest with a 30-day refresh
+    // token, so expiring within the week.
+    for n in 0..110 {
+        if n % 10 == 0 {
+            authorize(
+                &app,
+                seller_answer("E", &format!("{}", 5000 + n), "aging-shop", 30),
+            )
+            .await;
+        }
+    }
+    app.clock.advance(Duration::from_secs(24 * 86_400));
+    for n in 0..110 {
+        if n % 10 != 0 {
+            let nick = format!("shop-{n}");
+            authorize(
+                &app,
+                seller_answer("F", &format!("{}", 5000 + n), &nick, 60),
+            )
+            .await;
+        }
+    }
+    let console = Console::new(&app);
+    console.sign_in().await;
+
+    let first = console.page("/admin").await;
+    assert!(first.contains("110 authorized"), "{first}");
+    assert!(first.contains("11 need attention"), "{first}");
+    assert!(
+        link_of(&first, "previous-page").is_none(),
+        "nothing before the first page"
+    );
+    let mut seen = listed(&first);
+    assert_eq!(seen.len(), 50);
+    assert!(
+        seen[..11]
+            .iter()
+            .all(|id| (id.parse::<u32>().unwrap() - 5000) % 10 == 0),
+        "the expiring ones first: {seen:?}"
+    );
+    let mut page = first.clone();
+    let mut pages = vec![first.clone()];
+    while let Some(next) = link_of(&page, "next-page") {
+        page = console.page(&next).await;
+        seen.extend(listed(&page));
+        pages.push(page.clone());
+    }
+    assert_eq!(pages.len(), 3, "50, 50 and 10");
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (110, 110), "every seller once");
+
+    // Back from the last page, the same pages.
+    let mut back = pages.pop().unwrap();
+    while let Some(previous) = link_of(&back, "previous-page") {
+        back = console.page(&previous).await;
+        assert_eq!(listed(&back), listed(&pages.pop().unwrap()));
+    }
+    assert!(pages.is_empty(), "back to the first page");
+
+    // The count of a state is a link to its sellers.
+    let expiring = first
+        .split("state-count")
+        .find(|part| part.contains("Refresh expiring"))
+        .unwrap();
+    assert!(
+        expiring.contains("</span> 11</a>") || expiring.contains(" 11</a>"),
+        "{expiring}"
+    );
+    let only = console.page("/admin?status=refresh_expiring").await;
+    assert_eq!(listed(&only).len(), 11);
+    assert!(only.contains("All states"));
+
+    // The search runs in the database: an id prefix, a word of the nick.
+    let by_prefix = listed(&console.page("/admin?q=510").await);
+    let expected: Vec<String> = (5100..5110).map(|id| id.to_string()).collect();
+    assert_eq!(
+        by_prefix, expected,
+        "the expiring 5100 first, then by expiry and age"
+    );
+    let by_nick = listed(&console.page("/admin?q=SHOP-11").await);
+    assert_eq!(by_nick, ["5011"], "a nick, ignoring case");
+    let aging = listed(&console.page("/admin?q=aging&status=refresh_expiring").await);
+    assert_eq!(aging.len(), 11);
+}
+
 #[tokio::test]
 async fn the_audit_log_is_paged_newest_first() {
     let app = spawn_console(Engine::Sqlite, &[]).await.unwrap();

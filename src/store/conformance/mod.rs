@@ -4,6 +4,7 @@
 
 pub(super) use secrecy::ExposeSecret;
 
+pub(super) use super::listing::PairFilter;
 pub(super) use super::*;
 pub(super) use crate::apps::AppId;
 pub(super) use crate::flow::{BrowserId, ClaimRecord, ClaimStage, ResultGrant, ResultId};
@@ -43,6 +44,7 @@ mod listing;
 mod maintenance;
 mod refresh;
 mod tokens;
+mod urgency;
 
 pub(super) const T0: i64 = 1_700_000_000_000;
 
@@ -61,6 +63,18 @@ pub(super) fn owner<'a>(app: &'a AppId, platform: Platform, app_key: &'a str) ->
         platform,
         app_key,
     }
+}
+
+/// The first thousand pairs, of one app or of all, in id order.
+pub(super) async fn pairs(store: &Store, app: Option<&AppId>) -> Vec<crate::tokens::Pair> {
+    let filter = PairFilter {
+        app: app.cloned(),
+        ..PairFilter::default()
+    };
+    store
+        .page_pairs(&filter, None, 1_000, at(T0))
+        .await
+        .unwrap()
 }
 
 pub(super) async fn save(store: &Store, app_key: &str, body: &str, now: i64) -> TokenId {

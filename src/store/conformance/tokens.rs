@@ -86,20 +86,13 @@ async fn sellers_are_found_by_any_of_their_ids_and_forgotten(store: &Store) {
         store.find_seller("s@x").await.unwrap().is_empty(),
         "not by account"
     );
-    assert_eq!(store.list_pairs(None).await.unwrap().len(), 2);
+    assert_eq!(pairs(store, None).await.len(), 2);
     let test_app = AppId::parse("lzd-test").unwrap();
-    assert!(store.list_pairs(Some(&test_app)).await.unwrap().is_empty());
+    assert!(pairs(store, Some(&test_app)).await.is_empty());
     assert!(store.delete_token(id).await.unwrap());
     assert!(!store.delete_token(id).await.unwrap());
     assert!(store.find_seller("SG1").await.unwrap().is_empty());
-    assert_eq!(
-        store
-            .list_pairs(Some(&AppId::implicit()))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(pairs(store, Some(&AppId::implicit())).await.len(), 1);
 }
 
 #[tokio::test]

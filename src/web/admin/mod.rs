@@ -8,6 +8,7 @@ pub mod console;
 mod forms;
 mod login;
 mod operator;
+mod paging;
 mod sellers;
 mod views;
 

@@ -1,4 +1,4 @@
-//! `/admin` (every seller, most urgent first) and `/admin/sellers/{id}` (one seller, with
+//! `/admin` (sellers a page at a time, most urgent first) and `/admin/sellers/{id}` (one seller, with
 //! reveal, refresh and delete).
 
 use axum::body::Bytes;
@@ -8,17 +8,18 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use super::audit::record;
 use super::forms::{check_csrf, query_field};
 use super::operator::Operator;
-use super::views::{ConfirmDeletePage, Nav, Notice, SellerPage, SellerRow, SellersPage};
+use super::paging::{ListRequest, PAGE};
+use super::views::{
+    ConfirmDeletePage, Nav, Notice, SellerPage, SellerRow, SellersPage, StateCounts,
+};
 use crate::admin::AuditAction;
+use crate::clock::EpochMs;
 use crate::renewal::TokenError;
-use crate::tokens::Health;
+use crate::store::{Place, Toward, UrgencyFilter};
 use crate::tokens::{Pair, StoredToken, TokenId};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::views::render;
-
-/// A filter longer than this matches nothing anyway.
-const MAX_FILTER: usize = 100;
 
 fn nav(operator: &Operator) -> Nav {
     Nav {
@@ -31,44 +32,43 @@ fn notice(query: Option<&str>) -> Option<Notice> {
     query_field(query, "notice").and_then(|raw| Notice::parse(&raw))
 }
 
-/// `GET /admin?q=`: what needs attention first (by status, then the soonest expiry).
+/// `GET /admin?q=&status=&after=|before=`: a page of sellers, what needs attention first
+/// (by state, then the soonest expiry), read and counted by the database.
 pub(super) async fn list(
     operator: Operator,
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Html<String>, AppError> {
-    let filter: String = query_field(query.as_deref(), "q")
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(MAX_FILTER)
-        .collect();
+    let request = ListRequest::read(query.as_deref());
     let now = app.clock.now_ms();
-    let mut tokens = app.store.list_pairs(None).await?;
-    tokens.sort_by_key(|t| {
-        (
-            Health::of(t, now),
-            t.access_expires_at.unwrap_or(i64::MAX),
-            t.id,
-        )
-    });
-    let attention = tokens
-        .iter()
-        .filter(|t| Health::of(t, now) != Health::Active)
-        .count();
-    let needle = filter.to_lowercase();
-    let rows = tokens
-        .iter()
-        .filter(|t| needle.is_empty() || haystack(t, now).contains(&needle))
-        .map(|t| SellerRow::new(t, now))
-        .collect();
+    let counts = app.store.health_counts(EpochMs::new(now)).await?;
+    let filter = UrgencyFilter {
+        health: request.health,
+        search: Some(request.search.clone()),
+    };
+    let (from, toward) = request
+        .from
+        .map_or((None, Toward::Later), |(place, toward)| {
+            (Some(place), toward)
+        });
+    let page = app
+        .store
+        .urgency_page(&filter, from, toward, PAGE, EpochMs::new(now))
+        .await?;
+    let place = |pair: Option<&Pair>| pair.map(|pair| Place::of(pair, now));
+    let (previous, next) = request.neighbours(
+        place(page.pairs.first()),
+        place(page.pairs.last()),
+        page.more,
+    );
     render(&SellersPage {
         layout: app.layout,
         nav: nav(&operator),
-        filter,
-        rows,
-        total: tokens.len(),
-        attention,
+        rows: page.pairs.iter().map(|t| SellerRow::new(t, now)).collect(),
+        counts: StateCounts::new(&counts, &request),
+        filter: request.search,
+        previous,
+        next,
         notice: notice(query.as_deref()),
         authorize_links: app
             .config
@@ -77,38 +77,6 @@ pub(super) async fn list(
             .map(|a| (a.id.to_string(), app.config.authorize_link(&a.id)))
             .collect(),
     })
-}
-
-/// Everything the filter matches against, in lower case.
-fn haystack(token: &Pair, now: i64) -> String {
-    let id = &token.identity;
-    let mut words: Vec<&str> = vec![
-        token.app.as_str(),
-        token.platform.as_str(),
-        token.platform.display_name(),
-        Health::of(token, now).as_str(),
-    ];
-    words.extend(
-        [
-            &id.seller_id,
-            &id.user_id,
-            &id.user_nick,
-            &id.account,
-            &id.country,
-        ]
-        .into_iter()
-        .flatten()
-        .map(String::as_str),
-    );
-    for country in &id.country_user_info {
-        words.extend(
-            [&country.country, &country.seller_id, &country.user_id]
-                .into_iter()
-                .flatten()
-                .map(String::as_str),
-        );
-    }
-    words.join(" ").to_lowercase()
 }
 
 /// The pair `/admin/sellers/{id}` names; anything else is 404.

@@ -3,6 +3,7 @@
 use askama::Template;
 use secrecy::ExposeSecret;
 
+use super::paging::ListRequest;
 use crate::admin::AuditEntry;
 use crate::clock;
 use crate::tokens::{Health, Pair, StoredToken, TokenId};
@@ -32,11 +33,13 @@ pub(super) struct LoginPage {
 pub(super) struct SellersPage {
     pub(super) layout: Layout,
     pub(super) nav: Nav,
+    /// The search as typed.
     pub(super) filter: String,
     pub(super) rows: Vec<SellerRow>,
-    /// Sellers stored in all, and how many of them need attention.
-    pub(super) total: usize,
-    pub(super) attention: usize,
+    pub(super) counts: StateCounts,
+    /// The pages beside this one, if any.
+    pub(super) previous: Option<String>,
+    pub(super) next: Option<String>,
     pub(super) notice: Option<Notice>,
     /// Where a first seller can be sent to authorize, per app.
     pub(super) authorize_links: Vec<(String, String)>,
@@ -105,6 +108,51 @@ impl Badge {
             Health::Active => ("ok", "Active"),
         };
         Badge { class, label }
+    }
+}
+
+/// The sellers stored in all and in each state, each state a link that lists only it.
+pub(super) struct StateCounts {
+    pub(super) total: i64,
+    pub(super) attention: i64,
+    pub(super) states: Vec<StateCount>,
+    /// Whether the list shows one state only (with a link back to all).
+    pub(super) filtered: bool,
+    pub(super) all_link: String,
+}
+
+pub(super) struct StateCount {
+    pub(super) badge: Badge,
+    pub(super) count: i64,
+    pub(super) link: String,
+    pub(super) selected: bool,
+}
+
+impl StateCounts {
+    pub(super) fn new(counts: &[(Health, i64)], request: &ListRequest) -> Self {
+        let states: Vec<StateCount> = Health::ALL
+            .into_iter()
+            .filter_map(|health| {
+                let count = counts.iter().find(|(h, _)| *h == health)?.1;
+                Some(StateCount {
+                    badge: Badge::of(health),
+                    count,
+                    link: request.filter_link(Some(health)),
+                    selected: request.health == Some(health),
+                })
+            })
+            .collect();
+        StateCounts {
+            total: counts.iter().map(|(_, n)| n).sum(),
+            attention: counts
+                .iter()
+                .filter(|(h, _)| *h != Health::Active)
+                .map(|(_, n)| n)
+                .sum(),
+            states,
+            filtered: request.health.is_some(),
+            all_link: request.filter_link(None),
+        }
     }
 }
 

@@ -126,7 +126,9 @@ struct ListQuery {
     app: Option<String>,
     /// Only sellers in this state: `reauthorize`, `failing`, `refresh_expiring`, `active`.
     status: Option<String>,
-    /// Only sellers whose nick, account or one of whose ids contains this text, in any case.
+    /// Only sellers with a word beginning with each of these words, in any case: a
+    /// seller id prefix, a word of the nick or account (or a piece of it between
+    /// punctuation), a country, the app. The first three words count.
     q: Option<String>,
     /// Sellers per page: 100 by default, at most 1,000.
     #[param(value_type = Option<u32>)]

@@ -1,0 +1,28 @@
+-- A search finds sellers by the beginnings of their words (nick, account, ids, countries,
+-- app), through an index: `search_text LIKE '%…%'` read every row, which at 100,000 sellers
+-- is tens of milliseconds per keystroke. The store fills the terms of the sellers stored
+-- before this version once, when it next opens (`search_terms = 'pending'` asks it to).
+CREATE TABLE token_terms (
+    -- Compared byte for byte, so that a prefix is a range of the index in any locale.
+    term     TEXT    COLLATE "C" NOT NULL,
+    token_id BIGINT  NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+    PRIMARY KEY (term, token_id)
+);
+CREATE INDEX token_terms_token ON token_terms (token_id);
+INSERT INTO store_meta (name, value) VALUES ('search_terms', 'pending')
+    ON CONFLICT (name) DO UPDATE SET value = 'pending';
+ALTER TABLE tokens DROP COLUMN search_text;
+
+-- The console lists sellers most urgent first: those to re-authorize, then failing ones,
+-- then those whose refresh token expires soon, then the rest, each by the soonest access
+-- expiry. Each group is read through an index in that order, a page at a time
+-- (`store/urgency.rs`), so a page costs what it shows, not what is stored.
+CREATE INDEX tokens_by_expiry
+    ON tokens ((COALESCE(access_expires_at, 9223372036854775807)), id);
+CREATE INDEX tokens_reauthorize_by_expiry
+    ON tokens ((COALESCE(access_expires_at, 9223372036854775807)), id)
+    WHERE status = 'reauthorize';
+CREATE INDEX tokens_failing_by_expiry
+    ON tokens ((COALESCE(access_expires_at, 9223372036854775807)), id)
+    WHERE consecutive_failures > 0;
+CREATE INDEX tokens_refresh_expires_at ON tokens (refresh_expires_at);

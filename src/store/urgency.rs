@@ -1,0 +1,304 @@
+//! The console's order, a page at a time: sellers to re-authorize, then failing ones, then
+//! those whose refresh token expires soon, then the rest, each group by the soonest access
+//! expiry, then id. Without a search each group is read through an index kept in that
+//! order (migration `search_terms_and_urgency`), so a page reads about what it shows. A
+//! search reads the sellers it matches (`search.rs`) and sorts those.
+
+use super::codec::{PairRow, pair_columns};
+use super::listing::{health, health_case};
+use super::search::{matches_search, word_ranges};
+use super::statement::{Sql, Statement, Value};
+use super::{Store, StoreError};
+use crate::clock::EpochMs;
+use crate::tokens::{EXPIRING_WINDOW_MS, Health, Pair, TokenId, TokenStatus};
+
+/// A row's place within its group. Never-expiring pairs go last.
+macro_rules! expiry {
+    () => {
+        "COALESCE(access_expires_at, 9223372036854775807)"
+    };
+}
+
+/// One group's page after (`>`, ascending) or before (`<`, descending) a place. `$hint`
+/// implies the group and names its index; the health test decides.
+macro_rules! group_page {
+    ($hint:literal, $cmp:literal, $order:literal) => {
+        Sql::new(concat!(
+            "SELECT ",
+            pair_columns!(),
+            " FROM tokens WHERE ",
+            $hint,
+            " AND ",
+            health!(),
+            " = :health AND (",
+            expiry!(),
+            ", id) ",
+            $cmp,
+            " (:expiry, :id) ORDER BY ",
+            expiry!(),
+            " ",
+            $order,
+            ", id ",
+            $order,
+            " LIMIT :limit"
+        ))
+    };
+}
+
+/// The sellers a search matches, in the whole order, after or before a place; of one
+/// group if `:only` is given.
+macro_rules! search_page {
+    ($cmp:literal, $order:literal) => {
+        Sql::new(concat!(
+            "SELECT ",
+            pair_columns!(),
+            " FROM tokens WHERE ",
+            matches_search!(),
+            " AND (:only IS NULL OR ",
+            health_case!("0", "1", "2", "3"),
+            " = :only) AND (",
+            health_case!("0", "1", "2", "3"),
+            ", ",
+            expiry!(),
+            ", id) ",
+            $cmp,
+            " (:rank, :expiry, :id) ORDER BY ",
+            health_case!("0", "1", "2", "3"),
+            " ",
+            $order,
+            ", ",
+            expiry!(),
+            " ",
+            $order,
+            ", id ",
+            $order,
+            " LIMIT :limit"
+        ))
+    };
+}
+
+static REAUTHORIZE_AFTER: Sql = group_page!("status = 'reauthorize'", ">", "ASC");
+static REAUTHORIZE_BEFORE: Sql = group_page!("status = 'reauthorize'", "<", "DESC");
+static FAILING_AFTER: Sql = group_page!("consecutive_failures > 0", ">", "ASC");
+static FAILING_BEFORE: Sql = group_page!("consecutive_failures > 0", "<", "DESC");
+static EXPIRING_AFTER: Sql = group_page!("refresh_expires_at <= :horizon", ">", "ASC");
+static EXPIRING_BEFORE: Sql = group_page!("refresh_expires_at <= :horizon", "<", "DESC");
+static ACTIVE_AFTER: Sql = group_page!("1 = 1", ">", "ASC");
+static ACTIVE_BEFORE: Sql = group_page!("1 = 1", "<", "DESC");
+static SEARCH_AFTER: Sql = search_page!(">", "ASC");
+static SEARCH_BEFORE: Sql = search_page!("<", "DESC");
+
+static COUNTS: Sql = Sql::new(concat!(
+    "SELECT health, COUNT(*) FROM (SELECT ",
+    health!(),
+    " AS health FROM tokens) AS judged GROUP BY health"
+));
+
+/// A seller's place in the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    pub health: Health,
+    pub expiry: i64,
+    pub id: TokenId,
+}
+
+impl Place {
+    /// Where `pair` stands at `now`.
+    pub fn of(pair: &Pair, now: i64) -> Self {
+        Place {
+            health: Health::of(pair, now),
+            expiry: pair.access_expires_at.unwrap_or(i64::MAX),
+            id: pair.id,
+        }
+    }
+}
+
+/// Which way a page goes from its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// The page after the place (or the first page, without one).
+    Later,
+    /// The page before the place.
+    Earlier,
+}
+
+/// One page of sellers, in the order, and whether more lie beyond it the way it went.
+#[derive(Debug)]
+pub struct UrgencyPage {
+    pub pairs: Vec<Pair>,
+    pub more: bool,
+}
+
+/// What the console's list shows.
+#[derive(Debug, Clone, Default)]
+pub struct UrgencyFilter {
+    pub health: Option<Health>,
+    pub search: Option<String>,
+}
+
+fn rank(health: Health) -> i64 {
+    match health {
+        Health::Reauthorize => 0,
+        Health::Failing => 1,
+        Health::RefreshExpiring => 2,
+        Health::Active => 3,
+    }
+}
+
+fn group_sql(health: Health, toward: Toward) -> &'static Sql {
+    match (health, toward) {
+        (Health::Reauthorize, Toward::Later) => &REAUTHORIZE_AFTER,
+        (Health::Reauthorize, Toward::Earlier) => &REAUTHORIZE_BEFORE,
+        (Health::Failing, Toward::Later) => &FAILING_AFTER,
+        (Health::Failing, Toward::Earlier) => &FAILING_BEFORE,
+        (Health::RefreshExpiring, Toward::Later) => &EXPIRING_AFTER,
+        (Health::RefreshExpiring, Toward::Earlier) => &EXPIRING_BEFORE,
+        (Health::Active, Toward::Later) => &ACTIVE_AFTER,
+        (Health::Active, Toward::Earlier) => &ACTIVE_BEFORE,
+    }
+}
+
+/// The values every health test takes.
+fn judged_at(now: EpochMs) -> Vec<(&'static str, Value)> {
+    vec![
+        ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
+        ("now", now.into()),
+        ("week", EXPIRING_WINDOW_MS.into()),
+    ]
+}
+
+impl Store {
+    /// Up to `limit` sellers that `filter` selects, in the console's order, from `from`
+    /// (none: from the start) the way `toward` says; judged at `now`. The page is in the
+    /// order either way.
+    pub async fn urgency_page(
+        &self,
+        filter: &UrgencyFilter,
+        from: Option<Place>,
+        toward: Toward,
+        limit: u32,
+        now: EpochMs,
+    ) -> Result<UrgencyPage, StoreError> {
+        // One more than asked, to know whether more lie beyond.
+        let wanted = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        let mut pairs = match filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(search) => {
+                self.search_page(search, filter.health, from, toward, wanted, now)
+                    .await?
+            }
+            None => {
+                self.group_pages(filter.health, from, toward, wanted, now)
+                    .await?
+            }
+        };
+        let more = pairs.len() >= wanted;
+        pairs.truncate(wanted - 1);
+        if toward == Toward::Earlier {
+            pairs.reverse();
+        }
+        Ok(UrgencyPage { pairs, more })
+    }
+
+    /// Walks the groups from `from`'s, each through its index, until `wanted` are read.
+    async fn group_pages(
+        &self,
+        only: Option<Health>,
+        from: Option<Place>,
+        toward: Toward,
+        wanted: usize,
+        now: EpochMs,
+    ) -> Result<Vec<Pair>, StoreError> {
+        let mut groups: Vec<Health> = Health::ALL
+            .into_iter()
+            .filter(|h| only.is_none_or(|only| only == *h))
+            .collect();
+        if toward == Toward::Earlier {
+            groups.reverse();
+        }
+        let mut pairs = Vec::new();
+        for health in groups {
+            // Groups before the place's (in the walk) are done; the place's group starts
+            // at the place; the ones after it start at their beginning.
+            let start = match from {
+                Some(place) if place.health == health => (place.expiry, place.id.get()),
+                Some(place) if (toward == Toward::Later) == (health < place.health) => continue,
+                _ if toward == Toward::Later => (i64::MIN, 0),
+                _ => (i64::MAX, i64::MAX),
+            };
+            let left = wanted - pairs.len();
+            let mut values = judged_at(now);
+            values.extend([
+                ("health", health.as_str().into()),
+                ("expiry", start.0.into()),
+                ("id", start.1.into()),
+                ("limit", i64::try_from(left).unwrap_or(i64::MAX).into()),
+            ]);
+            if health == Health::RefreshExpiring {
+                values.push((
+                    "horizon",
+                    (now.get().saturating_add(EXPIRING_WINDOW_MS)).into(),
+                ));
+            }
+            let rows: Vec<PairRow> = self
+                .db
+                .fetch_all(Statement::new(group_sql(health, toward), values)?)
+                .await?;
+            for row in rows {
+                pairs.push(Pair::try_from(row)?);
+            }
+            if pairs.len() >= wanted {
+                break;
+            }
+        }
+        Ok(pairs)
+    }
+
+    async fn search_page(
+        &self,
+        search: &str,
+        only: Option<Health>,
+        from: Option<Place>,
+        toward: Toward,
+        wanted: usize,
+        now: EpochMs,
+    ) -> Result<Vec<Pair>, StoreError> {
+        let start = match (from, toward) {
+            (Some(place), _) => (rank(place.health), place.expiry, place.id.get()),
+            (None, Toward::Later) => (-1, i64::MIN, 0),
+            (None, Toward::Earlier) => (i64::MAX, i64::MAX, i64::MAX),
+        };
+        let mut values = judged_at(now);
+        values.extend(word_ranges(search));
+        values.extend([
+            ("only", only.map(rank).into()),
+            ("rank", start.0.into()),
+            ("expiry", start.1.into()),
+            ("id", start.2.into()),
+            ("limit", i64::try_from(wanted).unwrap_or(i64::MAX).into()),
+        ]);
+        let sql = match toward {
+            Toward::Later => &SEARCH_AFTER,
+            Toward::Earlier => &SEARCH_BEFORE,
+        };
+        let rows: Vec<PairRow> = self.db.fetch_all(Statement::new(sql, values)?).await?;
+        rows.into_iter().map(Pair::try_from).collect()
+    }
+
+    /// How many sellers are in each state at `now`, by one aggregate query; states
+    /// without sellers are left out.
+    pub async fn health_counts(&self, now: EpochMs) -> Result<Vec<(Health, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = self
+            .db
+            .fetch_all(Statement::new(&COUNTS, judged_at(now))?)
+            .await?;
+        rows.into_iter()
+            .map(|(health, count)| {
+                Health::parse(&health)
+                    .map(|h| (h, count))
+                    .ok_or_else(|| StoreError::Statement(format!("unknown health `{health}`")))
+            })
+            .collect()
+    }
+}
