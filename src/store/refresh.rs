@@ -31,10 +31,36 @@ macro_rules! refreshable {
     };
 }
 
+/// Schedules the pairs written since the last pass (`next_check_at` is NULL): when each
+/// is due under the policy, or its backoff ends, whichever is later.
+static SCHEDULE: Sql = Sql::new(concat!(
+    "UPDATE tokens SET next_check_at = CASE WHEN COALESCE(retry_after, 0) > ",
+    due_at!(),
+    " THEN retry_after ELSE ",
+    due_at!(),
+    " END
+     WHERE app_id = :app AND next_check_at IS NULL AND status = 'active' AND refreshable = 1
+       AND access_expires_at IS NOT NULL"
+));
+
+/// Forgets every schedule, for a policy other than the one they were made under.
+static UNSCHEDULE: Sql =
+    Sql::new("UPDATE tokens SET next_check_at = NULL WHERE next_check_at IS NOT NULL");
+
+static SCHEDULED_POLICY: Sql =
+    Sql::new("SELECT value FROM store_meta WHERE name = 'refresh_schedule'");
+
+static SET_SCHEDULED_POLICY: Sql = Sql::new(
+    "INSERT INTO store_meta (name, value) VALUES ('refresh_schedule', :policy)
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+);
+
+/// Through the schedule's index (`next_check_at` first), then the exact tests.
 static DUE: Sql = Sql::new(concat!(
     "SELECT ",
     token_columns!(),
-    " FROM tokens WHERE app_id = :app AND ",
+    " FROM tokens WHERE app_id = :app AND status = 'active' AND refreshable = 1
+       AND next_check_at <= :now AND ",
     refreshable!(),
     " AND ",
     due_at!(),
@@ -44,18 +70,17 @@ static DUE: Sql = Sql::new(concat!(
      ORDER BY access_expires_at"
 ));
 
-/// The later of the due time and the end of a backoff, earliest over the pairs.
-static NEXT_DUE: Sql = Sql::new(concat!(
-    "SELECT MIN(CASE WHEN retry > due THEN retry ELSE due END) FROM (SELECT ",
-    due_at!(),
-    " AS due, COALESCE(retry_after, 0) AS retry FROM tokens WHERE app_id = :app AND ",
-    refreshable!(),
-    ") AS pending"
-));
+/// The later of the due time and the end of a backoff, earliest over the pairs: the
+/// first entry of the schedule's index.
+static NEXT_DUE: Sql = Sql::new(
+    "SELECT MIN(next_check_at) FROM tokens
+     WHERE app_id = :app AND status = 'active' AND refreshable = 1",
+);
 
 static RECORD_FAILURE: Sql = Sql::new(
     "UPDATE tokens SET last_error = :error, last_error_code = :code,
-         consecutive_failures = consecutive_failures + 1, retry_after = :retry_after
+         consecutive_failures = consecutive_failures + 1, retry_after = :retry_after,
+         next_check_at = :retry_after
      WHERE id = :id",
 );
 
@@ -72,7 +97,8 @@ static SAVE_REFRESH: Sql = Sql::new(
          last_error = NULL,
          last_error_code = NULL,
          consecutive_failures = 0,
-         retry_after = NULL
+         retry_after = NULL,
+         next_check_at = NULL
      WHERE id = :id AND updated_at = :seen_updated_at",
 );
 
@@ -82,13 +108,14 @@ static MARK_REAUTHORIZE: Sql = Sql::new(
 );
 
 /// Returns the ids it marked, so the caller can say which sellers lapsed without listing
-/// every pair.
+/// every pair. Each kind of lapse is found through its index, in the sellers it concerns.
 static MARK_DEAD: Sql = Sql::new(
     "UPDATE tokens SET status = :reauthorize, updated_at = :now,
          last_error = 'the refresh token expired (or the pair was not refreshable)'
-     WHERE status = :active
-       AND ((refresh_expires_at IS NOT NULL AND refresh_expires_at <= :now)
-            OR (refreshable = 0 AND access_expires_at IS NOT NULL AND access_expires_at <= :now))
+     WHERE id IN (SELECT id FROM tokens WHERE status = 'active' AND refresh_expires_at <= :now
+                  UNION ALL
+                  SELECT id FROM tokens WHERE status = 'active' AND refreshable = 0
+                                          AND access_expires_at <= :now)
      RETURNING id",
 );
 
@@ -122,6 +149,7 @@ impl Store {
         policy: RefreshBefore,
         now: EpochMs,
     ) -> Result<Vec<StoredToken>, StoreError> {
+        self.schedule(app, policy).await?;
         let (permille, ahead) = policy.sql_params();
         let rows: Vec<TokenRow> = self
             .db
@@ -145,20 +173,43 @@ impl Store {
         app: &AppId,
         policy: RefreshBefore,
     ) -> Result<Option<i64>, StoreError> {
-        let (permille, ahead) = policy.sql_params();
+        self.schedule(app, policy).await?;
         let (next,): (Option<i64>,) = self
             .db
-            .fetch_one(Statement::new(
-                &NEXT_DUE,
+            .fetch_one(Statement::new(&NEXT_DUE, [("app", app.as_str().into())])?)
+            .await?;
+        Ok(next)
+    }
+
+    /// Schedules this app's pairs written since the last call under `policy`; first
+    /// forgets every schedule if they were made under another policy (a restart with
+    /// another `IOP_REFRESH_BEFORE`). Costs what was written since, not what is stored.
+    async fn schedule(&self, app: &AppId, policy: RefreshBefore) -> Result<(), StoreError> {
+        let (permille, ahead) = policy.sql_params();
+        let wanted = format!("{permille}/{ahead}");
+        let scheduled: Option<(String,)> = self
+            .db
+            .fetch_optional(Statement::new(&SCHEDULED_POLICY, [])?)
+            .await?;
+        if scheduled.is_none_or(|(made,)| made != wanted) {
+            self.db
+                .write(vec![
+                    Statement::new(&UNSCHEDULE, [])?,
+                    Statement::new(&SET_SCHEDULED_POLICY, [("policy", wanted.into())])?,
+                ])
+                .await?;
+        }
+        self.db
+            .write_one(Statement::new(
+                &SCHEDULE,
                 [
                     ("permille", permille.into()),
                     ("ahead", ahead.into()),
                     ("app", app.as_str().into()),
-                    ("active", TokenStatus::Active.as_str().into()),
                 ],
             )?)
             .await?;
-        Ok(next)
+        Ok(())
     }
 
     /// Records a failed refresh (in words, and the platform's code if it sent one) that
@@ -250,7 +301,6 @@ impl Store {
                 &MARK_DEAD,
                 [
                     ("reauthorize", TokenStatus::Reauthorize.as_str().into()),
-                    ("active", TokenStatus::Active.as_str().into()),
                     ("now", now.into()),
                 ],
             )?)

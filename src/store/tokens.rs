@@ -33,7 +33,8 @@ static UPSERT_PAIR: Sql = Sql::new(
          last_error = NULL,
          last_error_code = NULL,
          consecutive_failures = 0,
-         retry_after = NULL
+         retry_after = NULL,
+         next_check_at = NULL
      RETURNING id",
 );
 

@@ -1,7 +1,7 @@
 //! The console's order, a page at a time: sellers to re-authorize, then failing ones, then
 //! those whose refresh token expires soon, then the rest, each group by the soonest access
 //! expiry, then id. Without a search each group is read through an index kept in that
-//! order (migration `search_terms_and_urgency`), so a page reads about what it shows. A
+//! order (migration `many_sellers`), so a page reads about what it shows. A
 //! search reads the sellers it matches (`search.rs`) and sorts those.
 
 use super::codec::{PairRow, pair_columns};
@@ -20,9 +20,11 @@ macro_rules! expiry {
 }
 
 /// One group's page after (`>`, ascending) or before (`<`, descending) a place. `$hint`
-/// implies the group and names its index; the health test decides.
+/// implies the group and names its index; the health test decides. `$key` is the expiry,
+/// or `+` the expiry where the group's index is not the expiry's: SQLite would otherwise
+/// walk the expiry index in order through every seller, to skip a sort of a few.
 macro_rules! group_page {
-    ($hint:literal, $cmp:literal, $order:literal) => {
+    ($hint:literal, $key:expr, $cmp:literal, $order:literal) => {
         Sql::new(concat!(
             "SELECT ",
             pair_columns!(),
@@ -31,11 +33,11 @@ macro_rules! group_page {
             " AND ",
             health!(),
             " = :health AND (",
-            expiry!(),
+            $key,
             ", id) ",
             $cmp,
             " (:expiry, :id) ORDER BY ",
-            expiry!(),
+            $key,
             " ",
             $order,
             ", id ",
@@ -77,21 +79,38 @@ macro_rules! search_page {
     };
 }
 
-static REAUTHORIZE_AFTER: Sql = group_page!("status = 'reauthorize'", ">", "ASC");
-static REAUTHORIZE_BEFORE: Sql = group_page!("status = 'reauthorize'", "<", "DESC");
-static FAILING_AFTER: Sql = group_page!("consecutive_failures > 0", ">", "ASC");
-static FAILING_BEFORE: Sql = group_page!("consecutive_failures > 0", "<", "DESC");
-static EXPIRING_AFTER: Sql = group_page!("refresh_expires_at <= :horizon", ">", "ASC");
-static EXPIRING_BEFORE: Sql = group_page!("refresh_expires_at <= :horizon", "<", "DESC");
-static ACTIVE_AFTER: Sql = group_page!("1 = 1", ">", "ASC");
-static ACTIVE_BEFORE: Sql = group_page!("1 = 1", "<", "DESC");
+static REAUTHORIZE_AFTER: Sql = group_page!("status = 'reauthorize'", expiry!(), ">", "ASC");
+static REAUTHORIZE_BEFORE: Sql = group_page!("status = 'reauthorize'", expiry!(), "<", "DESC");
+static FAILING_AFTER: Sql = group_page!("consecutive_failures > 0", expiry!(), ">", "ASC");
+static FAILING_BEFORE: Sql = group_page!("consecutive_failures > 0", expiry!(), "<", "DESC");
+static EXPIRING_AFTER: Sql = group_page!(
+    "status = 'active' AND refresh_expires_at <= :horizon",
+    concat!("+", expiry!()),
+    ">",
+    "ASC"
+);
+static EXPIRING_BEFORE: Sql = group_page!(
+    "status = 'active' AND refresh_expires_at <= :horizon",
+    concat!("+", expiry!()),
+    "<",
+    "DESC"
+);
+static ACTIVE_AFTER: Sql = group_page!("1 = 1", expiry!(), ">", "ASC");
+static ACTIVE_BEFORE: Sql = group_page!("1 = 1", expiry!(), "<", "DESC");
 static SEARCH_AFTER: Sql = search_page!(">", "ASC");
 static SEARCH_BEFORE: Sql = search_page!("<", "DESC");
 
+/// All sellers, and those of each state that needs attention, each counted through an
+/// index (the total through the smallest): the rest are active.
 static COUNTS: Sql = Sql::new(concat!(
-    "SELECT health, COUNT(*) FROM (SELECT ",
+    "SELECT (SELECT COUNT(*) FROM tokens),
+            (SELECT COUNT(*) FROM tokens WHERE status = 'reauthorize'),
+            (SELECT COUNT(*) FROM tokens WHERE consecutive_failures > 0
+                                         AND status <> 'reauthorize'),
+            (SELECT COUNT(*) FROM tokens WHERE status = 'active'
+                                         AND refresh_expires_at <= :horizon AND ",
     health!(),
-    " AS health FROM tokens) AS judged GROUP BY health"
+    " = 'refresh_expiring')"
 ));
 
 /// A seller's place in the order.
@@ -156,6 +175,11 @@ fn group_sql(health: Health, toward: Toward) -> &'static Sql {
         (Health::Active, Toward::Later) => &ACTIVE_AFTER,
         (Health::Active, Toward::Earlier) => &ACTIVE_BEFORE,
     }
+}
+
+/// No refresh token expiring later than this is expiring at `now`.
+fn horizon(now: EpochMs) -> i64 {
+    now.get().saturating_add(EXPIRING_WINDOW_MS)
 }
 
 /// The values every health test takes.
@@ -289,16 +313,19 @@ impl Store {
     /// How many sellers are in each state at `now`, by one aggregate query; states
     /// without sellers are left out.
     pub async fn health_counts(&self, now: EpochMs) -> Result<Vec<(Health, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = self
-            .db
-            .fetch_all(Statement::new(&COUNTS, judged_at(now))?)
-            .await?;
-        rows.into_iter()
-            .map(|(health, count)| {
-                Health::parse(&health)
-                    .map(|h| (h, count))
-                    .ok_or_else(|| StoreError::Statement(format!("unknown health `{health}`")))
-            })
-            .collect()
+        let mut values = judged_at(now);
+        values.push(("horizon", horizon(now).into()));
+        let (total, reauthorize, failing, expiring): (i64, i64, i64, i64) =
+            self.db.fetch_one(Statement::new(&COUNTS, values)?).await?;
+        let active = total - reauthorize - failing - expiring;
+        Ok([
+            (Health::Reauthorize, reauthorize),
+            (Health::Failing, failing),
+            (Health::RefreshExpiring, expiring),
+            (Health::Active, active),
+        ]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .collect())
     }
 }

@@ -248,7 +248,57 @@ async fn a_lease_on_a_stale_read_is_refused(store: &Store) {
     );
 }
 
+/// The schedule follows writes made after a pass and a change of policy.
+async fn the_schedule_follows_new_pairs_and_a_new_policy(store: &Store) {
+    let app = AppId::implicit();
+    let quarter = RefreshBefore::default();
+    let half = RefreshBefore::parse("50%").unwrap();
+    assert_eq!(store.next_due_at(&app, quarter).await.unwrap(), None);
+    // Issued at 0 for 100 s: due at 75 s under the default, at 50 s under 50 %.
+    save(
+        store,
+        "k",
+        r#"{"access_token":"a","refresh_token":"r","seller_id":"1","expires_in":100}"#,
+        0,
+    )
+    .await;
+    assert_eq!(
+        store.next_due_at(&app, quarter).await.unwrap(),
+        Some(75_000)
+    );
+    assert!(
+        store
+            .due_for_refresh(&app, quarter, at(60_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_due_at(&app, half).await.unwrap(), Some(50_000));
+    assert_eq!(
+        store
+            .due_for_refresh(&app, half, at(60_000))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A second seller written after the passes, due sooner, comes first.
+    save(
+        store,
+        "k",
+        r#"{"access_token":"b","refresh_token":"r","seller_id":"2","expires_in":40}"#,
+        0,
+    )
+    .await;
+    assert_eq!(store.next_due_at(&app, half).await.unwrap(), Some(20_000));
+    assert_eq!(
+        store.next_due_at(&app, quarter).await.unwrap(),
+        Some(30_000)
+    );
+}
+
 on_each_engine!([
+    the_schedule_follows_new_pairs_and_a_new_policy,
     a_pair_is_due_for_refresh_when_a_quarter_of_its_lifetime_is_left,
     a_failed_refresh_waits_out_its_backoff,
     a_refresh_never_overwrites_a_newer_authorization,

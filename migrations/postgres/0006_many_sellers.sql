@@ -25,4 +25,17 @@ CREATE INDEX tokens_reauthorize_by_expiry
 CREATE INDEX tokens_failing_by_expiry
     ON tokens ((COALESCE(access_expires_at, 9223372036854775807)), id)
     WHERE consecutive_failures > 0;
-CREATE INDEX tokens_refresh_expires_at ON tokens (refresh_expires_at);
+CREATE INDEX tokens_active_by_refresh_expiry ON tokens (refresh_expires_at)
+    WHERE status = 'active';
+
+-- The refresher reads what is due, not every seller: `next_check_at` is when a pair is due
+-- (or its backoff ends) under the refresher's policy, set by the refresher for pairs
+-- written since its last pass (NULL until then) and on a failure. Lapsed pairs are found
+-- by their expiry the same way.
+ALTER TABLE tokens ADD COLUMN next_check_at BIGINT;
+CREATE INDEX tokens_refresh_schedule ON tokens (app_id, next_check_at)
+    WHERE status = 'active' AND refreshable = 1;
+CREATE INDEX tokens_refresh_unscheduled ON tokens (app_id)
+    WHERE next_check_at IS NULL AND status = 'active' AND refreshable = 1;
+CREATE INDEX tokens_active_unrefreshable ON tokens (access_expires_at)
+    WHERE status = 'active' AND refreshable = 0;
