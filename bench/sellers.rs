@@ -222,6 +222,7 @@ struct Row {
     console: Duration,
     search: Duration,
     one_token: Duration,
+    metrics: Duration,
     refresh_pass: Duration,
     idle_cpu_per_minute: Duration,
     rss_kib: u64,
@@ -265,7 +266,13 @@ async fn database_url(options: &Options, dir: &std::path::Path) -> String {
     }
 }
 
-fn start_service(url: &str, key: Option<&str>, port: u16, platform: std::net::SocketAddr) -> Child {
+fn start_service(
+    url: &str,
+    key: Option<&str>,
+    port: u16,
+    metrics_port: u16,
+    platform: std::net::SocketAddr,
+) -> Child {
     let binary =
         std::env::var("IOP_BENCH_BINARY").unwrap_or_else(|_| "target/release/iop-callback".into());
     let mut command = Command::new(binary);
@@ -280,6 +287,7 @@ fn start_service(url: &str, key: Option<&str>, port: u16, platform: std::net::So
         .env("IOP_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("IOP_API_KEYS", API_KEY)
         .env("IOP_ADMIN_PASSWORD", PASSWORD)
+        .env("IOP_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     if let Some(key) = key {
@@ -312,10 +320,10 @@ async fn run(options: &Options, sellers: usize, platform: std::net::SocketAddr) 
         store.close().await;
     }
 
-    let port = free_port();
+    let (port, metrics_port) = (free_port(), free_port());
     let base = format!("http://127.0.0.1:{port}");
     let launched = Instant::now();
-    let mut child = start_service(&url, key.as_deref(), port, platform);
+    let mut child = start_service(&url, key.as_deref(), port, metrics_port, platform);
     let pid = child.id();
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -398,6 +406,13 @@ async fn run(options: &Options, sellers: usize, platform: std::net::SocketAddr) 
     )
     .await;
 
+    let metrics = median(
+        &client,
+        &format!("http://127.0.0.1:{metrics_port}/metrics"),
+        false,
+    )
+    .await;
+
     let cpu_before = cpu_time(pid);
     tokio::time::sleep(options.idle).await;
     let idle_cpu = cpu_time(pid).saturating_sub(cpu_before);
@@ -410,6 +425,7 @@ async fn run(options: &Options, sellers: usize, platform: std::net::SocketAddr) 
         console,
         search,
         one_token,
+        metrics,
         refresh_pass,
         idle_cpu_per_minute,
         rss_kib: status_kib(pid, "VmRSS:"),
@@ -455,12 +471,12 @@ async fn main() {
         },
     );
     println!(
-        "| sellers | startup to ready | refresh pass ({DUE} due) | API first page | API middle page | console first page | console search | one token | idle CPU / min | RSS after | RSS peak |"
+        "| sellers | startup to ready | refresh pass ({DUE} due) | API first page | API middle page | console first page | console search | one token | metrics scrape | idle CPU / min | RSS after | RSS peak |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MB | {:.1} MB |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MB | {:.1} MB |",
             r.sellers,
             ms(r.startup),
             ms(r.refresh_pass),
@@ -469,6 +485,7 @@ async fn main() {
             ms(r.console),
             ms(r.search),
             ms(r.one_token),
+            ms(r.metrics),
             ms(r.idle_cpu_per_minute),
             r.rss_kib as f64 / 1024.0,
             r.peak_kib as f64 / 1024.0,

@@ -29,7 +29,7 @@ pub(super) async fn run(service: &Settings, command: StoreCommand) -> Result<(),
             }
             // The store is not yet what the key says, so it is opened without the check.
             let store = Store::open_unchecked(&config.database_url, key).await?;
-            let count = store.encrypt_all().await;
+            let count = store.encrypt_all(&mut show_progress("encrypted")).await;
             store_close(&store).await;
             println!("encrypted {} token pairs", count?);
         }
@@ -39,7 +39,9 @@ pub(super) async fn run(service: &Settings, command: StoreCommand) -> Result<(),
         } => {
             let new = new_cipher(new_key.as_ref(), new_key_file.as_deref())?;
             let store = Store::open(&config.database_url, key).await?;
-            let count = store.rotate_key(new).await;
+            let count = store
+                .rotate_key(new, &mut show_progress("re-encrypted"))
+                .await;
             store_close(&store).await;
             println!(
                 "re-encrypted {} token pairs: start the service with the new IOP_ENCRYPTION_KEY",
@@ -55,6 +57,25 @@ pub(super) async fn run(service: &Settings, command: StoreCommand) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// On a terminal, a line that counts the pairs done (rewritten in place, at most every
+/// half second); elsewhere nothing, so that logs and pipes get only the result.
+fn show_progress(done_what: &'static str) -> impl FnMut(u64, u64) + Send {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = std::time::Instant::now();
+    move |done, total| {
+        if !terminal || (last.elapsed().as_millis() < 500 && done < total) {
+            return;
+        }
+        last = std::time::Instant::now();
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r{done_what} {done} of {total} pairs");
+        if done >= total {
+            let _ = writeln!(err);
+        }
+    }
 }
 
 async fn store_close(store: &Store) {

@@ -38,7 +38,7 @@ pub(super) use {pair_columns, token_columns};
 const ACCESS: &str = "access_token";
 const REFRESH: &str = "refresh_token";
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(super) struct PairRow {
     id: i64,
     app_id: String,
@@ -63,12 +63,18 @@ pub(super) struct PairRow {
     retry_after: Option<i64>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(super) struct TokenRow {
     #[sqlx(flatten)]
     pair: PairRow,
     access_token: String,
     refresh_token: Option<String>,
+}
+
+impl TokenRow {
+    pub(super) fn id(&self) -> i64 {
+        self.pair.id
+    }
 }
 
 impl TryFrom<PairRow> for Pair {

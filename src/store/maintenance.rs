@@ -7,6 +7,7 @@ use sqlx::Connection;
 use super::codec::{Codec, TokenRow, row_of, token_columns};
 use super::statement::{Sql, Statement};
 use super::{Engine, Store, StoreError, TokenCipher};
+use crate::tokens::StoredToken;
 
 static KEY_CHECK: Sql = Sql::new("SELECT value FROM store_meta WHERE name = 'key_check'");
 
@@ -23,7 +24,12 @@ static SET_KEY_CHECK: Sql = Sql::new(
      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 );
 
-static ALL_TOKENS: Sql = Sql::new(concat!("SELECT ", token_columns!(), " FROM tokens"));
+/// Pairs with their tokens a batch at a time, in id order.
+static TOKEN_BATCH: Sql = Sql::new(concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE id > :after ORDER BY id LIMIT 500"
+));
 
 /// A pair's tokens sealed again, over the row exactly as it was read.
 static RESEAL: Sql = Sql::new(
@@ -35,6 +41,18 @@ static READY_PROBE: Sql = Sql::new(
     "INSERT INTO store_meta (name, value) VALUES ('ready_probe', :value)
      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 );
+
+/// Hears how many of how many pairs a long run has done.
+pub type Progress<'a> = dyn FnMut(u64, u64) + Send + 'a;
+
+/// A row's tokens if they are under `from` (to be written under `to`); none if they are
+/// under `to` already; an error if under neither.
+fn opened(from: &Codec, to: &Codec, row: TokenRow) -> Result<Option<StoredToken>, StoreError> {
+    if to.token(row.clone()).is_ok() {
+        return Ok(None);
+    }
+    from.token(row).map(Some)
+}
 
 impl Store {
     async fn key_check(&self) -> Result<Option<String>, StoreError> {
@@ -83,9 +101,9 @@ impl Store {
         }
     }
 
-    /// Encrypts every plain token under the store's key (`iop-callback store encrypt`),
-    /// in one transaction. Returns how many pairs it encrypted.
-    pub async fn encrypt_all(&self) -> Result<u64, StoreError> {
+    /// Encrypts every plain token under the store's key (`iop-callback store encrypt`).
+    /// Returns how many pairs it encrypted; `progress` hears how far it is.
+    pub async fn encrypt_all(&self, progress: &mut Progress<'_>) -> Result<u64, StoreError> {
         let cipher = self.codec.cipher().cloned().ok_or_else(|| {
             StoreError::Encryption("set IOP_ENCRYPTION_KEY to the key to encrypt with".into())
         })?;
@@ -97,55 +115,101 @@ impl Store {
                 "the store is already encrypted under another key: use `store rotate-key`".into(),
             ));
         }
-        self.reseal_all(&Codec::new(None), &cipher).await
+        self.reseal_all(&Codec::new(None), &cipher, progress).await
     }
 
-    /// Re-encrypts every token under `new` (`iop-callback store rotate-key`), in one
-    /// transaction. Returns how many pairs it re-encrypted.
-    pub async fn rotate_key(&self, new: TokenCipher) -> Result<u64, StoreError> {
+    /// Re-encrypts every token under `new` (`iop-callback store rotate-key`). Returns how
+    /// many pairs it re-encrypted; `progress` hears how far it is.
+    pub async fn rotate_key(
+        &self,
+        new: TokenCipher,
+        progress: &mut Progress<'_>,
+    ) -> Result<u64, StoreError> {
         if self.codec.cipher().is_none() {
             return Err(StoreError::Encryption(
                 "the store is not encrypted: use `store encrypt`".into(),
             ));
         }
-        self.reseal_all(&self.codec, &new).await
+        self.reseal_all(&self.codec, &new, progress).await
     }
 
-    /// Reads every pair with `from`'s key and writes it back under `to`, key check
-    /// included, all or nothing. A pair renewed between the read and the write fails the
-    /// whole write (nothing changes), rather than be overwritten with its old tokens.
-    async fn reseal_all(&self, from: &Codec, to: &TokenCipher) -> Result<u64, StoreError> {
+    /// Writes every pair under `to`, a batch at a time so that memory does not grow with
+    /// the store. First every pair is read: one that opens under neither key stops it
+    /// before anything is written. Then each batch is written, over the rows exactly as
+    /// read. A pair already under `to` is left as it is, so a run that stopped half way
+    /// (killed, or a pair renewed meanwhile) is finished by running it again with the same
+    /// keys. The key check changes last, once every pair is under `to`.
+    async fn reseal_all(
+        &self,
+        from: &Codec,
+        to: &TokenCipher,
+        progress: &mut Progress<'_>,
+    ) -> Result<u64, StoreError> {
         let target = Codec::new(Some(to.clone()));
-        let rows: Vec<TokenRow> = self.db.fetch_all(Statement::new(&ALL_TOKENS, [])?).await?;
-        let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-        let mut write = Vec::with_capacity(rows.len() + 1);
-        for row in rows {
-            let token = from.token(row)?;
-            let (access_token, refresh_token) = target.seal_pair(
-                &token.access_token,
-                token.refresh_token.as_ref(),
-                &row_of(&token),
-            );
-            write.push(
-                Statement::new(
-                    &RESEAL,
-                    [
-                        ("access_token", access_token.into()),
-                        ("refresh_token", refresh_token.into()),
-                        ("id", token.id.get().into()),
-                        ("seen_updated_at", token.updated_at.into()),
-                    ],
-                )?
-                .changing_one_row(),
-            );
+        let (total,): (i64,) = self
+            .db
+            .fetch_one(Statement::new(&COUNT_TOKENS, [])?)
+            .await?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let mut after = 0;
+        while let Some(rows) = self.token_batch(&mut after).await? {
+            for row in rows {
+                opened(from, &target, row)?;
+            }
         }
-        write.push(Statement::new(
-            &SET_KEY_CHECK,
-            [("check", to.key_check().into())],
-        )?);
-        self.db.write(write).await?;
+        let (mut after, mut seen, mut resealed) = (0, 0_u64, 0_u64);
+        while let Some(rows) = self.token_batch(&mut after).await? {
+            seen += rows.len() as u64;
+            let mut write = Vec::with_capacity(rows.len());
+            for row in rows {
+                let Some(token) = opened(from, &target, row)? else {
+                    continue;
+                };
+                let (access_token, refresh_token) = target.seal_pair(
+                    &token.access_token,
+                    token.refresh_token.as_ref(),
+                    &row_of(&token),
+                );
+                write.push(
+                    Statement::new(
+                        &RESEAL,
+                        [
+                            ("access_token", access_token.into()),
+                            ("refresh_token", refresh_token.into()),
+                            ("id", token.id.get().into()),
+                            ("seen_updated_at", token.updated_at.into()),
+                        ],
+                    )?
+                    .changing_one_row(),
+                );
+            }
+            resealed += write.len() as u64;
+            if !write.is_empty() {
+                self.db.write(write).await?;
+            }
+            progress(seen, total);
+        }
+        self.db
+            .write_one(Statement::new(
+                &SET_KEY_CHECK,
+                [("check", to.key_check().into())],
+            )?)
+            .await?;
         self.compact().await?;
-        Ok(count)
+        Ok(resealed)
+    }
+
+    /// The next batch of pairs after `after` (moved past it), or none at the end.
+    async fn token_batch(&self, after: &mut i64) -> Result<Option<Vec<TokenRow>>, StoreError> {
+        let rows: Vec<TokenRow> = self
+            .db
+            .fetch_all(Statement::new(&TOKEN_BATCH, [("after", (*after).into())])?)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        *after = last.id();
+        Ok(Some(rows))
     }
 
     /// Rewrites a SQLite file without its free pages, so that values

@@ -42,6 +42,7 @@ use std::sync::Arc;
 pub use cipher::{CipherError, TokenCipher};
 pub use flow::ClaimAttempt;
 pub use listing::PairFilter;
+pub use maintenance::Progress;
 pub use ownership::StoredOwner;
 pub use urgency::{Place, Toward, UrgencyFilter, UrgencyPage};
 pub use url::{DatabaseUrl, Engine};

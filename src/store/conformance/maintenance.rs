@@ -74,8 +74,8 @@ async fn encryption_at_rest(engine: Engine) {
         "its own row still reads"
     );
 
-    // Rotation is all or nothing: a row that cannot be read stops it, the old key still works.
-    let rotated = store.rotate_key(new_key()).await;
+    // A row that cannot be read stops a rotation before it writes: the old key still works.
+    let rotated = store.rotate_key(new_key(), &mut |_, _| {}).await;
     assert!(
         rotated.is_err(),
         "the swapped row cannot be read, so nothing is rotated"
@@ -106,13 +106,19 @@ async fn encrypting_a_plain_store(engine: Engine) {
     let converting = Store::open_unchecked(&url, Some(key.clone()))
         .await
         .unwrap();
-    assert_eq!(converting.encrypt_all().await.unwrap(), 1);
+    assert_eq!(converting.encrypt_all(&mut |_, _| {}).await.unwrap(), 1);
     converting.close().await;
     assert!(!format!("{:?}", raw_tokens(&url).await).contains("was-plain"));
 
     let store = Store::open(&url, Some(key.clone())).await.unwrap();
     let newer = new_key();
-    assert_eq!(store.rotate_key(newer.clone()).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .rotate_key(newer.clone(), &mut |_, _| {})
+            .await
+            .unwrap(),
+        1
+    );
     store.close().await;
     assert!(
         Store::open(&url, Some(key)).await.is_err(),
@@ -121,6 +127,72 @@ async fn encrypting_a_plain_store(engine: Engine) {
     let store = Store::open(&url, Some(newer)).await.unwrap();
     let row = store.token(id).await.unwrap().unwrap();
     assert_eq!(row.refresh_token.unwrap().expose_secret(), "was-plain-r");
+}
+
+/// A rotation that stopped before it recorded the new key (killed between its batches)
+/// is finished by running it again with the same keys: pairs already under the new key are
+/// left, the rest are re-encrypted, and only then does the key check change.
+async fn a_rotation_that_stopped_half_way_is_finished_by_running_it_again(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let old = new_key();
+    let new = new_key();
+    let store = Store::open(&url, Some(old.clone())).await.unwrap();
+    for n in 0..3 {
+        save(
+            &store,
+            "k",
+            &format!(r#"{{"access_token":"t{n}","seller_id":"{n}"}}"#),
+            0,
+        )
+        .await;
+    }
+    assert_eq!(
+        store.rotate_key(new.clone(), &mut |_, _| {}).await.unwrap(),
+        3
+    );
+    store.close().await;
+    {
+        // As if killed before the key check: it still names the old key.
+        use sqlx::Connection;
+        let mut db = sqlx::AnyConnection::connect(url.expose()).await.unwrap();
+        let statement = format!(
+            "UPDATE store_meta SET value = '{}' WHERE name = 'key_check'",
+            old.key_check()
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    // Meanwhile a seller authorized under the old key.
+    let store = Store::open(&url, Some(old.clone())).await.unwrap();
+    let late = save(&store, "k", r#"{"access_token":"late","seller_id":"9"}"#, 0).await;
+    let mut heard = Vec::new();
+    let again = store
+        .rotate_key(new.clone(), &mut |done, total| heard.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(again, 1, "only the pair still under the old key");
+    assert_eq!(heard.last(), Some(&(4, 4)));
+    store.close().await;
+    let store = Store::open(&url, Some(new)).await.unwrap();
+    for token in pairs(&store, None).await {
+        assert!(store.token(token.id).await.unwrap().is_some());
+    }
+    let late = store.token(late).await.unwrap().unwrap();
+    assert_eq!(late.access_token.expose_secret(), "late");
+}
+
+#[tokio::test]
+async fn a_sqlite_rotation_that_stopped_half_way_is_finished_by_running_it_again() {
+    a_rotation_that_stopped_half_way_is_finished_by_running_it_again(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_postgres_rotation_that_stopped_half_way_is_finished_by_running_it_again() {
+    a_rotation_that_stopped_half_way_is_finished_by_running_it_again(Engine::Postgres).await;
 }
 
 #[tokio::test]
@@ -208,7 +280,7 @@ async fn a_deleted_or_encrypted_sqlite_token_leaves_no_plain_copy_in_the_files()
     let store = Store::open_unchecked(&url, Some(key.clone()))
         .await
         .unwrap();
-    assert_eq!(store.encrypt_all().await.unwrap(), 1);
+    assert_eq!(store.encrypt_all(&mut |_, _| {}).await.unwrap(), 1);
     store.close().await;
     for plain in ["kept-access-secret-A1", "kept-refresh-secret-B2"] {
         assert_eq!(
