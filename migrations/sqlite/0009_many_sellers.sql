@@ -38,3 +38,7 @@ CREATE INDEX tokens_refresh_unscheduled ON tokens (app_id)
     WHERE next_check_at IS NULL AND status = 'active' AND refreshable = 1;
 CREATE INDEX tokens_active_unrefreshable ON tokens (access_expires_at)
     WHERE status = 'active' AND refreshable = 0;
+
+-- The metrics and readiness count sellers per state and app (and per platform and app key,
+-- to find those no configured app can refresh) from this index alone, never the rows.
+CREATE INDEX tokens_by_owner ON tokens (status, app_id, platform, app_key, access_expires_at);

@@ -7,11 +7,11 @@ use super::statement::{Sql, Statement};
 use super::{Store, StoreError};
 use crate::apps::AppId;
 use crate::iop::Platform;
-use crate::tokens::TokenStatus;
 
 /// Active pairs by the app, platform and app key they are stored under.
+/// From the index of active pairs alone (`tokens_by_owner`), in its order.
 static OWNERS: Sql = Sql::new(
-    "SELECT app_id, platform, app_key, COUNT(*) FROM tokens WHERE status = :active
+    "SELECT app_id, platform, app_key, COUNT(*) FROM tokens WHERE status = 'active'
      GROUP BY app_id, platform, app_key ORDER BY app_id, platform, app_key",
 );
 
@@ -33,13 +33,8 @@ pub struct StoredOwner {
 impl Store {
     /// Every (app, platform, app key) active pairs are stored under, with how many.
     pub async fn stored_owners(&self) -> Result<Vec<StoredOwner>, StoreError> {
-        let rows: Vec<(String, String, String, i64)> = self
-            .db
-            .fetch_all(Statement::new(
-                &OWNERS,
-                [("active", TokenStatus::Active.as_str().into())],
-            )?)
-            .await?;
+        let rows: Vec<(String, String, String, i64)> =
+            self.db.fetch_all(Statement::new(&OWNERS, [])?).await?;
         Ok(rows
             .into_iter()
             .map(|(app, platform, app_key, pairs)| StoredOwner {
