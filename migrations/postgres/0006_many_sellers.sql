@@ -42,4 +42,6 @@ CREATE INDEX tokens_active_unrefreshable ON tokens (access_expires_at)
 
 -- The metrics and readiness count sellers per state and app (and per platform and app key,
 -- to find those no configured app can refresh) from this index alone, never the rows.
-CREATE INDEX tokens_by_owner ON tokens (status, app_id, platform, app_key, access_expires_at);
+-- `status` is not its first column: SQLite, without statistics, would take it for the
+-- selective way to `status = 'active' AND refresh_expires_at <= …` and read every seller.
+CREATE INDEX tokens_by_owner ON tokens (app_id, platform, app_key, status, access_expires_at);

@@ -181,7 +181,9 @@ impl Store {
         write.push(finish_claim(state_digest, Some(&grant.id))?);
         // The sweep goes last: the id of the upsert is the first outcome.
         write.extend(self.sweep_results(now)?);
-        saved_id(&self.db.write(write).await?)
+        let outcomes = self.db.write(write).await;
+        self.counts.forget();
+        saved_id(&outcomes?)
     }
 
     pub async fn result(&self, id: &ResultId) -> Result<Option<ResultGrant>, StoreError> {

@@ -110,6 +110,8 @@ pub struct Store {
     codec: Codec,
     /// When expired claims, results and sign-in failures were last swept away.
     sweeps: Sweeps,
+    /// The console's counts per state, kept a few seconds.
+    counts: urgency::CountsMemo,
 }
 
 pub type SharedStore = Arc<Store>;
@@ -143,6 +145,7 @@ impl Store {
             db: open::open_db(url).await?,
             codec: Codec::new(cipher),
             sweeps: Sweeps::default(),
+            counts: urgency::CountsMemo::default(),
         })
     }
 

@@ -221,7 +221,8 @@ impl Store {
         code: Option<&str>,
         retry_after: EpochMs,
     ) -> Result<(), StoreError> {
-        self.db
+        let written = self
+            .db
             .write_one(Statement::new(
                 &RECORD_FAILURE,
                 [
@@ -231,8 +232,9 @@ impl Store {
                     ("id", id.get().into()),
                 ],
             )?)
-            .await?;
-        Ok(())
+            .await;
+        self.counts.forget();
+        written.map(drop)
     }
 
     /// Stores a refreshed pair over `refreshed`, only if the row is still the version the
@@ -266,8 +268,9 @@ impl Store {
                     ("seen_updated_at", refreshed.updated_at.into()),
                 ],
             )?)
-            .await?;
-        Ok(done.rows_affected == 1)
+            .await;
+        self.counts.forget();
+        Ok(done?.rows_affected == 1)
     }
 
     /// Marks one pair as needing the seller to authorize again, saying why.
@@ -277,7 +280,8 @@ impl Store {
         error: &str,
         now: EpochMs,
     ) -> Result<(), StoreError> {
-        self.db
+        let written = self
+            .db
             .write_one(Statement::new(
                 &MARK_REAUTHORIZE,
                 [
@@ -287,8 +291,9 @@ impl Store {
                     ("id", id.get().into()),
                 ],
             )?)
-            .await?;
-        Ok(())
+            .await;
+        self.counts.forget();
+        written.map(drop)
     }
 
     /// Marks every pair that can no longer be renewed: refresh token expired, or not
@@ -304,7 +309,9 @@ impl Store {
                     ("now", now.into()),
                 ],
             )?)
-            .await?;
+            .await;
+        self.counts.forget();
+        let marked = marked?;
         let mut pairs = Vec::with_capacity(marked.returned.len());
         for id in marked.returned {
             let row: Option<PairRow> = self

@@ -75,7 +75,7 @@ static FIND_SELLER: Sql = Sql::new(concat!(
 static DELETE_TOKEN: Sql = Sql::new("DELETE FROM tokens WHERE id = :id");
 
 /// Pairs per state and app, with how many have an expired access token: one walk of the
-/// `tokens_by_owner` index in its own order, never the rows.
+/// `tokens_by_owner` index, never the rows.
 static COUNT_BY_STATUS: Sql = Sql::new(
     "SELECT status, app_id, COUNT(*), COUNT(CASE WHEN access_expires_at <= :now THEN 1 END)
      FROM tokens GROUP BY status, app_id",
@@ -188,8 +188,9 @@ impl Store {
         let outcomes = self
             .db
             .write(save_pair(self, owner, response, now)?.statements)
-            .await?;
-        saved_id(&outcomes)
+            .await;
+        self.counts.forget();
+        saved_id(&outcomes?)
     }
 
     pub async fn token(&self, id: TokenId) -> Result<Option<StoredToken>, StoreError> {
@@ -215,8 +216,9 @@ impl Store {
         let done = self
             .db
             .write_one(Statement::new(&DELETE_TOKEN, [("id", id.get().into())])?)
-            .await?;
-        Ok(done.rows_affected == 1)
+            .await;
+        self.counts.forget();
+        Ok(done?.rows_affected == 1)
     }
 
     /// Token counts per app for the metrics, by one aggregate query.

@@ -177,6 +177,46 @@ fn group_sql(health: Health, toward: Toward) -> &'static Sql {
     }
 }
 
+/// How long the counts of the states are kept, in the clock's time.
+const COUNTS_FOR_MS: i64 = 5_000;
+
+/// The last counts, when they were taken and the generation of this process's writes of
+/// pairs then; any write of a pair (`forget`) makes them stale.
+#[derive(Default)]
+pub(super) struct CountsMemo {
+    last: std::sync::Mutex<Option<(i64, u64, Vec<(Health, i64)>)>>,
+    writes: std::sync::atomic::AtomicU64,
+}
+
+impl CountsMemo {
+    fn recall(&self, now: EpochMs) -> Option<Vec<(Health, i64)>> {
+        let writes = self.writes.load(std::sync::atomic::Ordering::Acquire);
+        let last = self.last.lock().ok()?;
+        let (at, seen, counts) = last.as_ref()?;
+        let age = now.get() - at;
+        ((0..COUNTS_FOR_MS).contains(&age) && *seen == writes).then(|| counts.clone())
+    }
+
+    /// Which writes counts taken from now on have seen.
+    fn generation(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps counts that were begun at `generation`.
+    fn keep(&self, now: EpochMs, generation: u64, counts: &[(Health, i64)]) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((now.get(), generation, counts.to_vec()));
+        }
+    }
+
+    /// A pair was written or deleted here (call it once the write is done): the next
+    /// counts are taken afresh.
+    pub(super) fn forget(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// No refresh token expiring later than this is expiring at `now`.
 fn horizon(now: EpochMs) -> i64 {
     now.get().saturating_add(EXPIRING_WINDOW_MS)
@@ -311,8 +351,20 @@ impl Store {
     }
 
     /// How many sellers are in each state at `now`, by one aggregate query; states
-    /// without sellers are left out.
+    /// without sellers are left out. The answer is kept for `COUNTS_FOR` of `now` or until
+    /// this process writes a pair: the total is a count of every row, which PostgreSQL
+    /// cannot take from an index, and a console page would otherwise pay it each time.
     pub async fn health_counts(&self, now: EpochMs) -> Result<Vec<(Health, i64)>, StoreError> {
+        if let Some(counts) = self.counts.recall(now) {
+            return Ok(counts);
+        }
+        let generation = self.counts.generation();
+        let counted = self.count_health(now).await?;
+        self.counts.keep(now, generation, &counted);
+        Ok(counted)
+    }
+
+    async fn count_health(&self, now: EpochMs) -> Result<Vec<(Health, i64)>, StoreError> {
         let mut values = judged_at(now);
         values.push(("horizon", horizon(now).into()));
         let (total, reauthorize, failing, expiring): (i64, i64, i64, i64) =

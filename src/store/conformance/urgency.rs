@@ -245,3 +245,38 @@ async fn sqlite_sellers_stored_before_the_index_are_indexed_when_it_opens() {
 async fn postgres_sellers_stored_before_the_index_are_indexed_when_it_opens() {
     sellers_stored_before_the_index_are_indexed_when_it_opens(Engine::Postgres).await;
 }
+
+/// The counts are kept a few seconds, but never past a write of this process.
+async fn counts_are_kept_briefly_and_forgotten_on_a_write_here(engine: Engine) {
+    let Some((_dir, url)) = fresh_database(engine).await else {
+        return;
+    };
+    let here = Store::open(&url, None).await.unwrap();
+    let elsewhere = Store::open(&url, None).await.unwrap();
+    let total = |counts: Vec<(Health, i64)>| counts.iter().map(|(_, n)| n).sum::<i64>();
+    seller(&here, 1, 48, 60 * DAY).await;
+    assert_eq!(total(here.health_counts(at(NOW)).await.unwrap()), 1);
+    seller(&here, 2, 48, 60 * DAY).await;
+    assert_eq!(
+        total(here.health_counts(at(NOW)).await.unwrap()),
+        2,
+        "a write here"
+    );
+    seller(&elsewhere, 3, 48, 60 * DAY).await;
+    assert_eq!(
+        total(here.health_counts(at(NOW + 1_000)).await.unwrap()),
+        2,
+        "another process's write shows a few seconds later"
+    );
+    assert_eq!(total(here.health_counts(at(NOW + 5_000)).await.unwrap()), 3);
+}
+
+#[tokio::test]
+async fn sqlite_counts_are_kept_briefly_and_forgotten_on_a_write_here() {
+    counts_are_kept_briefly_and_forgotten_on_a_write_here(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_counts_are_kept_briefly_and_forgotten_on_a_write_here() {
+    counts_are_kept_briefly_and_forgotten_on_a_write_here(Engine::Postgres).await;
+}
