@@ -180,11 +180,14 @@ fn group_sql(health: Health, toward: Toward) -> &'static Sql {
 /// How long the counts of the states are kept, in the clock's time.
 const COUNTS_FOR_MS: i64 = 5_000;
 
+/// Counts per state, taken at a time (ms) and after a generation of writes.
+type Counted = (i64, u64, Vec<(Health, i64)>);
+
 /// The last counts, when they were taken and the generation of this process's writes of
 /// pairs then; any write of a pair (`forget`) makes them stale.
 #[derive(Default)]
 pub(super) struct CountsMemo {
-    last: std::sync::Mutex<Option<(i64, u64, Vec<(Health, i64)>)>>,
+    last: std::sync::Mutex<Option<Counted>>,
     writes: std::sync::atomic::AtomicU64,
 }
 
