@@ -55,8 +55,14 @@ async fn open_sqlite(url: &DatabaseUrl) -> Result<Db, StoreError> {
         .max_connections(4)
         .after_connect(|connection, _| {
             Box::pin(async move {
+                // A page cache of 1 MiB per reader instead of SQLite's 2: reads go through
+                // indexes to what they show, so a small cache costs them little, and the
+                // service's memory stays nearly the same with 100,000 sellers as with 1,000.
                 connection
-                    .execute(concat!(sqlite_pragmas!(), " PRAGMA query_only = ON;"))
+                    .execute(concat!(
+                        sqlite_pragmas!(),
+                        " PRAGMA query_only = ON; PRAGMA cache_size = -1024;"
+                    ))
                     .await?;
                 Ok(())
             })

@@ -75,10 +75,11 @@ static FIND_SELLER: Sql = Sql::new(concat!(
 static DELETE_TOKEN: Sql = Sql::new("DELETE FROM tokens WHERE id = :id");
 
 /// Pairs per state and app, with how many have an expired access token: one walk of the
-/// `tokens_by_owner` index, never the rows.
+/// `tokens_by_owner` index, never the rows, grouped in the index's own order (app,
+/// platform, app key, state) so that nothing is sorted; the app's groups are added up here.
 static COUNT_BY_STATUS: Sql = Sql::new(
     "SELECT status, app_id, COUNT(*), COUNT(CASE WHEN access_expires_at <= :now THEN 1 END)
-     FROM tokens GROUP BY status, app_id",
+     FROM tokens GROUP BY app_id, platform, app_key, status",
 );
 
 /// The statements that store a seller's pair, and the row's identity, which later
