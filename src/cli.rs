@@ -475,6 +475,11 @@ pub struct ServiceArgs {
         global = true
     )]
     pub proxy_retry_budget: String,
+
+    /// How long a database step is tried again while the database cannot be reached (a
+    /// failover, a restart), before the request is answered 503 with `Retry-After`.
+    #[arg(long, env = "IOP_STORE_RETRY", default_value = "5s", global = true)]
+    pub store_retry: String,
 }
 
 impl ServiceArgs {
@@ -512,6 +517,7 @@ impl ServiceArgs {
             header_timeout: self.header_timeout.clone(),
             http_timeout: self.http_timeout.clone(),
             proxy_retry_budget: self.proxy_retry_budget.clone(),
+            store_retry: self.store_retry.clone(),
         }
     }
 }

@@ -62,6 +62,7 @@ pub struct Services {
 impl Services {
     pub async fn open(config: Config, clock: SharedClock) -> Result<Self, StartupError> {
         let store = store::open(&config.database_url, config.encryption_key.clone()).await?;
+        store.set_retry_budget(config.store_retry);
         let apps = Arc::new(Apps::build(&config, clock.clone())?);
         // Before anything refreshes: pairs stored under an app name that changed follow
         // their platform and app key; the rest are named in the log.

@@ -91,6 +91,8 @@ pub struct Config {
     pub http_timeout: Duration,
     /// How long the signing proxy waits out throttled calls and repeats them, in all.
     pub proxy_retry_budget: Duration,
+    /// How long a database step is tried again while the database cannot be reached.
+    pub store_retry: Duration,
     pub state_ttl: Duration,
     /// The refresher's longest sleep; `None` when refreshing is off.
     pub refresh_interval: Option<Duration>,
@@ -238,6 +240,7 @@ impl Config {
         let http_timeout = parse_duration("IOP_HTTP_TIMEOUT", &settings.http_timeout)?;
         let proxy_retry_budget =
             parse_duration("IOP_PROXY_RETRY_BUDGET", &settings.proxy_retry_budget)?;
+        let store_retry = parse_duration("IOP_STORE_RETRY", &settings.store_retry)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &settings.state_ttl)?;
         if state_ttl > MAX_STATE_TTL {
             return Err(bad(
@@ -316,6 +319,7 @@ impl Config {
             database_url,
             http_timeout,
             proxy_retry_budget,
+            store_retry,
             state_ttl,
             refresh_interval,
             refresh_before,

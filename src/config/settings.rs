@@ -120,4 +120,7 @@ pub struct Settings {
 
     /// How long throttled proxied calls are waited out and repeated, in all.
     pub proxy_retry_budget: String,
+
+    /// How long a database step is tried again while the database cannot be reached.
+    pub store_retry: String,
 }

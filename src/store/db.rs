@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, FromRow};
 
 use super::StoreError;
+use super::retry::{self, Backoff};
 use super::sqlite_writer::SqliteWriter;
 use super::statement::{Outcome, Statement};
 use super::url::Engine;
@@ -21,6 +22,51 @@ pub(super) struct Db {
     /// A SQLite store's file as it was opened: a write to a file deleted or replaced under
     /// the running service would land where nobody can open it again.
     file: Option<FileIdentity>,
+    /// How long a read, or a write that surely did not land, is tried again while the
+    /// database is unreachable (`retry.rs`).
+    retry_for: std::sync::atomic::AtomicU64,
+}
+
+/// A write that failed, and whether it may have landed all the same.
+struct WriteFailure {
+    error: StoreError,
+    maybe_committed: bool,
+}
+
+impl WriteFailure {
+    fn before_commit(error: impl Into<StoreError>) -> Self {
+        WriteFailure {
+            error: error.into(),
+            maybe_committed: false,
+        }
+    }
+
+    /// A lone statement or a COMMIT that failed: landed or not, unless the failure shows
+    /// it was never sent (or was refused for what it is).
+    fn at_commit(error: impl Into<StoreError>) -> Self {
+        let error = error.into();
+        let maybe_committed = retry::transient(&error) && !retry::never_sent(&error);
+        WriteFailure {
+            error,
+            maybe_committed,
+        }
+    }
+}
+
+/// Tries `$attempt` (an expression giving a `Result<_, StoreError>`) again while it fails
+/// transiently, within the budget.
+macro_rules! retrying {
+    ($db:expr, $attempt:expr) => {{
+        let mut backoff = Backoff::new($db.retry_budget());
+        loop {
+            match $attempt {
+                Err(error) if retry::transient(&error) && backoff.wait().await => {
+                    tracing::debug!(error = %error, "the database is unreachable; trying again");
+                }
+                other => break other,
+            }
+        }
+    }};
 }
 
 impl Db {
@@ -35,7 +81,21 @@ impl Db {
             engine,
             writer,
             file,
+            retry_for: std::sync::atomic::AtomicU64::new(
+                u64::try_from(retry::DEFAULT_BUDGET.as_millis()).unwrap_or(u64::MAX),
+            ),
         }
+    }
+
+    pub(super) fn set_retry_budget(&self, budget: std::time::Duration) {
+        self.retry_for.store(
+            u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    fn retry_budget(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.retry_for.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Applies `statements` in one transaction, all or nothing; on SQLite in the writer's
@@ -61,21 +121,59 @@ impl Db {
             .ok_or_else(|| StoreError::Statement("a write answered nothing".into()))
     }
 
-    async fn write_postgres(
+    /// Tries the write again while it fails transiently and surely did not land.
+    async fn write_postgres(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, StoreError> {
+        let mut backoff = Backoff::new(self.retry_budget());
+        loop {
+            match self.write_postgres_once(statements.clone()).await {
+                Ok(outcomes) => return Ok(outcomes),
+                Err(failure)
+                    if !failure.maybe_committed
+                        && retry::transient(&failure.error)
+                        && backoff.wait().await =>
+                {
+                    tracing::debug!(error = %failure.error, "the database is unreachable; writing again");
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+
+    async fn write_postgres_once(
         &self,
         mut statements: Vec<Statement>,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, WriteFailure> {
+        // A connection first: failing to get one sent nothing.
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(WriteFailure::before_commit)?;
         if statements.len() == 1 && !statements[0].is_guarded() {
             // Alone, a statement is its own transaction: no BEGIN and COMMIT round trips.
             let statement = statements.remove(0);
-            return Ok(vec![statement.run(&self.pool).await?]);
+            return Ok(vec![
+                statement
+                    .run(&mut *connection)
+                    .await
+                    .map_err(WriteFailure::at_commit)?,
+            ]);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(&mut *connection)
+            .await
+            .map_err(WriteFailure::before_commit)?;
         let mut outcomes = Vec::with_capacity(statements.len());
         for statement in statements {
-            outcomes.push(statement.run(&mut *tx).await?);
+            // A failure here leaves the transaction uncommitted: the server rolls it back
+            // when the connection is gone.
+            outcomes.push(
+                statement
+                    .run(&mut *tx)
+                    .await
+                    .map_err(WriteFailure::before_commit)?,
+            );
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(WriteFailure::at_commit)?;
         Ok(outcomes)
     }
 
@@ -83,7 +181,15 @@ impl Db {
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        Ok(statement.query_as().fetch_all(&self.pool).await?)
+        retrying!(
+            self,
+            statement
+                .clone()
+                .query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from)
+        )
     }
 
     pub(super) async fn fetch_optional<T>(
@@ -93,14 +199,30 @@ impl Db {
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        Ok(statement.query_as().fetch_optional(&self.pool).await?)
+        retrying!(
+            self,
+            statement
+                .clone()
+                .query_as()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from)
+        )
     }
 
     pub(super) async fn fetch_one<T>(&self, statement: Statement) -> Result<T, StoreError>
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        Ok(statement.query_as().fetch_one(&self.pool).await?)
+        retrying!(
+            self,
+            statement
+                .clone()
+                .query_as()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::from)
+        )
     }
 
     /// The SQLite file is still the one opened.

@@ -26,6 +26,7 @@ mod maintenance;
 mod open;
 mod ownership;
 mod refresh;
+mod retry;
 mod search;
 mod sqlite_thread;
 mod sqlite_writer;
@@ -44,6 +45,7 @@ pub use flow::ClaimAttempt;
 pub use listing::PairFilter;
 pub use maintenance::Progress;
 pub use ownership::StoredOwner;
+pub use retry::DEFAULT_BUDGET as DEFAULT_RETRY_BUDGET;
 pub use urgency::{Place, Toward, UrgencyFilter, UrgencyPage};
 pub use url::{DatabaseUrl, Engine};
 
@@ -87,6 +89,14 @@ pub enum StoreError {
     /// A statement and its named values do not fit: a bug, reported instead of a panic.
     #[error("a statement is malformed: {0}")]
     Statement(String),
+}
+
+impl StoreError {
+    /// The database could not be reached, or the connection broke: the request may work
+    /// again in a moment (a 503 with `Retry-After`, not a 500).
+    pub fn is_unavailable(&self) -> bool {
+        retry::transient(self)
+    }
 }
 
 /// What to do about a database file that cannot be used.
@@ -151,6 +161,12 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.db.engine
+    }
+
+    /// How long a step is tried again while the database is unreachable
+    /// (`IOP_STORE_RETRY`; 5 s unless set).
+    pub fn set_retry_budget(&self, budget: std::time::Duration) {
+        self.db.set_retry_budget(budget);
     }
 
     /// Commits what is queued and closes every connection.

@@ -166,7 +166,7 @@ impl From<&[u8; 32]> for Value {
 }
 
 /// A statement with its values, in `$N` order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Statement {
     sql: &'static Compiled,
     values: Vec<Value>,

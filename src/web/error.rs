@@ -121,6 +121,7 @@ impl AppError {
             AppError::Limited(Limited::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,6 +156,11 @@ impl AppError {
             AppError::Csrf => ErrorPage::new(
                 "This form was not accepted",
                 "It did not carry this session's security token (it may be from an old page, or from another site), so nothing was changed. Go back, reload the page and try again.",
+            )
+            .neutral(),
+            AppError::Store(e) if e.is_unavailable() => ErrorPage::new(
+                "The service is briefly unavailable",
+                "Its database cannot be reached for the moment, so nothing was done and nothing was used up. Reload this page in a few seconds: it will work once the database is back.",
             )
             .neutral(),
             AppError::Store(_) | AppError::Internal(_) => ErrorPage::new(
@@ -276,6 +282,13 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if let AppError::Store(e) = &self
+            && e.is_unavailable()
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("2"));
         }
         response.extensions_mut().insert(self.page());
         response

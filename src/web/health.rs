@@ -5,14 +5,27 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use crate::store::StoreError;
 use crate::web::state::AppState;
 
 pub(super) async fn healthz() -> StatusCode {
     StatusCode::OK
 }
 
+/// Readiness answers within this, whatever the store's retry budget: a load balancer must
+/// learn within a second or two that the database is away, and again that it is back.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) async fn readyz(State(app): State<AppState>) -> (StatusCode, String) {
-    if let Err(e) = app.store.ping().await {
+    let answer = tokio::time::timeout(READY_WITHIN, app.store.ping())
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unreachable {
+                target: "the database".into(),
+                why: format!("no answer within {} s", READY_WITHIN.as_secs()),
+            })
+        });
+    if let Err(e) = answer {
         tracing::warn!(error = %e, "not ready: database unreachable");
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod client;
 mod failing_disk;
+mod failover;
 mod flood;
 mod flow;
 mod helpers;

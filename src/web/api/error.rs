@@ -12,6 +12,9 @@ use crate::store::StoreError;
 use crate::tokens::StoredToken;
 use crate::web::refusal::refuse;
 
+/// What a client is told to wait when the database is away for a moment.
+const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
     #[error("the token API is off")]
@@ -65,6 +68,7 @@ impl ApiError {
                 TokenError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
                 TokenError::Platform(_) | TokenError::Backoff { .. } => StatusCode::BAD_GATEWAY,
                 TokenError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                TokenError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 TokenError::Store(_) | TokenError::UnknownApp(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -156,6 +160,10 @@ impl ApiError {
                 "error": "busy",
                 "message": "Another replica is refreshing this token; try again in a moment."
             }),
+            ApiError::Token(TokenError::Store(e)) if e.is_unavailable() => json!({
+                "error": "unavailable",
+                "message": format!("The database cannot be reached for the moment; try again in {UNAVAILABLE_RETRY_SECS} seconds."),
+            }),
             ApiError::Token(TokenError::Store(_) | TokenError::UnknownApp(_)) => json!({
                 "error": "internal",
                 "message": "The service could not finish this request; the operator can find the details in the log."
@@ -193,6 +201,13 @@ impl IntoResponse for ApiError {
             && let Ok(date) = HeaderValue::from_str(&crate::clock::format_http_date(*retry_after))
         {
             response.headers_mut().insert(RETRY_AFTER, date);
+        }
+        if let ApiError::Token(TokenError::Store(e)) = &self
+            && e.is_unavailable()
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_SECS));
         }
         response
     }
