@@ -14,6 +14,9 @@
 //! `--compare flask` it then runs `bench/flask_callback.py` on gunicorn (from the virtual
 //! environment in IOP_BENCH_VENV) under the same load, and prints both side by side.
 
+#[path = "common.rs"]
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -27,6 +30,8 @@ use iop_callback::iop::sign;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+use common::{free_port, serve, status_kib};
 
 const APP_KEY: &str = "12345678";
 const APP_SECRET: &str = "bench-secret-0123456789";
@@ -100,19 +105,7 @@ async fn token_create(body: Bytes) -> axum::Json<serde_json::Value> {
 }
 
 async fn start_platform() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = Router::new().route("/rest/auth/token/create", post(token_create));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    address
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    serve(Router::new().route("/rest/auth/token/create", post(token_create))).await
 }
 
 /// The service under test.
@@ -215,18 +208,6 @@ fn tree_rss_kib(root: u32) -> u64 {
         pending.extend(parents.get(&pid).into_iter().flatten());
     }
     total
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// A browser reduced to what the flow needs: one keep-alive HTTP/1.1 connection (opened

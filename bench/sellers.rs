@@ -14,12 +14,16 @@
 //! work: a pass costs what is due, not what is stored. Of the rest, 1 in 200 must
 //! re-authorize and 1 in 200 is failing, and access tokens expire over the next 30 days.
 
+#[path = "common.rs"]
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::post;
+use common::{free_port, serve, status_kib};
 use iop_callback::apps::AppId;
 use iop_callback::clock::EpochMs;
 use iop_callback::iop::{Platform, TokenResponse};
@@ -173,29 +177,7 @@ async fn start_platform() -> std::net::SocketAddr {
             "refresh_expires_in": 90 * 86_400, "request_id": "bench"
         }))
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = Router::new().route("/rest/auth/token/refresh", post(refresh));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    address
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|line| line.starts_with(field))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
+    serve(Router::new().route("/rest/auth/token/refresh", post(refresh))).await
 }
 
 /// CPU time the process has used, user and system.
@@ -227,6 +209,15 @@ struct Row {
     idle_cpu_per_minute: Duration,
     rss_kib: u64,
     peak_kib: u64,
+}
+
+/// The body of `url` as text, with the API key if `bearer`.
+async fn text(client: &reqwest::Client, url: &str, bearer: bool) -> String {
+    let mut request = client.get(url);
+    if bearer {
+        request = request.bearer_auth(API_KEY);
+    }
+    request.send().await.unwrap().text().await.unwrap()
 }
 
 /// The median time of `REPEATS` requests for `url`, each answered 200.
@@ -341,16 +332,13 @@ async fn run(options: &Options, sellers: usize, platform: std::net::SocketAddr) 
     // all.
     let pass_started = launched;
     let refresh_pass = loop {
-        let text = client
-            .get(format!("{base}/api/v1/tokens?q=due&limit=100"))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let renewed = text.matches("\"last_refresh_at\":\"").count();
+        let listed = text(
+            &client,
+            &format!("{base}/api/v1/tokens?q=due&limit=100"),
+            true,
+        )
+        .await;
+        let renewed = listed.matches("\"last_refresh_at\":\"").count();
         if renewed >= DUE {
             break pass_started.elapsed();
         }
@@ -383,14 +371,7 @@ async fn run(options: &Options, sellers: usize, platform: std::net::SocketAddr) 
     )
     .await;
 
-    let form = client
-        .get(format!("{base}/admin/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = text(&client, &format!("{base}/admin/login"), false).await;
     let signed_in = client
         .post(format!("{base}/admin/login"))
         .form(&[("csrf", csrf_of(&form).as_str()), ("password", PASSWORD)])

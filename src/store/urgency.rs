@@ -155,6 +155,16 @@ pub struct UrgencyFilter {
     pub search: Option<String>,
 }
 
+/// One page's read: of one state or all, from where, which way, how many rows.
+#[derive(Clone, Copy)]
+struct Walk {
+    only: Option<Health>,
+    from: Option<Place>,
+    toward: Toward,
+    wanted: usize,
+    now: EpochMs,
+}
+
 fn rank(health: Health) -> i64 {
     match health {
         Health::Reauthorize => 0,
@@ -250,15 +260,16 @@ impl Store {
         let wanted = usize::try_from(limit)
             .unwrap_or(usize::MAX)
             .saturating_add(1);
+        let walk = Walk {
+            only: filter.health,
+            from,
+            toward,
+            wanted,
+            now,
+        };
         let mut pairs = match filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(search) => {
-                self.search_page(search, filter.health, from, toward, wanted, now)
-                    .await?
-            }
-            None => {
-                self.group_pages(filter.health, from, toward, wanted, now)
-                    .await?
-            }
+            Some(search) => self.search_page(search, &walk).await?,
+            None => self.group_pages(&walk).await?,
         };
         let more = pairs.len() >= wanted;
         pairs.truncate(wanted - 1);
@@ -269,14 +280,14 @@ impl Store {
     }
 
     /// Walks the groups from `from`'s, each through its index, until `wanted` are read.
-    async fn group_pages(
-        &self,
-        only: Option<Health>,
-        from: Option<Place>,
-        toward: Toward,
-        wanted: usize,
-        now: EpochMs,
-    ) -> Result<Vec<Pair>, StoreError> {
+    async fn group_pages(&self, walk: &Walk) -> Result<Vec<Pair>, StoreError> {
+        let Walk {
+            only,
+            from,
+            toward,
+            wanted,
+            now,
+        } = *walk;
         let mut groups: Vec<Health> = Health::ALL
             .into_iter()
             .filter(|h| only.is_none_or(|only| only == *h))
@@ -322,15 +333,14 @@ impl Store {
         Ok(pairs)
     }
 
-    async fn search_page(
-        &self,
-        search: &str,
-        only: Option<Health>,
-        from: Option<Place>,
-        toward: Toward,
-        wanted: usize,
-        now: EpochMs,
-    ) -> Result<Vec<Pair>, StoreError> {
+    async fn search_page(&self, search: &str, walk: &Walk) -> Result<Vec<Pair>, StoreError> {
+        let Walk {
+            only,
+            from,
+            toward,
+            wanted,
+            now,
+        } = *walk;
         let start = match (from, toward) {
             (Some(place), _) => (rank(place.health), place.expiry, place.id.get()),
             (None, Toward::Later) => (-1, i64::MIN, 0),

@@ -102,7 +102,10 @@ async fn token_status(app: &TestApp) -> (u16, Option<String>) {
         .map(|v| v.to_str().unwrap().to_owned());
     let status = response.status().as_u16();
     if status >= 500 {
-        eprintln!("the token API answered {status}: {}", response.text().await.unwrap());
+        eprintln!(
+            "the token API answered {status}: {}",
+            response.text().await.unwrap()
+        );
     }
     (status, retry_after)
 }
