@@ -32,7 +32,16 @@ macro_rules! token_columns {
     };
 }
 
-pub(super) use {pair_columns, token_columns};
+/// The row of a seller's pair, by its identity: later statements of the same write find
+/// the row the upsert made without needing its id.
+macro_rules! pair_by_identity {
+    () => {
+        "(SELECT id FROM tokens
+          WHERE platform = :platform AND app_key = :app_key AND account_key = :account_key)"
+    };
+}
+
+pub(super) use {pair_by_identity, pair_columns, token_columns};
 
 /// The columns whose values are encrypted, as named in the associated data.
 const ACCESS: &str = "access_token";

@@ -3,8 +3,9 @@
 //! the result page; and the exchange's outcome written with them in one transaction.
 
 use super::codec::app_id;
+use super::codec::pair_by_identity;
 use super::statement::{Sql, Statement};
-use super::tokens::{pair_by_identity, save_pair, saved_id};
+use super::tokens::{save_pair, saved_id};
 use super::{Store, StoreError};
 use crate::clock::EpochMs;
 use crate::flow::{ClaimRecord, ClaimStage, ResultGrant, ResultId};

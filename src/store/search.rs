@@ -5,9 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use super::codec::PairRow;
+use super::codec::{PairRow, pair_by_identity};
 use super::statement::{Sql, Statement, Value};
-use super::tokens::pair_by_identity;
 use super::{Store, StoreError};
 use crate::iop::SellerIdentity;
 use crate::iop::types::MAX_TERM;

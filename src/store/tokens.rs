@@ -1,7 +1,7 @@
 //! The `tokens` table, its lookup ids (`token_sellers`) and search terms (`search.rs`): storing a seller's pair,
 //! reading, finding and forgetting pairs, and counting them.
 
-use super::codec::{TokenRow, app_id, token_columns};
+use super::codec::{TokenRow, app_id, pair_by_identity, token_columns};
 use super::statement::{Sql, Statement, Value};
 use super::{Store, StoreError};
 use crate::clock::EpochMs;
@@ -37,16 +37,6 @@ static UPSERT_PAIR: Sql = Sql::new(
          next_check_at = NULL
      RETURNING id",
 );
-
-/// The row of a seller's pair, by its identity: later statements of the same write find
-/// the row the upsert made without needing its id.
-macro_rules! pair_by_identity {
-    () => {
-        "(SELECT id FROM tokens
-          WHERE platform = :platform AND app_key = :app_key AND account_key = :account_key)"
-    };
-}
-pub(super) use pair_by_identity;
 
 static DELETE_LOOKUP_IDS: Sql = Sql::new(concat!(
     "DELETE FROM token_sellers WHERE token_id = ",
