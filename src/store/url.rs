@@ -51,6 +51,10 @@ impl DatabaseUrl {
     /// A SQLite database's file, as an absolute path; `None` for PostgreSQL.
     pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
         use std::str::FromStr;
+        // sqlx would read a postgres:// URL as a file name, password and all.
+        if self.engine != Engine::Sqlite {
+            return None;
+        }
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(&self.raw).ok()?;
         let file = options.get_filename();
         Some(std::path::absolute(file).unwrap_or_else(|_| file.to_owned()))
@@ -98,6 +102,14 @@ impl fmt::Debug for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_sqlite_url_names_a_file() {
+        let postgres = DatabaseUrl::parse("postgres://u:secretpw@a:5432/tokens").unwrap();
+        assert_eq!(postgres.sqlite_file(), None);
+        let sqlite = DatabaseUrl::parse("sqlite://data/t.db").unwrap();
+        assert!(sqlite.sqlite_file().unwrap().ends_with("data/t.db"));
+    }
 
     #[test]
     fn a_postgres_password_never_shows() {

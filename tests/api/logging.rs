@@ -316,3 +316,40 @@ async fn startup_says_which_database_it_opened_and_what_is_on() {
     assert!(line.contains(r#"admin_console="off""#), "{line}");
     assert!(log.contains("serving app"), "{log}");
 }
+
+/// On PostgreSQL the URL's password is in no log line and no CLI message: the startup line
+/// names host and database, and `tokens list` reads the store (no file is looked for).
+#[tokio::test]
+async fn a_postgres_password_is_never_shown() {
+    let Some(url) = iop_callback::store::test_database::fresh_postgres_url().await else {
+        return;
+    };
+    // The database with a password in its URL (the server trusts local connections or
+    // has it set: either way the URL carries one).
+    let mut with_password = url::Url::parse(&url).unwrap();
+    if with_password.password().is_none() {
+        with_password.set_password(Some("pw-never-shown")).unwrap();
+    }
+    let password = with_password.password().unwrap().to_owned();
+    let url = with_password.to_string();
+    let platform = MockServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let binary = RunningBinary::start(&platform, &data, &["--database-url", &url]);
+    let started = binary.log_containing("database=").await;
+    assert!(!started.contains(&password), "{started}");
+    assert!(started.contains("postgres://"), "{started}");
+    let log = binary.kill_and_collect_log("database=").await;
+    assert!(!log.contains(&password), "the whole log");
+
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+        .args(&service_args(&platform.uri(), &data, &["--database-url", &url])[1..])
+        .args(["tokens", "list"])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr),
+    );
+    assert!(listed.status.success(), "{out}{err}");
+    assert!(!out.contains(&password) && !err.contains(&password));
+}
