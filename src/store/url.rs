@@ -32,12 +32,28 @@ pub struct DatabaseUrl {
     engine: Engine,
 }
 
+/// Whether a postgres:// URL lists several `host:port` before its path.
+fn several_hosts(raw: &str) -> bool {
+    let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    hosts.contains(',')
+}
+
 impl DatabaseUrl {
     /// A `sqlite:` or `postgres://` URL; the error never repeats the value.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let raw = raw.trim();
         let engine = Engine::of(raw)
             .ok_or("must be a sqlite: URL (sqlite://data/iop-callback.db) or a postgres:// URL")?;
+        if engine == Engine::Postgres && several_hosts(raw) {
+            return Err(
+                "names several hosts (`a,b`), which this service's PostgreSQL driver cannot \
+                 fail over between: give one address that follows the primary (the cluster's \
+                 virtual IP or DNS name, HAProxy, or pgBouncer in session mode); README: \
+                 database failover",
+            );
+        }
         Ok(DatabaseUrl {
             raw: raw.to_owned(),
             engine,
@@ -115,7 +131,7 @@ mod tests {
     fn a_postgres_password_never_shows() {
         for raw in [
             "postgres://u:secretpw@db.example:5432/tokens",
-            "postgresql://u:secretpw@a:5432,b:5433/tokens?sslmode=require",
+            "postgresql://u:secretpw@a:5432/tokens?sslmode=require",
             "postgres://db.example/tokens?user=u&password=secretpw",
         ] {
             let url = DatabaseUrl::parse(raw).unwrap();
@@ -125,8 +141,9 @@ mod tests {
             }
             assert_eq!(url.expose(), raw);
         }
-        let url = DatabaseUrl::parse("postgres://u:secretpw@a:5432,b:5433/tokens").unwrap();
-        assert_eq!(url.to_string(), "postgres://u@a:5432,b:5433/tokens");
+        let refused = DatabaseUrl::parse("postgres://u:secretpw@a:5432,b:5433/tokens").unwrap_err();
+        assert!(refused.contains("several hosts") && !refused.contains("secretpw"));
+        assert!(DatabaseUrl::parse("postgres://u:a,b@h/db?options=x,y").is_ok(), "a comma elsewhere");
     }
 
     #[test]
