@@ -44,3 +44,8 @@ CREATE INDEX tokens_active_unrefreshable ON tokens (access_expires_at)
 -- `status` is not its first column: SQLite, without statistics, would take it for the
 -- selective way to `status = 'active' AND refresh_expires_at <= …` and read every seller.
 CREATE INDEX tokens_by_owner ON tokens (app_id, platform, app_key, status, access_expires_at);
+
+-- Who made a claim: a random value of the request's own. When the connection breaks after
+-- the claim was sent, the request reads the claim back and knows whether it is its own,
+-- instead of taking its own claim for another tab's (issue 27).
+ALTER TABLE flow_claims ADD COLUMN claimant TEXT;

@@ -22,10 +22,13 @@ pub enum ClaimAttempt {
 }
 
 static CLAIM_STATE: Sql = Sql::new(
-    "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until)
-     VALUES (:state_digest, :app_id, :browser_digest, :exchanging, :keep_until)
+    "INSERT INTO flow_claims (state_digest, app_id, browser_digest, stage, keep_until, claimant)
+     VALUES (:state_digest, :app_id, :browser_digest, :exchanging, :keep_until, :claimant)
      ON CONFLICT (state_digest) DO NOTHING",
 );
+
+static CLAIMANT: Sql =
+    Sql::new("SELECT claimant FROM flow_claims WHERE state_digest = :state_digest");
 
 static SWEEP_CLAIMS: Sql = Sql::new("DELETE FROM flow_claims WHERE keep_until < :now");
 
@@ -42,12 +45,18 @@ static INSERT_RESULT: Sql = Sql::new(
      VALUES (:result_id, :app_id, :browser_digest, :token_id, :expires_at)",
 );
 
-/// The grant of an exchange's result, for the pair the same write stored.
+/// The grant of an exchange's result, for the pair the same write stored. Written again
+/// by a retry whose first try did land (the connection broke at its COMMIT), it matches
+/// the grant there and changes nothing, so the whole exchange write can be repeated; a
+/// grant of that id for another pair or browser changes no row, and the write fails.
 static INSERT_EXCHANGE_RESULT: Sql = Sql::new(concat!(
     "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
      SELECT :result_id, :app_id, :browser_digest, id, :expires_at FROM ",
     pair_by_identity!(),
-    " AS pair"
+    " AS pair WHERE true
+     ON CONFLICT (result_id) DO UPDATE SET expires_at = excluded.expires_at
+     WHERE flow_results.token_id = excluded.token_id
+       AND flow_results.browser_digest = excluded.browser_digest"
 ));
 
 static SWEEP_RESULTS: Sql = Sql::new("DELETE FROM flow_results WHERE expires_at < :now");
@@ -83,6 +92,7 @@ impl Store {
         if self.sweeps.claims.due(now.get()) {
             write.push(Statement::new(&SWEEP_CLAIMS, [("now", now.into())])?);
         }
+        let claimant = crate::random::random_hex::<16>();
         write.push(Statement::new(
             &CLAIM_STATE,
             [
@@ -91,10 +101,29 @@ impl Store {
                 ("browser_digest", (&record.browser_digest).into()),
                 ("exchanging", ClaimStage::EXCHANGING.into()),
                 ("keep_until", record.keep_until.into()),
+                ("claimant", claimant.as_str().into()),
             ],
         )?);
-        let claimed = self.db.write(write).await?.last().map(|o| o.rows_affected);
-        if claimed == Some(1) {
+        let claimed = match self.db.write(write).await {
+            Ok(outcomes) => outcomes.last().map(|o| o.rows_affected) == Some(1),
+            // The connection broke: the claim may have landed. Ours if it says so; if
+            // there is none, nothing was used up and the error stands (the seller reloads).
+            Err(error) if error.is_unavailable() => {
+                let made_by: Option<(Option<String>,)> = self
+                    .db
+                    .fetch_optional(Statement::new(
+                        &CLAIMANT,
+                        [("state_digest", (&record.state_digest).into())],
+                    )?)
+                    .await?;
+                match made_by {
+                    None => return Err(error),
+                    Some((made_by,)) => made_by.as_deref() == Some(claimant.as_str()),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        if claimed {
             return Ok(ClaimAttempt::Claimed);
         }
         let stage = self.claim_stage(&record.state_digest).await?;
@@ -167,18 +196,21 @@ impl Store {
         let pair = save_pair(self, owner, response, now)?;
         let [platform, app_key, account_key] = pair.identity();
         let mut write = pair.statements;
-        write.push(Statement::new(
-            &INSERT_EXCHANGE_RESULT,
-            [
-                ("result_id", grant.id.as_str().into()),
-                ("app_id", grant.app.as_str().into()),
-                ("browser_digest", (&grant.browser_digest).into()),
-                ("expires_at", grant.expires_at.into()),
-                platform,
-                app_key,
-                account_key,
-            ],
-        )?);
+        write.push(
+            Statement::new(
+                &INSERT_EXCHANGE_RESULT,
+                [
+                    ("result_id", grant.id.as_str().into()),
+                    ("app_id", grant.app.as_str().into()),
+                    ("browser_digest", (&grant.browser_digest).into()),
+                    ("expires_at", grant.expires_at.into()),
+                    platform,
+                    app_key,
+                    account_key,
+                ],
+            )?
+            .changing_one_row(),
+        );
         write.push(finish_claim(state_digest, Some(&grant.id))?);
         // The sweep goes last: the id of the upsert is the first outcome.
         write.extend(self.sweep_results(now)?);

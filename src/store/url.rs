@@ -36,7 +36,9 @@ pub struct DatabaseUrl {
 fn several_hosts(raw: &str) -> bool {
     let rest = raw.split_once("://").map_or(raw, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
     hosts.contains(',')
 }
 
@@ -143,7 +145,10 @@ mod tests {
         }
         let refused = DatabaseUrl::parse("postgres://u:secretpw@a:5432,b:5433/tokens").unwrap_err();
         assert!(refused.contains("several hosts") && !refused.contains("secretpw"));
-        assert!(DatabaseUrl::parse("postgres://u:a,b@h/db?options=x,y").is_ok(), "a comma elsewhere");
+        assert!(
+            DatabaseUrl::parse("postgres://u:a,b@h/db?options=x,y").is_ok(),
+            "a comma elsewhere"
+        );
     }
 
     #[test]

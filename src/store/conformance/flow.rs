@@ -54,8 +54,21 @@ async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
     assert_eq!(stored.token_id, id, "the grant is for the stored row");
     assert_eq!(
         store.claim_stage(&record.state_digest).await.unwrap(),
-        Some(ClaimStage::Finished(Some(grant.id)))
+        Some(ClaimStage::Finished(Some(grant.id.clone())))
     );
+    // Written again (a retry after a COMMIT whose answer was lost), it changes nothing.
+    let again = store
+        .save_exchange(
+            owner(&app, Platform::Aliexpress, "k"),
+            &response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#),
+            at(T0),
+            &record.state_digest,
+            &grant,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    assert_eq!(store.result(&grant.id).await.unwrap().unwrap().token_id, id);
 }
 
 async fn old_claims_and_results_are_forgotten(store: &Store) {
