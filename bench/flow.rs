@@ -316,6 +316,7 @@ async fn seller(
     until: Instant,
     latencies: Arc<std::sync::Mutex<Vec<u32>>>,
     failures: Arc<AtomicU64>,
+    reloads: Arc<AtomicU64>,
 ) {
     let mut browser = Browser::new(server);
     let mut flow = 0u64;
@@ -332,10 +333,19 @@ async fn seller(
                 .1
                 .into_owned();
             let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
-            let callback = browser
-                .get(&format!("/callback?code=s{worker}-{flow}&state={state}"))
-                .await
-                .ok()?;
+            let path = format!("/callback?code=s{worker}-{flow}&state={state}");
+            // A seller told the service is briefly unavailable (503) reloads the same URL,
+            // as the page says, after the Retry-After; a few times at most.
+            let mut callback = browser.get(&path).await.ok()?;
+            for _ in 0..5 {
+                if callback.status != 503 {
+                    break;
+                }
+                reloads.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                browser.connection = None;
+                callback = browser.get(&path).await.ok()?;
+            }
             let to_result = callback.location?;
             (callback.status == 303 && to_result.starts_with("/result/")).then_some(())
         }
@@ -358,6 +368,9 @@ struct Report {
     flows: usize,
     seconds: f64,
     failures: u64,
+    /// Callbacks answered 503 and reloaded.
+    reloads: u64,
+    longest_ms: f64,
     p50_ms: f64,
     p99_ms: f64,
     startup_ms: f64,
@@ -407,6 +420,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
     };
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let failures = Arc::new(AtomicU64::new(0));
+    let reloads = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let until = started + options.duration;
     let workers: Vec<_> = (0..options.connections)
@@ -417,6 +431,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
                 until,
                 latencies.clone(),
                 failures.clone(),
+                reloads.clone(),
             ))
         })
         .collect();
@@ -442,6 +457,8 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
         flows: latencies.len(),
         seconds,
         failures: failures.load(Ordering::Relaxed),
+        reloads: reloads.load(Ordering::Relaxed),
+        longest_ms: percentile(1.0),
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
         startup_ms,
@@ -481,6 +498,14 @@ async fn main() {
             r.startup_ms,
             r.idle_rss_kib as f64 * 1024.0 / 1e6,
             r.peak_rss_kib as f64 * 1024.0 / 1e6,
+        );
+    }
+    for r in reports.iter().filter(|r| r.reloads > 0) {
+        println!(
+            "\n{}: {} callbacks answered 503 and reloaded; the longest flow took {:.0} ms",
+            r.service.name(),
+            r.reloads,
+            r.longest_ms
         );
     }
     if let [ours, theirs] = &reports[..] {
