@@ -10,7 +10,9 @@ CREATE TABLE token_terms (
 CREATE INDEX token_terms_token ON token_terms (token_id);
 INSERT INTO store_meta (name, value) VALUES ('search_terms', 'pending')
     ON CONFLICT (name) DO UPDATE SET value = 'pending';
-ALTER TABLE tokens DROP COLUMN search_text;
+-- `search_text` stays for now, unread: replicas of the previous version still write it
+-- during a rolling upgrade, and would fail to store sellers if it were gone. A later
+-- version drops it.
 
 -- The console lists sellers most urgent first: those to re-authorize, then failing ones,
 -- then those whose refresh token expires soon, then the rest, each by the soonest access
