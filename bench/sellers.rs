@@ -211,25 +211,33 @@ struct Row {
     peak_kib: u64,
 }
 
-/// The body of `url` as text, with the API key if `bearer`.
-async fn text(client: &reqwest::Client, url: &str, bearer: bool) -> String {
-    let mut request = client.get(url);
+/// A GET of `url`, with the API key if `bearer`.
+fn get(client: &reqwest::Client, url: &str, bearer: bool) -> reqwest::RequestBuilder {
+    let request = client.get(url);
     if bearer {
-        request = request.bearer_auth(API_KEY);
+        request.bearer_auth(API_KEY)
+    } else {
+        request
     }
-    request.send().await.unwrap().text().await.unwrap()
+}
+
+/// The body of `url` as text.
+async fn text(client: &reqwest::Client, url: &str, bearer: bool) -> String {
+    get(client, url, bearer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// The median time of `REPEATS` requests for `url`, each answered 200.
 async fn median(client: &reqwest::Client, url: &str, bearer: bool) -> Duration {
     let mut times = Vec::with_capacity(REPEATS);
     for _ in 0..REPEATS {
-        let mut request = client.get(url);
-        if bearer {
-            request = request.bearer_auth(API_KEY);
-        }
         let started = Instant::now();
-        let response = request.send().await.unwrap();
+        let response = get(client, url, bearer).send().await.unwrap();
         assert_eq!(response.status(), 200, "{url}");
         response.bytes().await.unwrap();
         times.push(started.elapsed());

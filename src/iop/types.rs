@@ -16,7 +16,7 @@ use super::error::{IopError, PlatformError};
 pub const MAX_TERM: usize = 64;
 
 /// `text`, cut at a character boundary to at most `max` bytes.
-fn truncated(text: &str, max: usize) -> String {
+pub fn truncated(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;

@@ -9,7 +9,7 @@ use super::codec::{PairRow, pair_by_identity};
 use super::statement::{Sql, Statement, Value};
 use super::{Store, StoreError};
 use crate::iop::SellerIdentity;
-use crate::iop::types::MAX_TERM;
+use crate::iop::types::{MAX_TERM, truncated};
 use crate::tokens::Pair;
 
 /// A search uses its first words; more rarely narrow a list that three did not.
@@ -74,14 +74,7 @@ pub(super) fn word_ranges(search: &str) -> Vec<(&'static str, Value)> {
     let mut words = search
         .split_whitespace()
         .map(|word| word.to_lowercase())
-        .map(|word| {
-            word.chars()
-                .scan(0, |len, c| {
-                    *len += c.len_utf8();
-                    (*len <= MAX_TERM).then_some(c)
-                })
-                .collect::<String>()
-        });
+        .map(|word| truncated(&word, MAX_TERM));
     NAMES
         .iter()
         .flat_map(|(lo, hi)| {

@@ -281,32 +281,27 @@ impl Store {
 
     /// Walks the groups from `from`'s, each through its index, until `wanted` are read.
     async fn group_pages(&self, walk: &Walk) -> Result<Vec<Pair>, StoreError> {
-        let Walk {
-            only,
-            from,
-            toward,
-            wanted,
-            now,
-        } = *walk;
         let mut groups: Vec<Health> = Health::ALL
             .into_iter()
-            .filter(|h| only.is_none_or(|only| only == *h))
+            .filter(|h| walk.only.is_none_or(|only| only == *h))
             .collect();
-        if toward == Toward::Earlier {
+        if walk.toward == Toward::Earlier {
             groups.reverse();
         }
         let mut pairs = Vec::new();
         for health in groups {
             // Groups before the place's (in the walk) are done; the place's group starts
             // at the place; the ones after it start at their beginning.
-            let start = match from {
+            let start = match walk.from {
                 Some(place) if place.health == health => (place.expiry, place.id.get()),
-                Some(place) if (toward == Toward::Later) == (health < place.health) => continue,
-                _ if toward == Toward::Later => (i64::MIN, 0),
+                Some(place) if (walk.toward == Toward::Later) == (health < place.health) => {
+                    continue;
+                }
+                _ if walk.toward == Toward::Later => (i64::MIN, 0),
                 _ => (i64::MAX, i64::MAX),
             };
-            let left = wanted - pairs.len();
-            let mut values = judged_at(now);
+            let left = walk.wanted - pairs.len();
+            let mut values = judged_at(walk.now);
             values.extend([
                 ("health", health.as_str().into()),
                 ("expiry", start.0.into()),
@@ -314,19 +309,16 @@ impl Store {
                 ("limit", i64::try_from(left).unwrap_or(i64::MAX).into()),
             ]);
             if health == Health::RefreshExpiring {
-                values.push((
-                    "horizon",
-                    (now.get().saturating_add(EXPIRING_WINDOW_MS)).into(),
-                ));
+                values.push(("horizon", horizon(walk.now).into()));
             }
             let rows: Vec<PairRow> = self
                 .db
-                .fetch_all(Statement::new(group_sql(health, toward), values)?)
+                .fetch_all(Statement::new(group_sql(health, walk.toward), values)?)
                 .await?;
             for row in rows {
                 pairs.push(Pair::try_from(row)?);
             }
-            if pairs.len() >= wanted {
+            if pairs.len() >= walk.wanted {
                 break;
             }
         }
@@ -334,28 +326,24 @@ impl Store {
     }
 
     async fn search_page(&self, search: &str, walk: &Walk) -> Result<Vec<Pair>, StoreError> {
-        let Walk {
-            only,
-            from,
-            toward,
-            wanted,
-            now,
-        } = *walk;
-        let start = match (from, toward) {
+        let start = match (walk.from, walk.toward) {
             (Some(place), _) => (rank(place.health), place.expiry, place.id.get()),
             (None, Toward::Later) => (-1, i64::MIN, 0),
             (None, Toward::Earlier) => (i64::MAX, i64::MAX, i64::MAX),
         };
-        let mut values = judged_at(now);
+        let mut values = judged_at(walk.now);
         values.extend(word_ranges(search));
         values.extend([
-            ("only", only.map(rank).into()),
+            ("only", walk.only.map(rank).into()),
             ("rank", start.0.into()),
             ("expiry", start.1.into()),
             ("id", start.2.into()),
-            ("limit", i64::try_from(wanted).unwrap_or(i64::MAX).into()),
+            (
+                "limit",
+                i64::try_from(walk.wanted).unwrap_or(i64::MAX).into(),
+            ),
         ]);
-        let sql = match toward {
+        let sql = match walk.toward {
             Toward::Later => &SEARCH_AFTER,
             Toward::Earlier => &SEARCH_BEFORE,
         };

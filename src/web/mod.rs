@@ -11,6 +11,7 @@ mod health;
 mod landing;
 pub mod limits;
 mod middleware;
+mod opaque;
 pub(crate) mod refusal;
 mod result;
 pub mod state;

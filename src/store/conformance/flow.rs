@@ -39,16 +39,17 @@ async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
         token_id: TokenId::UNSAVED,
         expires_at: T0 + 1_800_000,
     };
-    let id = store
-        .save_exchange(
+    let answer = response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#);
+    let exchange = || {
+        store.save_exchange(
             owner(&app, Platform::Aliexpress, "k"),
-            &response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#),
+            &answer,
             at(T0),
             &record.state_digest,
             &grant,
         )
-        .await
-        .unwrap();
+    };
+    let id = exchange().await.unwrap();
     assert_eq!(store.find_seller("77").await.unwrap()[0].id, id);
     let stored = store.result(&grant.id).await.unwrap().unwrap();
     assert_eq!(stored.token_id, id, "the grant is for the stored row");
@@ -57,16 +58,7 @@ async fn an_exchange_stores_pair_result_and_claim_together(store: &Store) {
         Some(ClaimStage::Finished(Some(grant.id.clone())))
     );
     // Written again (a retry after a COMMIT whose answer was lost), it changes nothing.
-    let again = store
-        .save_exchange(
-            owner(&app, Platform::Aliexpress, "k"),
-            &response(r#"{"access_token":"a","refresh_token":"r","seller_id":"77"}"#),
-            at(T0),
-            &record.state_digest,
-            &grant,
-        )
-        .await
-        .unwrap();
+    let again = exchange().await.unwrap();
     assert_eq!(again, id);
     assert_eq!(store.result(&grant.id).await.unwrap().unwrap().token_id, id);
 }

@@ -2,12 +2,10 @@
 //! links to the pages beside it. A place in the list is opaque in the URL (base64url of
 //! the state, the expiry and the row id), so the order can change without breaking links.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use super::forms::query_field;
 use crate::store::{Place, Toward};
 use crate::tokens::{Health, TokenId};
+use crate::web::opaque;
 
 /// A filter longer than this matches nothing anyway.
 const MAX_FILTER: usize = 100;
@@ -100,7 +98,7 @@ fn link(search: &str, health: Option<Health>, place: Option<(&str, Place)>) -> S
 }
 
 fn write_place(place: Place) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
+    opaque::seal(&format!(
         "u{}.{}.{}",
         place.health.as_str(),
         place.expiry,
@@ -109,7 +107,7 @@ fn write_place(place: Place) -> String {
 }
 
 fn read_place(raw: &str) -> Option<Place> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let text = opaque::open(raw)?;
     let mut parts = text.strip_prefix('u')?.split('.');
     let health = Health::parse(parts.next()?)?;
     let expiry = parts.next()?.parse().ok()?;
@@ -136,7 +134,7 @@ mod tests {
             id: TokenId::new(42),
         };
         assert_eq!(read_place(&write_place(place)), Some(place));
-        for bad in ["", "u", "dDA", "!!", &URL_SAFE_NO_PAD.encode("uactive.1.0")] {
+        for bad in ["", "u", "dDA", "!!", &opaque::seal("uactive.1.0")] {
             assert_eq!(read_place(bad), None, "{bad}");
         }
     }

@@ -1,19 +1,14 @@
 //! The token list's page cursor: opaque to callers (base64url of the last row id, with a
 //! version letter), so that the order it keys on can change without breaking their links.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use super::ListQuery;
 use super::error::ApiError;
 use crate::tokens::TokenId;
+use crate::web::opaque;
 
 /// The row id a cursor of this API names.
 pub(super) fn read(raw: &str) -> Result<TokenId, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+    opaque::open(raw)
         .and_then(|text| text.strip_prefix('t')?.parse::<i64>().ok())
         .filter(|id| *id > 0)
         .map(TokenId::new)
@@ -25,7 +20,7 @@ pub(super) fn read(raw: &str) -> Result<TokenId, ApiError> {
 }
 
 fn write(id: TokenId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("t{}", id.get()))
+    opaque::seal(&format!("t{}", id.get()))
 }
 
 /// The `Link` header to the page after `last`, with the same filters and size.
@@ -53,7 +48,7 @@ mod tests {
     fn a_cursor_reads_back_and_nothing_else_does() {
         let id = TokenId::new(4_711);
         assert_eq!(read(&write(id)).unwrap(), id);
-        for bad in ["", "4711", "dDA", "!!", &URL_SAFE_NO_PAD.encode("t-5")] {
+        for bad in ["", "4711", "dDA", "!!", &opaque::seal("t-5")] {
             assert!(read(bad).is_err(), "{bad}");
         }
     }
