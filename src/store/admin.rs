@@ -7,13 +7,14 @@ use crate::admin::{AuditAction, AuditEntry, SessionRecord};
 use crate::clock::EpochMs;
 use crate::tokens::TokenId;
 
-static SWEEP_SESSIONS: Sql = Sql::new(
+static SWEEP_SESSIONS: Sql = Sql::repeatable(
     "DELETE FROM admin_sessions WHERE last_seen_at < :idle_before OR created_at < :born_before",
 );
 
-static CREATE_SESSION: Sql = Sql::new(
+static CREATE_SESSION: Sql = Sql::repeatable(
     "INSERT INTO admin_sessions (session_digest, password_tag, client, created_at, last_seen_at)
-     VALUES (:digest, :password_tag, :client, :created_at, :last_seen_at)",
+     VALUES (:digest, :password_tag, :client, :created_at, :last_seen_at)
+     ON CONFLICT (session_digest) DO NOTHING",
 );
 
 static SESSION: Sql = Sql::new(
@@ -22,11 +23,12 @@ static SESSION: Sql = Sql::new(
 );
 
 static TOUCH_SESSION: Sql =
-    Sql::new("UPDATE admin_sessions SET last_seen_at = :now WHERE session_digest = :digest");
+    Sql::repeatable("UPDATE admin_sessions SET last_seen_at = :now WHERE session_digest = :digest");
 
-static DELETE_SESSION: Sql = Sql::new("DELETE FROM admin_sessions WHERE session_digest = :digest");
+static DELETE_SESSION: Sql =
+    Sql::repeatable("DELETE FROM admin_sessions WHERE session_digest = :digest");
 
-static SWEEP_LOGIN_FAILURES: Sql = Sql::new(
+static SWEEP_LOGIN_FAILURES: Sql = Sql::repeatable(
     "DELETE FROM admin_login_failures
      WHERE window_start <= :window_opened_after AND (locked_until IS NULL OR locked_until <= :now)",
 );
@@ -46,7 +48,7 @@ static RESERVE_SIGN_IN: Sql = Sql::new(
      RETURNING failures",
 );
 
-static LOCK_LOGINS: Sql = Sql::new(
+static LOCK_LOGINS: Sql = Sql::repeatable(
     "UPDATE admin_login_failures SET locked_until = :until, failures = 0 WHERE client = :client",
 );
 
@@ -55,7 +57,7 @@ static LOGINS_LOCKED_UNTIL: Sql = Sql::new(
 );
 
 static CLEAR_LOGIN_FAILURES: Sql =
-    Sql::new("DELETE FROM admin_login_failures WHERE client = :client");
+    Sql::repeatable("DELETE FROM admin_login_failures WHERE client = :client");
 
 static APPEND_AUDIT: Sql = Sql::new(
     "INSERT INTO admin_audit (at, action, client, token_id, subject, detail)

@@ -25,6 +25,10 @@ pub(super) struct Db {
     /// How long a read, or a write that surely did not land, is tried again while the
     /// database is unreachable (`retry.rs`).
     retry_for: std::sync::atomic::AtomicU64,
+    /// Tests: the next PostgreSQL write lands but its answer is lost, as when the
+    /// connection breaks at the COMMIT.
+    #[cfg(test)]
+    lose_next_answer: std::sync::atomic::AtomicBool,
 }
 
 /// A write that failed, and whether it may have landed all the same.
@@ -84,7 +88,16 @@ impl Db {
             retry_for: std::sync::atomic::AtomicU64::new(
                 u64::try_from(retry::DEFAULT_BUDGET.as_millis()).unwrap_or(u64::MAX),
             ),
+            #[cfg(test)]
+            lose_next_answer: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Tests: the next PostgreSQL write commits, then fails as a connection reset.
+    #[cfg(test)]
+    pub(super) fn lose_next_answer(&self) {
+        self.lose_next_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub(super) fn set_retry_budget(&self, budget: std::time::Duration) {
@@ -121,14 +134,28 @@ impl Db {
             .ok_or_else(|| StoreError::Statement("a write answered nothing".into()))
     }
 
-    /// Tries the write again while it fails transiently and surely did not land.
+    /// Tries the write again while it fails transiently and surely did not land, or could
+    /// land twice without harm (every statement `Sql::repeatable`).
     async fn write_postgres(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, StoreError> {
+        let repeatable = statements.iter().all(Statement::is_repeatable);
         let mut backoff = Backoff::new(self.retry_budget());
         loop {
-            match self.write_postgres_once(statements.clone()).await {
+            let result = self.write_postgres_once(statements.clone()).await;
+            #[cfg(test)]
+            let result = result.and_then(|outcomes| {
+                if self
+                    .lose_next_answer
+                    .swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+                    return Err(WriteFailure::at_commit(sqlx::Error::Io(reset)));
+                }
+                Ok(outcomes)
+            });
+            match result {
                 Ok(outcomes) => return Ok(outcomes),
                 Err(failure)
-                    if !failure.maybe_committed
+                    if (repeatable || !failure.maybe_committed)
                         && retry::transient(&failure.error)
                         && backoff.wait().await =>
                 {

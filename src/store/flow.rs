@@ -30,12 +30,12 @@ static CLAIM_STATE: Sql = Sql::new(
 static CLAIMANT: Sql =
     Sql::new("SELECT claimant FROM flow_claims WHERE state_digest = :state_digest");
 
-static SWEEP_CLAIMS: Sql = Sql::new("DELETE FROM flow_claims WHERE keep_until < :now");
+static SWEEP_CLAIMS: Sql = Sql::repeatable("DELETE FROM flow_claims WHERE keep_until < :now");
 
 static CLAIM_STAGE: Sql =
     Sql::new("SELECT stage, result_id FROM flow_claims WHERE state_digest = :state_digest");
 
-static FINISH_CLAIM: Sql = Sql::new(
+static FINISH_CLAIM: Sql = Sql::repeatable(
     "UPDATE flow_claims SET stage = :finished, result_id = :result_id
      WHERE state_digest = :state_digest",
 );
@@ -49,7 +49,7 @@ static INSERT_RESULT: Sql = Sql::new(
 /// by a retry whose first try did land (the connection broke at its COMMIT), it matches
 /// the grant there and changes nothing, so the whole exchange write can be repeated; a
 /// grant of that id for another pair or browser changes no row, and the write fails.
-static INSERT_EXCHANGE_RESULT: Sql = Sql::new(concat!(
+static INSERT_EXCHANGE_RESULT: Sql = Sql::repeatable(concat!(
     "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
      SELECT :result_id, :app_id, :browser_digest, id, :expires_at FROM ",
     pair_by_identity!(),
@@ -59,7 +59,7 @@ static INSERT_EXCHANGE_RESULT: Sql = Sql::new(concat!(
        AND flow_results.browser_digest = excluded.browser_digest"
 ));
 
-static SWEEP_RESULTS: Sql = Sql::new("DELETE FROM flow_results WHERE expires_at < :now");
+static SWEEP_RESULTS: Sql = Sql::repeatable("DELETE FROM flow_results WHERE expires_at < :now");
 
 static RESULT: Sql = Sql::new(
     "SELECT app_id, browser_digest, token_id, expires_at

@@ -14,12 +14,12 @@ static KEY_CHECK: Sql = Sql::new("SELECT value FROM store_meta WHERE name = 'key
 static COUNT_TOKENS: Sql = Sql::new("SELECT COUNT(*) FROM tokens");
 
 /// Records the key check of a new store; a check another process wrote first wins.
-static FIRST_KEY_CHECK: Sql = Sql::new(
+static FIRST_KEY_CHECK: Sql = Sql::repeatable(
     "INSERT INTO store_meta (name, value) VALUES ('key_check', :check)
      ON CONFLICT (name) DO NOTHING",
 );
 
-static SET_KEY_CHECK: Sql = Sql::new(
+static SET_KEY_CHECK: Sql = Sql::repeatable(
     "INSERT INTO store_meta (name, value) VALUES ('key_check', :check)
      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 );
@@ -37,7 +37,7 @@ static RESEAL: Sql = Sql::new(
      WHERE id = :id AND updated_at = :seen_updated_at",
 );
 
-static READY_PROBE: Sql = Sql::new(
+static READY_PROBE: Sql = Sql::repeatable(
     "INSERT INTO store_meta (name, value) VALUES ('ready_probe', :value)
      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 );

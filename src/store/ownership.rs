@@ -15,7 +15,7 @@ static OWNERS: Sql = Sql::new(
      GROUP BY app_id, platform, app_key ORDER BY app_id, platform, app_key",
 );
 
-static ADOPT: Sql = Sql::new(
+static ADOPT: Sql = Sql::repeatable(
     "UPDATE tokens SET app_id = :to
      WHERE platform = :platform AND app_key = :app_key AND app_id <> :to",
 );

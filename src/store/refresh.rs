@@ -33,7 +33,7 @@ macro_rules! refreshable {
 
 /// Schedules the pairs written since the last pass (`next_check_at` is NULL): when each
 /// is due under the policy, or its backoff ends, whichever is later.
-static SCHEDULE: Sql = Sql::new(concat!(
+static SCHEDULE: Sql = Sql::repeatable(concat!(
     "UPDATE tokens SET next_check_at = CASE WHEN COALESCE(retry_after, 0) > ",
     due_at!(),
     " THEN retry_after ELSE ",
@@ -45,12 +45,12 @@ static SCHEDULE: Sql = Sql::new(concat!(
 
 /// Forgets every schedule, for a policy other than the one they were made under.
 static UNSCHEDULE: Sql =
-    Sql::new("UPDATE tokens SET next_check_at = NULL WHERE next_check_at IS NOT NULL");
+    Sql::repeatable("UPDATE tokens SET next_check_at = NULL WHERE next_check_at IS NOT NULL");
 
 static SCHEDULED_POLICY: Sql =
     Sql::new("SELECT value FROM store_meta WHERE name = 'refresh_schedule'");
 
-static SET_SCHEDULED_POLICY: Sql = Sql::new(
+static SET_SCHEDULED_POLICY: Sql = Sql::repeatable(
     "INSERT INTO store_meta (name, value) VALUES ('refresh_schedule', :policy)
      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 );
@@ -84,7 +84,10 @@ static RECORD_FAILURE: Sql = Sql::new(
      WHERE id = :id",
 );
 
-static SAVE_REFRESH: Sql = Sql::new(
+/// Only on the row as the refresh read it, or as this very write left it: a repeat after
+/// its first run landed (the connection broke at the commit) finds its own sealed access
+/// token, which nothing else could have written, and still counts as stored.
+static SAVE_REFRESH: Sql = Sql::repeatable(
     "UPDATE tokens SET
          access_token = :access_token,
          refresh_token = COALESCE(:refresh_token, refresh_token),
@@ -99,10 +102,10 @@ static SAVE_REFRESH: Sql = Sql::new(
          consecutive_failures = 0,
          retry_after = NULL,
          next_check_at = NULL
-     WHERE id = :id AND updated_at = :seen_updated_at",
+     WHERE id = :id AND (updated_at = :seen_updated_at OR access_token = :access_token)",
 );
 
-static MARK_REAUTHORIZE: Sql = Sql::new(
+static MARK_REAUTHORIZE: Sql = Sql::repeatable(
     "UPDATE tokens SET status = :reauthorize, last_error = :error, updated_at = :now
      WHERE id = :id",
 );
@@ -127,14 +130,14 @@ static PAIRS_BY_ID: Sql = Sql::new(concat!(
 
 /// Only on the row as it was read: not renewed since (`updated_at`), and no failure
 /// recorded since (`retry_after`), whose answer the caller should take instead.
-static LEASE: Sql = Sql::new(
+static LEASE: Sql = Sql::repeatable(
     "UPDATE tokens SET lease_holder = :holder, lease_until = :until
      WHERE id = :id AND updated_at = :seen_updated_at
        AND COALESCE(retry_after, 0) = :seen_retry_after
        AND (lease_until IS NULL OR lease_until < :now OR lease_holder = :holder)",
 );
 
-static RELEASE: Sql = Sql::new(
+static RELEASE: Sql = Sql::repeatable(
     "UPDATE tokens SET lease_holder = NULL, lease_until = NULL
      WHERE id = :id AND lease_holder = :holder",
 );

@@ -15,24 +15,25 @@ use crate::tokens::Pair;
 /// A search uses its first words; more rarely narrow a list that three did not.
 pub(super) const MAX_WORDS: usize = 3;
 
-static DELETE_TERMS: Sql = Sql::new(concat!(
+static DELETE_TERMS: Sql = Sql::repeatable(concat!(
     "DELETE FROM token_terms WHERE token_id = ",
     pair_by_identity!()
 ));
 
-static INSERT_TERM: Sql = Sql::new(concat!(
+static INSERT_TERM: Sql = Sql::repeatable(concat!(
     "INSERT INTO token_terms (term, token_id) SELECT :term, id FROM ",
     pair_by_identity!(),
     " AS pair"
 ));
 
-static INSERT_TERM_BY_ID: Sql =
-    Sql::new("INSERT INTO token_terms (term, token_id) VALUES (:term, :id) ON CONFLICT DO NOTHING");
+static INSERT_TERM_BY_ID: Sql = Sql::repeatable(
+    "INSERT INTO token_terms (term, token_id) VALUES (:term, :id) ON CONFLICT DO NOTHING",
+);
 
 static PENDING: Sql =
     Sql::new("SELECT value FROM store_meta WHERE name = 'search_terms' AND value = 'pending'");
 
-static DONE: Sql = Sql::new("DELETE FROM store_meta WHERE name = 'search_terms'");
+static DONE: Sql = Sql::repeatable("DELETE FROM store_meta WHERE name = 'search_terms'");
 
 /// Rows in id order after `:after`, for filling the index.
 static BATCH: Sql = Sql::new(concat!(

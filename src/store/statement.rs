@@ -20,6 +20,9 @@ use super::StoreError;
 /// A statement's text with `:name` placeholders, compiled once for the drivers.
 pub(super) struct Sql {
     text: &'static str,
+    /// Whether running it again after it landed leaves the rows as running it once did
+    /// (`Sql::repeatable`).
+    repeatable: bool,
     compiled: OnceLock<Result<Compiled, String>>,
 }
 
@@ -36,6 +39,19 @@ impl Sql {
     pub(super) const fn new(text: &'static str) -> Self {
         Sql {
             text,
+            repeatable: false,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// A statement that may run twice: a second run after the first landed changes nothing
+    /// more (it sets values, deletes, or matches what it wrote itself). On PostgreSQL a
+    /// write made only of these is tried again even when the connection broke after it was
+    /// sent, when it may have landed (`Db::write`); any other write is then left to fail.
+    pub(super) const fn repeatable(text: &'static str) -> Self {
+        Sql {
+            text,
+            repeatable: true,
             compiled: OnceLock::new(),
         }
     }
@@ -172,6 +188,7 @@ pub(super) struct Statement {
     values: Vec<Value>,
     /// The rows it must change, or the whole write fails and is rolled back.
     expected_rows: Option<u64>,
+    repeatable: bool,
 }
 
 /// What one statement of a write did.
@@ -217,6 +234,7 @@ impl Statement {
             sql: compiled,
             values,
             expected_rows: None,
+            repeatable: sql.repeatable,
         })
     }
 
@@ -236,6 +254,11 @@ impl Statement {
 
     pub(super) fn returns_rows(&self) -> bool {
         self.sql.returns_rows
+    }
+
+    /// Whether it may run again after it may have landed (`Sql::repeatable`).
+    pub(super) fn is_repeatable(&self) -> bool {
+        self.repeatable
     }
 
     /// Whether the statement must run in a transaction even alone (it checks its rows).

@@ -9,7 +9,7 @@ use crate::iop::TokenResponse;
 use crate::tokens::{Owner, StoredToken, TokenCounts, TokenId, TokenStatus, account_key};
 
 /// A new pair, or the seller's pair of this app replaced; returns its id.
-static UPSERT_PAIR: Sql = Sql::new(
+static UPSERT_PAIR: Sql = Sql::repeatable(
     "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
          refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
          last_request_id, status, created_at, updated_at, issued_at, authorized_at,
@@ -38,12 +38,12 @@ static UPSERT_PAIR: Sql = Sql::new(
      RETURNING id",
 );
 
-static DELETE_LOOKUP_IDS: Sql = Sql::new(concat!(
+static DELETE_LOOKUP_IDS: Sql = Sql::repeatable(concat!(
     "DELETE FROM token_sellers WHERE token_id = ",
     pair_by_identity!()
 ));
 
-static INSERT_LOOKUP_ID: Sql = Sql::new(concat!(
+static INSERT_LOOKUP_ID: Sql = Sql::repeatable(concat!(
     "INSERT INTO token_sellers (token_id, seller_key) SELECT id, :seller_key FROM ",
     pair_by_identity!(),
     " AS pair"
@@ -62,7 +62,7 @@ static FIND_SELLER: Sql = Sql::new(concat!(
      ORDER BY app_id, id"
 ));
 
-static DELETE_TOKEN: Sql = Sql::new("DELETE FROM tokens WHERE id = :id");
+static DELETE_TOKEN: Sql = Sql::repeatable("DELETE FROM tokens WHERE id = :id");
 
 /// Pairs per state and app, with how many have an expired access token: one walk of the
 /// `tokens_by_owner` index, never the rows, grouped in the index's own order (app,

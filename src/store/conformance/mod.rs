@@ -41,6 +41,7 @@ macro_rules! on_each_engine {
 mod admin;
 mod flow;
 mod listing;
+mod lost_answers;
 mod maintenance;
 mod refresh;
 mod tokens;
