@@ -131,7 +131,7 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 /// The id in the first `/admin/sellers/{id}` link of `html`.
-fn first_seller_id(html: &str) -> String {
+pub fn first_seller_id(html: &str) -> String {
     let marker = "/admin/sellers/";
     let start = html.find(marker).expect("a seller link") + marker.len();
     html[start..]

@@ -8,10 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use iop_callback::clock::Clock;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
+use crate::admin::{Console, first_seller_id};
 use crate::helpers::*;
+use crate::own_postgres::OwnPostgres;
+use crate::refresher::{Rig, day_pair, platform_refreshing_with, renewed};
 use crate::token_api::API_KEY;
 
 /// The seller `aliexpress_success` authorizes.
@@ -219,5 +225,193 @@ async fn past_the_budget_the_api_says_503_and_the_callback_says_reload() {
         .callback(&app, &format!("code=CODE2&state={state}"))
         .await;
     assert_eq!(reloaded.status(), 303);
+    assert_eq!(token_status(&app).await.0, 200);
+}
+
+/// Releases the proxy after `outage`, from a task of its own.
+fn back_after(proxy: FaultyProxy, outage: Duration) -> tokio::task::JoinHandle<FaultyProxy> {
+    tokio::spawn(async move {
+        tokio::time::sleep(outage).await;
+        proxy.refuse(false);
+        proxy
+    })
+}
+
+#[tokio::test]
+async fn the_refresher_rides_through_a_cut_and_catches_up_after_a_long_one() {
+    let Some(direct) = iop_callback::store::test_database::fresh_postgres_url().await else {
+        return;
+    };
+    let mut url = url::Url::parse(&direct).unwrap();
+    let proxy = FaultyProxy::start(format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    ))
+    .await;
+    url.set_port(Some(proxy.port)).unwrap();
+    let server = platform_refreshing_with(renewed(86_400)).await;
+    let rig = Rig::with(
+        &server.uri(),
+        &["--database-url", url.as_str(), "--store-retry", "2s"],
+        iop_callback::clock::ManualClock::starting_now(),
+    )
+    .await;
+    let id = rig.store_pair(day_pair()).await;
+    let day = Duration::from_secs(86_400);
+
+    // Away for longer than the budget: the pass does nothing and loses nothing.
+    proxy.refuse(true);
+    proxy.cut();
+    let pass = rig.pass_after(day * 3 / 4 + Duration::from_secs(1)).await;
+    assert_eq!(pass.refreshed, 0);
+    assert!(server.received_requests().await.unwrap().is_empty());
+    proxy.refuse(false);
+    assert_eq!(
+        rig.pass_after(Duration::ZERO).await.refreshed,
+        1,
+        "caught up"
+    );
+
+    // Away for a moment in the middle of the next pass: it waits, renews and stores.
+    proxy.refuse(true);
+    proxy.cut();
+    let back = back_after(proxy, Duration::from_millis(600));
+    let pass = rig.pass_after(day * 3 / 4 + Duration::from_secs(1)).await;
+    assert_eq!((pass.refreshed, pass.failed), (1, 0));
+    back.await.unwrap();
+    let stored = rig.store.token(id).await.unwrap().unwrap();
+    assert_eq!(stored.last_refresh_at, Some(rig.clock.now_ms()));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_console_rides_through_a_cut() {
+    let Some((app, proxy)) =
+        behind_a_faulty_proxy(&["--admin-password", crate::admin::PASSWORD]).await
+    else {
+        return;
+    };
+    authorize_seller(&app).await;
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "renewed-access-token-0001", "expires_in": 86_400,
+            "seller_id": SELLER_ID, "code": "0"})))
+        .mount(&app.platform)
+        .await;
+    let console = Console::new(&app);
+    console.sign_in().await;
+    let id = first_seller_id(&console.page("/admin").await);
+    let csrf = console.csrf().await;
+
+    // Every connection cut and none taken for a moment, while the operator reads, signs
+    // nothing new, and asks for a refresh: the session, the lease, the renewal and the
+    // audit line all wait for the database.
+    proxy.refuse(true);
+    proxy.cut();
+    let back = back_after(proxy, Duration::from_millis(1_500));
+    let list = console.get("/admin").await;
+    assert_eq!(list.status(), 200);
+    let refreshed = console
+        .post(&format!("/admin/sellers/{id}/refresh"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refreshed.status(), 303);
+    assert_eq!(
+        location(&refreshed),
+        format!("/admin/sellers/{id}?notice=refreshed")
+    );
+    let proxy = back.await.unwrap();
+    proxy.cut();
+    assert!(console.page("/admin/audit").await.contains("Refreshed"));
+}
+
+// Several threads: the server is restarted by blocking commands while the flows go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_crash_and_restart_costs_no_seller_a_500() {
+    let Some(server) = OwnPostgres::start() else {
+        return;
+    };
+    let url = server.url();
+    let app = spawn_app_with(&[
+        "--database-url",
+        url.as_str(),
+        "--api-keys",
+        API_KEY,
+        "--refresh-interval",
+        "off",
+        "--exchange-limit",
+        "off",
+    ])
+    .await;
+    let app = Arc::new(app);
+    authorize_seller(&app).await;
+
+    // Sellers keep coming back from the platform, and the token API keeps being read,
+    // while the server is killed and started again.
+    let running = Arc::new(AtomicBool::new(true));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, running) = (app.clone(), running.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while running.load(Ordering::SeqCst) {
+                    let browser = Browser::new();
+                    let state = browser.start_authorization(&app).await;
+                    let query = format!("code=CODE&state={state}");
+                    // A seller told to reload reloads the same URL, as the page asks.
+                    let mut callback = browser.callback(&app, &query).await.status().as_u16();
+                    for _ in 0..40 {
+                        if callback != 503 {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        callback = browser.callback(&app, &query).await.status().as_u16();
+                    }
+                    answers.push(("callback", callback));
+                    answers.push(("token API", token_status(&app).await.0));
+                }
+                answers
+            })
+        })
+        .collect();
+    // Three crashes, each down for half a second (longer than a restart takes here,
+    // shorter than the budget), so that statements are caught in flight.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::task::block_in_place(|| {
+            server.crash();
+            std::thread::sleep(Duration::from_millis(500));
+            server.start_again();
+        });
+        let mut ready = 0;
+        for _ in 0..100 {
+            ready = readiness(&app).await;
+            if ready == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(ready, 200, "ready once the server is back");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.store(false, Ordering::SeqCst);
+
+    let mut answers = Vec::new();
+    for worker in workers {
+        answers.extend(worker.await.unwrap());
+    }
+    let callbacks = answers.iter().filter(|(what, _)| *what == "callback");
+    assert!(callbacks.clone().count() > 4, "{answers:?}");
+    assert!(
+        callbacks.clone().all(|(_, status)| *status == 303),
+        "every seller ended on the result page: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(_, status)| *status < 500 || *status == 503),
+        "no 500: {answers:?}"
+    );
     assert_eq!(token_status(&app).await.0, 200);
 }

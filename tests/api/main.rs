@@ -17,6 +17,7 @@ mod helpers;
 mod hostile;
 mod logging;
 mod ops;
+mod own_postgres;
 mod pages;
 mod proxy;
 mod refresher;

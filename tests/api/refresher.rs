@@ -93,12 +93,12 @@ impl Rig {
 }
 
 /// A one-day pair, as AliExpress issues test apps.
-fn day_pair() -> serde_json::Value {
+pub fn day_pair() -> serde_json::Value {
     json!({"access_token": "old-access", "refresh_token": "the-refresh", "seller_id": "1001",
            "expires_in": 86400, "refresh_expires_in": 172800})
 }
 
-async fn platform_refreshing_with(answer: ResponseTemplate) -> MockServer {
+pub async fn platform_refreshing_with(answer: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/rest/auth/token/refresh"))
@@ -111,7 +111,7 @@ async fn platform_refreshing_with(answer: ResponseTemplate) -> MockServer {
     server
 }
 
-fn renewed(expires_in: i64) -> ResponseTemplate {
+pub fn renewed(expires_in: i64) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!(
         {"access_token": "new-access", "refresh_token": "the-refresh", "expires_in": expires_in,
          "seller_id": "1001", "code": "0"}))
