@@ -13,6 +13,11 @@
 //! per-flow latency, failures, startup time and the service's idle and peak RSS. With
 //! `--compare flask` it then runs `bench/flask_callback.py` on gunicorn (from the virtual
 //! environment in IOP_BENCH_VENV) under the same load, and prints both side by side.
+//!
+//! `--during 'COMMAND'` runs a shell command when the load starts (`bench/failover.sh`
+//! crashes the database with it) and adds what a failover needs seen: how each seller's
+//! flow ended (the result page; the "briefly unavailable" page, still there after ten
+//! reloads, for a code that was never sent; or failed), and when readiness was down.
 
 #[path = "common.rs"]
 mod common;
@@ -44,6 +49,8 @@ struct Options {
     compare_flask: bool,
     /// Gunicorn's sync workers: its documented 2 × cores + 1.
     flask_workers: usize,
+    /// A shell command run when the load starts (a database crash, for instance).
+    during: Option<String>,
 }
 
 fn options() -> Options {
@@ -53,6 +60,7 @@ fn options() -> Options {
         duration: Duration::from_secs(60),
         compare_flask: false,
         flask_workers: 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1,
+        during: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -64,8 +72,9 @@ fn options() -> Options {
             }
             ("--compare", Some(v)) if v == "flask" => options.compare_flask = true,
             ("--flask-workers", Some(v)) => options.flask_workers = v.parse().expect("a number"),
+            ("--during", Some(v)) => options.during = Some(v.clone()),
             _ => panic!(
-                "usage: flow-bench [--database sqlite|postgres] [--connections N] [--duration SECONDS] [--compare flask] [--flask-workers N]"
+                "usage: flow-bench [--database sqlite|postgres] [--connections N] [--duration SECONDS] [--compare flask] [--flask-workers N] [--during COMMAND]"
             ),
         }
     }
@@ -309,14 +318,31 @@ async fn read_answer(
     Ok((Answer { status, location }, keep_alive))
 }
 
+/// How the flows ended, besides the completed ones (whose latencies are kept).
+#[derive(Default)]
+struct Endings {
+    /// Anything but the result page or the retry page: a 500, another status, a broken
+    /// connection.
+    failures: AtomicU64,
+    /// Of those, answers of 500.
+    errors_500: AtomicU64,
+    /// Callbacks answered 503 and reloaded.
+    reloads: AtomicU64,
+    /// Sellers still on the "briefly unavailable" page after their last reload: their
+    /// code was never sent (the 503 says so), so reloading later still works.
+    on_retry_page: AtomicU64,
+}
+
+/// How often a seller reloads a 503 before the flow counts as left on the retry page.
+const RELOADS: usize = 10;
+
 /// One seller: a browser with its own cookies, authorizing again and again.
 async fn seller(
     server: SocketAddr,
     worker: usize,
     until: Instant,
     latencies: Arc<std::sync::Mutex<Vec<u32>>>,
-    failures: Arc<AtomicU64>,
-    reloads: Arc<AtomicU64>,
+    endings: Arc<Endings>,
 ) {
     let mut browser = Browser::new(server);
     let mut flow = 0u64;
@@ -324,7 +350,7 @@ async fn seller(
     while Instant::now() < until {
         flow += 1;
         let started = Instant::now();
-        let ok = async {
+        let last = async {
             let authorize = browser.get("/authorize").await.ok()?;
             let location = authorize.location?;
             let (_, query) = location.split_once('?')?;
@@ -335,31 +361,71 @@ async fn seller(
             let state: String = url::form_urlencoded::byte_serialize(state.as_bytes()).collect();
             let path = format!("/callback?code=s{worker}-{flow}&state={state}");
             // A seller told the service is briefly unavailable (503) reloads the same URL,
-            // as the page says, after the Retry-After; a few times at most.
+            // as the page says, after the Retry-After.
             let mut callback = browser.get(&path).await.ok()?;
-            for _ in 0..5 {
+            for _ in 0..RELOADS {
                 if callback.status != 503 {
                     break;
                 }
-                reloads.fetch_add(1, Ordering::Relaxed);
+                endings.reloads.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 browser.connection = None;
                 callback = browser.get(&path).await.ok()?;
             }
-            let to_result = callback.location?;
-            (callback.status == 303 && to_result.starts_with("/result/")).then_some(())
+            Some(callback)
         }
-        .await
-        .is_some();
-        if ok {
-            mine.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
-        } else {
-            failures.fetch_add(1, Ordering::Relaxed);
-            // Whatever went wrong, the next flow starts on a fresh connection.
-            browser.connection = None;
+        .await;
+        match last {
+            Some(Answer {
+                status: 303,
+                location: Some(to),
+            }) if to.starts_with("/result/") => {
+                mine.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+            }
+            Some(Answer { status: 503, .. }) => {
+                endings.on_retry_page.fetch_add(1, Ordering::Relaxed);
+            }
+            other => {
+                endings.failures.fetch_add(1, Ordering::Relaxed);
+                if other.is_some_and(|answer| answer.status == 500) {
+                    endings.errors_500.fetch_add(1, Ordering::Relaxed);
+                }
+                // Whatever went wrong, the next flow starts on a fresh connection.
+                browser.connection = None;
+            }
         }
     }
     latencies.lock().unwrap().extend(mine);
+}
+
+/// Polls `/readyz` every 100 ms until `until`, and returns the spans it was not 200, as
+/// seconds since `started`.
+async fn watch_readiness(base: String, started: Instant, until: Instant) -> Vec<(f64, f64)> {
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut down: Vec<(f64, f64)> = Vec::new();
+    let mut since: Option<f64> = None;
+    while Instant::now() < until {
+        let ready = probe
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        let at = started.elapsed().as_secs_f64();
+        match (ready, since) {
+            (false, None) => since = Some(at),
+            (true, Some(from)) => {
+                down.push((from, at));
+                since = None;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    down.extend(since.map(|from| (from, started.elapsed().as_secs_f64())));
+    down
 }
 
 /// What one service did under the load.
@@ -367,9 +433,9 @@ struct Report {
     service: Service,
     flows: usize,
     seconds: f64,
-    failures: u64,
-    /// Callbacks answered 503 and reloaded.
-    reloads: u64,
+    endings: Arc<Endings>,
+    /// When readiness was not 200, in seconds since the load started (`--during` only).
+    not_ready: Vec<(f64, f64)>,
     longest_ms: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -419,10 +485,18 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
         })
     };
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let failures = Arc::new(AtomicU64::new(0));
-    let reloads = Arc::new(AtomicU64::new(0));
+    let endings = Arc::new(Endings::default());
     let started = Instant::now();
     let until = started + options.duration;
+    let during = options.during.as_ref().map(|command| {
+        Command::new("sh")
+            .args(["-c", command])
+            .spawn()
+            .expect("the --during command")
+    });
+    let readiness = during
+        .is_some()
+        .then(|| tokio::spawn(watch_readiness(base.clone(), started, until)));
     let workers: Vec<_> = (0..options.connections)
         .map(|worker| {
             tokio::spawn(seller(
@@ -430,8 +504,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
                 worker,
                 until,
                 latencies.clone(),
-                failures.clone(),
-                reloads.clone(),
+                endings.clone(),
             ))
         })
         .collect();
@@ -439,6 +512,13 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
         worker.await.unwrap();
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(mut during) = during {
+        let _ = during.wait();
+    }
+    let not_ready = match readiness {
+        Some(watch) => watch.await.unwrap(),
+        None => Vec::new(),
+    };
     sampler.abort();
     let peak_rss_kib = peak.load(Ordering::Relaxed).max(tree_rss_kib(child.id()));
     let _ = child.kill();
@@ -456,8 +536,8 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
         service,
         flows: latencies.len(),
         seconds,
-        failures: failures.load(Ordering::Relaxed),
-        reloads: reloads.load(Ordering::Relaxed),
+        endings,
+        not_ready,
         longest_ms: percentile(1.0),
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
@@ -492,7 +572,7 @@ async fn main() {
             r.service.name(),
             r.flows,
             r.flows as f64 / r.seconds,
-            r.failures,
+            r.endings.failures.load(Ordering::Relaxed),
             r.p50_ms,
             r.p99_ms,
             r.startup_ms,
@@ -500,13 +580,27 @@ async fn main() {
             r.peak_rss_kib as f64 * 1024.0 / 1e6,
         );
     }
-    for r in reports.iter().filter(|r| r.reloads > 0) {
-        println!(
-            "\n{}: {} callbacks answered 503 and reloaded; the longest flow took {:.0} ms",
-            r.service.name(),
-            r.reloads,
-            r.longest_ms
-        );
+    for r in &reports {
+        let endings = &r.endings;
+        let reloads = endings.reloads.load(Ordering::Relaxed);
+        if reloads > 0 || options.during.is_some() {
+            println!(
+                "\n{}: {} callbacks answered 503 and reloaded; {} sellers left on the retry page (code not sent); {} answers of 500; the longest flow took {:.0} ms",
+                r.service.name(),
+                reloads,
+                endings.on_retry_page.load(Ordering::Relaxed),
+                endings.errors_500.load(Ordering::Relaxed),
+                r.longest_ms
+            );
+        }
+        if options.during.is_some() {
+            let spans: Vec<String> = r
+                .not_ready
+                .iter()
+                .map(|(from, to)| format!("{from:.1}-{to:.1} s"))
+                .collect();
+            println!("readiness not 200: {}", spans.join(", "));
+        }
     }
     if let [ours, theirs] = &reports[..] {
         let ratio = (ours.flows as f64 / ours.seconds) / (theirs.flows as f64 / theirs.seconds);
