@@ -111,6 +111,9 @@ async fn open_postgres(url: &DatabaseUrl) -> Result<Db, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(CONNECT_TIMEOUT)
+        // While the server is away every waiting request is a "slow acquire" warning, one
+        // line each, dozens a second; the retries and readiness already say it once.
+        .acquire_slow_level(log::LevelFilter::Debug)
         .connect(raw)
         .await
         .map_err(|e| unreachable(url, &e))?;

@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::store::StoreError;
 use crate::web::state::AppState;
 
 pub(super) async fn healthz() -> StatusCode {
@@ -17,16 +16,13 @@ pub(super) async fn healthz() -> StatusCode {
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(super) async fn readyz(State(app): State<AppState>) -> (StatusCode, String) {
-    let answer = tokio::time::timeout(READY_WITHIN, app.store.ping())
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unreachable {
-                target: "the database".into(),
-                why: format!("no answer within {} s", READY_WITHIN.as_secs()),
-            })
-        });
-    if let Err(e) = answer {
-        tracing::warn!(error = %e, "not ready: database unreachable");
+    let problem = match tokio::time::timeout(READY_WITHIN, app.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {} s", READY_WITHIN.as_secs())),
+    };
+    if let Some(why) = problem {
+        tracing::warn!(why, "not ready: the database does not answer");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the database does not answer\n".into(),
