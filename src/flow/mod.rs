@@ -30,6 +30,8 @@ pub enum StateRejection {
     Expired,
     /// Issued to another browser (or this browser lost its cookie).
     OtherBrowser,
+    /// Issued to the command line (`authorize-url`), and opened in a browser.
+    CommandLine,
     /// Another request is exchanging this state's code right now.
     InProgress,
     /// Already used; `result` is set when this browser can see the outcome.
@@ -46,6 +48,7 @@ impl StateRejection {
             StateRejection::Unknown => "unknown",
             StateRejection::Expired => "expired",
             StateRejection::OtherBrowser => "other_browser",
+            StateRejection::CommandLine => "command_line",
             StateRejection::InProgress => "in_progress",
             StateRejection::AlreadyUsed { .. } => "already_used",
         }
@@ -135,7 +138,7 @@ impl Flows {
 
     /// The binding of states issued to the command line rather than a browser.
     pub fn command_line(&self) -> BrowserId {
-        self.key.binding("command line")
+        self.key.binding(state::COMMAND_LINE)
     }
 
     /// Checks a callback's state against the browser presenting it: issued here, for this

@@ -20,6 +20,9 @@ const EXPIRY_LEN: usize = 8;
 const TAG_LEN: usize = 16;
 const STATE_LEN: usize = NONCE_LEN + EXPIRY_LEN + 2 * TAG_LEN;
 
+/// The label of the binding of states printed for the command line (`authorize-url`).
+pub(super) const COMMAND_LINE: &str = "command line";
+
 /// The key states are signed with, derived from the app secret so that every replica of
 /// the app shares it without another setting, and a state of one app is refused by another.
 pub struct StateKey([u8; 32]);
@@ -87,7 +90,12 @@ impl StateKey {
         let same_browser =
             browser.is_some_and(|b| bool::from(self.browser_tag(nonce, b).ct_eq(bound)));
         if !same_browser {
-            return Err(StateRejection::OtherBrowser);
+            let printed = self.browser_tag(nonce, &self.binding(COMMAND_LINE));
+            return Err(if bool::from(printed.ct_eq(bound)) {
+                StateRejection::CommandLine
+            } else {
+                StateRejection::OtherBrowser
+            });
         }
         let mut expiry_bytes = [0u8; EXPIRY_LEN];
         expiry_bytes.copy_from_slice(expiry);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// An error answer from the gateway (`{"type":"ISV","code":"InvalidCode",...}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlatformError {
     pub code: String,
     /// `ISV` (our fault), `ISP` (platform backend) or `SYSTEM`.
@@ -52,8 +52,9 @@ impl PlatformError {
 }
 
 /// Every way a token call can fail. None of the variants holds a secret, a token, a code or
-/// a raw upstream body, so they may be logged and shown.
-#[derive(Debug, thiserror::Error)]
+/// a raw upstream body, so they may be logged, shown, and kept with a claim (as JSON) to be
+/// shown again when the seller reloads.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum IopError {
     #[error("the platform answered with error {}", .0.code)]
     Platform(PlatformError),
@@ -75,6 +76,12 @@ pub enum IopError {
 }
 
 impl IopError {
+    /// Whether the request may have reached the platform: false only when it surely did
+    /// not (no connection, or refused before sending), so a code is still unspent.
+    pub fn may_have_been_sent(&self) -> bool {
+        !matches!(self, IopError::Connect(_) | IopError::EmptyParameter(_))
+    }
+
     /// A short, stable label for how a call ended, for metrics.
     pub fn outcome(&self) -> &'static str {
         match self {

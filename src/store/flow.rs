@@ -40,6 +40,19 @@ static FINISH_CLAIM: Sql = Sql::repeatable(
      WHERE state_digest = :state_digest",
 );
 
+static FAIL_CLAIM: Sql = Sql::repeatable(
+    "UPDATE flow_claims SET stage = :finished, failure = :failure
+     WHERE state_digest = :state_digest",
+);
+
+static CLAIM_FAILURE: Sql =
+    Sql::new("SELECT failure FROM flow_claims WHERE state_digest = :state_digest");
+
+/// Only a claim still exchanging: one that ended stays ended.
+static RELEASE_CLAIM: Sql = Sql::repeatable(
+    "DELETE FROM flow_claims WHERE state_digest = :state_digest AND stage = :exchanging",
+);
+
 static INSERT_RESULT: Sql = Sql::new(
     "INSERT INTO flow_results (result_id, app_id, browser_digest, token_id, expires_at)
      VALUES (:result_id, :app_id, :browser_digest, :token_id, :expires_at)",
@@ -160,6 +173,56 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.db
             .write_one(finish_claim(state_digest, result)?)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a claim whose exchange failed after its code may have reached the platform,
+    /// keeping how (`failure`, the error as the web layer wrote it) for a reload to show.
+    pub async fn fail_claim(
+        &self,
+        state_digest: &[u8; 32],
+        failure: &str,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write_one(Statement::new(
+                &FAIL_CLAIM,
+                [
+                    ("finished", ClaimStage::FINISHED.into()),
+                    ("failure", failure.into()),
+                    ("state_digest", state_digest.into()),
+                ],
+            )?)
+            .await?;
+        Ok(())
+    }
+
+    /// How a failed claim ended, if it did (`fail_claim`).
+    pub async fn claim_failure(
+        &self,
+        state_digest: &[u8; 32],
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = self
+            .db
+            .fetch_optional(Statement::new(
+                &CLAIM_FAILURE,
+                [("state_digest", state_digest.into())],
+            )?)
+            .await?;
+        Ok(row.and_then(|(failure,)| failure))
+    }
+
+    /// Forgets a claim whose code surely never reached the platform (no connection could be
+    /// made): the same callback URL can then be tried again.
+    pub async fn release_claim(&self, state_digest: &[u8; 32]) -> Result<(), StoreError> {
+        self.db
+            .write_one(Statement::new(
+                &RELEASE_CLAIM,
+                [
+                    ("state_digest", state_digest.into()),
+                    ("exchanging", ClaimStage::EXCHANGING.into()),
+                ],
+            )?)
             .await?;
         Ok(())
     }

@@ -11,7 +11,7 @@ use url::Url;
 use crate::config::{AppConfig, Config};
 use crate::flow::{BrowserId, FlowState};
 use crate::runtime::AppRuntime;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 use crate::web::state::AppState;
 
 #[instrument(skip_all)]
@@ -20,7 +20,11 @@ pub(super) async fn authorize(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let runtime = app.apps.implicit().ok_or(AppError::NotFound)?.clone();
+    let runtime = app
+        .apps
+        .implicit()
+        .ok_or(AppError::NotFound(Missing::ImplicitApp))?
+        .clone();
     start(&app, &runtime, query.as_deref(), &headers)
 }
 
@@ -31,7 +35,11 @@ pub(super) async fn authorize_app(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let runtime = app.apps.named(&name).ok_or(AppError::NotFound)?.clone();
+    let runtime = app
+        .apps
+        .named(&name)
+        .ok_or(AppError::NotFound(Missing::App))?
+        .clone();
     start(&app, &runtime, query.as_deref(), &headers)
 }
 

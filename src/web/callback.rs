@@ -13,13 +13,13 @@ use super::callback_query::CallbackQuery;
 
 use crate::apps::AppId;
 use crate::clock::EpochMs;
-use crate::flow::{self, BrowserId, Claim, ResultId, StateRejection};
+use crate::flow::{self, BrowserId, Claim, ClaimStage, ResultId, StateRejection};
 use crate::iop::TokenResponse;
 use crate::iop::{AuthCode, TokenApi};
 use crate::runtime::AppRuntime;
 use crate::store::{ClaimAttempt, StoreError};
 use crate::tokens::{Owner, StoredToken, TokenId};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 use crate::web::limits::{Admitted, Peer};
 use crate::web::state::AppState;
 use crate::web::views::{CancelledPage, ResultPage, render};
@@ -35,7 +35,11 @@ pub(super) async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let runtime = app.apps.implicit().ok_or(AppError::NotFound)?.clone();
+    let runtime = app
+        .apps
+        .implicit()
+        .ok_or(AppError::NotFound(Missing::ImplicitApp))?
+        .clone();
     handle(app, runtime, peer, headers, query).await
 }
 
@@ -49,7 +53,11 @@ pub(super) async fn callback_app(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let runtime = app.apps.named(&name).ok_or(AppError::NotFound)?.clone();
+    let runtime = app
+        .apps
+        .named(&name)
+        .ok_or(AppError::NotFound(Missing::App))?
+        .clone();
     handle(app, runtime, peer, headers, query).await
 }
 
@@ -154,8 +162,10 @@ async fn claim(
         Ok(record) => record,
         Err(expired) => {
             // A state used before it expired still says so (and finds its result).
-            let before = app.store.claim_stage(&verified.digest).await?;
-            return Err(before.map_or(expired, flow::already_claimed).into());
+            return Err(match app.store.claim_stage(&verified.digest).await? {
+                Some(stage) => taken(app, &verified.digest, stage).await?,
+                None => expired.into(),
+            });
         }
     };
     let admitted = match client {
@@ -172,8 +182,24 @@ async fn claim(
             },
             admitted,
         )),
-        ClaimAttempt::Taken(stage) => Err(flow::already_claimed(stage).into()),
+        ClaimAttempt::Taken(stage) => Err(taken(app, &verified.digest, stage).await?),
     }
+}
+
+/// Why a claimed state cannot be used again: in use, done (with its result page), or
+/// failed, in which case the seller sees the same page as when it failed.
+async fn taken(
+    app: &AppState,
+    state_digest: &[u8; 32],
+    stage: ClaimStage,
+) -> Result<AppError, AppError> {
+    if stage == ClaimStage::Finished(None)
+        && let Some(failure) = app.store.claim_failure(state_digest).await?
+        && let Ok(error) = serde_json::from_str(&failure)
+    {
+        return Ok(AppError::ShownAgain(error));
+    }
+    Ok(flow::already_claimed(stage).into())
 }
 
 /// Exchanges the code, stores the tokens and grants this browser the result page; the
@@ -189,7 +215,20 @@ async fn exchange(
         // Stored together with the tokens.
         return outcome;
     }
-    if let Err(e) = app.store.finish_claim(&claim.state_digest, None).await {
+    let digest = &claim.state_digest;
+    let ended = match &outcome {
+        // Nothing reached the platform: the code is unspent, and reloading tries again.
+        Err(AppError::Platform(e)) if !e.may_have_been_sent() => {
+            app.store.release_claim(digest).await
+        }
+        // Kept, so that a reload shows this page again rather than "already used".
+        Err(AppError::Platform(e)) => match serde_json::to_string(e) {
+            Ok(failure) => app.store.fail_claim(digest, &failure).await,
+            Err(_) => app.store.finish_claim(digest, None).await,
+        },
+        _ => app.store.finish_claim(digest, None).await,
+    };
+    if let Err(e) = ended {
         // The claim stays "exchanging" until it expires: the code is still never reused.
         tracing::error!(error = %e, "could not record the end of an authorization");
     }

@@ -22,12 +22,15 @@ pub enum AppError {
     Code(#[from] AuthCodeError),
     #[error("token exchange failed: {0}")]
     Platform(#[from] IopError),
+    /// A reload of a callback whose exchange failed: that failure's page again.
+    #[error("token exchange failed before: {0}")]
+    ShownAgain(IopError),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
     #[error("exchange limited: {}", .0.as_str())]
     Limited(Limited),
-    #[error("not found")]
-    NotFound,
+    #[error("not found: {0:?}")]
+    NotFound(Missing),
     /// A form without this session's CSRF token: nothing was done.
     #[error("form refused: missing or wrong CSRF token")]
     Csrf,
@@ -35,6 +38,21 @@ pub enum AppError {
     BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a 404 was looking for, so that its page says the true thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No page at this address.
+    Page,
+    /// A result page that is not this browser's, or no longer kept.
+    Result,
+    /// `/authorize/{app}` or `/callback/{app}` naming no configured app.
+    App,
+    /// `/authorize` or `/callback` where the service has several named apps instead.
+    ImplicitApp,
+    /// A console seller page of a seller not stored (deleted, or a mistyped id).
+    Seller,
 }
 
 impl From<Limited> for AppError {
@@ -98,8 +116,9 @@ impl AppError {
             AppError::Limited(limited) => limited.as_str(),
             AppError::Code(_) => "bad_code",
             AppError::Platform(_) => "platform",
+            AppError::ShownAgain(_) => "already_used",
             AppError::Store(_) => "store",
-            AppError::NotFound => "not_found",
+            AppError::NotFound(_) => "not_found",
             AppError::Csrf => "csrf",
             AppError::BadRequest(_) => "bad_request",
             AppError::Internal(_) => "internal",
@@ -115,11 +134,12 @@ impl AppError {
             AppError::State(_) | AppError::Code(_) | AppError::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::Platform(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
-            AppError::Platform(_) => StatusCode::BAD_GATEWAY,
+            AppError::Platform(IopError::Timeout(_))
+            | AppError::ShownAgain(IopError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Platform(_) | AppError::ShownAgain(_) => StatusCode::BAD_GATEWAY,
             AppError::Limited(Limited::Rate { .. }) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Limited(Limited::Busy) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -135,6 +155,13 @@ impl AppError {
             )
             .retry(),
             AppError::Platform(e) => platform_page(e),
+            AppError::ShownAgain(e) => {
+                let mut page = platform_page(e);
+                page.message.push_str(
+                    " (This page was reloaded: nothing was sent to the platform again.)",
+                );
+                page
+            }
             AppError::Limited(Limited::Rate { retry_after_secs }) => ErrorPage::new(
                 "Too many authorizations from your network",
                 format!(
@@ -148,11 +175,7 @@ impl AppError {
             AppError::BadRequest(message) => {
                 ErrorPage::new("This link is not right", message.clone()).neutral()
             }
-            AppError::NotFound => ErrorPage::new(
-                "Not found",
-                "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
-            )
-            .neutral(),
+            AppError::NotFound(missing) => not_found_page(*missing),
             AppError::Csrf => ErrorPage::new(
                 "This form was not accepted",
                 "It did not carry this session's security token (it may be from an old page, or from another site), so nothing was changed. Go back, reload the page and try again.",
@@ -170,6 +193,30 @@ impl AppError {
             .neutral(),
         }
     }
+}
+
+fn not_found_page(missing: Missing) -> ErrorPage {
+    let (title, message) = match missing {
+        Missing::Page => ("Not found", "There is no page at this address."),
+        Missing::Result => (
+            "Not found",
+            "There is nothing here for this browser. Results are shown only to the browser that authorized, for 30 minutes.",
+        ),
+        // Names no app: a guessed name learns nothing about the configured ones.
+        Missing::App => (
+            "This app is not served here",
+            "This service has no app of that name. Check the link you were given, or ask the operator for the authorization link of the app.",
+        ),
+        Missing::ImplicitApp => (
+            "Choose the app to authorize",
+            "This service authorizes sellers for several apps, each at an address of its own (/authorize/NAME, with its callback at /callback/NAME). Start from the service's home page, or use the link the operator gave you.",
+        ),
+        Missing::Seller => (
+            "No such seller",
+            "No seller is stored under this id: it may have been deleted. Go back to the sellers list.",
+        ),
+    };
+    ErrorPage::new(title, message).neutral()
 }
 
 fn state_page(rejection: &StateRejection) -> ErrorPage {
@@ -190,6 +237,13 @@ fn state_page(rejection: &StateRejection) -> ErrorPage {
             "This authorization was started in another browser",
             "Only the browser that clicked \"Authorize a seller\" can complete it. If that was this browser, the service was probably opened under another address than its public URL (127.0.0.1 instead of localhost, say), so its cookie went to a different site: open the service at its public URL. Nothing was sent to the platform.",
         ),
+        StateRejection::CommandLine => {
+            // The operator's own link: no browser can finish it, and a new one would not help.
+            return ErrorPage::new(
+                "This link is for the command line",
+                "It was made by `iop-callback authorize-url`, so it is completed from the command line, not in a browser. Copy the code and state from this page's address and run `iop-callback exchange --code CODE --state STATE` (add `--app NAME` where the service has several apps). Nothing was sent to the platform.",
+            );
+        }
         StateRejection::InProgress => (
             "This authorization is being completed",
             "Another request is exchanging this code right now. Wait a moment and open the result from that tab.",
@@ -222,23 +276,37 @@ fn platform_page(error: &IopError) -> ErrorPage {
             )
         }
         .retry(),
-        IopError::Timeout(_) => {
-            ErrorPage::new("The platform did not answer in time", error.to_string()).retry()
-        }
-        // The OS's words ("Connection refused", a resolver's message) stay in the log.
-        IopError::Connect(_) => ErrorPage::new(
-            "The platform could not be reached",
-            "The service could not connect to the platform's API. Try again in a moment; if it keeps happening, the operator can find the cause in the log under the request id below.",
+        IopError::Timeout(waited) => ErrorPage::new(
+            "The platform did not answer in time",
+            format!(
+                "It did not answer within {}. The code may have reached it, and a code works only once, so it is not sent again: authorize again to finish.",
+                humantime::format_duration(*waited)
+            ),
         )
         .retry(),
-        IopError::Transport(_) | IopError::EmptyParameter(_) => ErrorPage::new(
+        // The OS's words ("Connection refused", a resolver's message) stay in the log. The
+        // claim was released (`callback::exchange`), so the same URL tries again.
+        IopError::EmptyParameter(_) => ErrorPage::new(
+            "This service could not send the request",
+            format!("{error}, so nothing was sent and this authorization is still good. Please tell the operator, quoting the request id below."),
+        ),
+        IopError::Connect(_) => ErrorPage::new(
+            "The platform could not be reached",
+            "The service could not connect to the platform's API, so nothing was sent and this authorization is still good: reload this page in a moment. If it keeps happening, the operator can find the cause in the log under the request id below.",
+        ),
+        IopError::Transport(_) => ErrorPage::new(
             "The platform could not be reached properly",
-            "The request to the platform's API failed. Try again in a moment; the operator can find the cause in the log under the request id below.",
+            "The request to the platform's API broke off. The code may have reached it, and a code works only once, so it is not sent again: authorize again to finish. The operator can find the cause in the log under the request id below.",
         )
         .retry(),
         IopError::HttpStatus { .. } | IopError::InvalidBody(_) | IopError::TooLarge { .. } => {
-            ErrorPage::new("The platform could not be reached properly", error.to_string())
-                .retry()
+            ErrorPage::new(
+                "The platform could not be reached properly",
+                format!(
+                    "Its answer could not be used ({error}). The code may have been spent, so it is not sent again: authorize again to finish."
+                ),
+            )
+            .retry()
         }
     }
 }
@@ -252,7 +320,7 @@ impl IntoResponse for AppError {
         match &self {
             AppError::State(_)
             | AppError::Limited(_)
-            | AppError::NotFound
+            | AppError::NotFound(_)
             | AppError::Code(_)
             | AppError::BadRequest(_) => {
                 tracing::debug!(error = %self, status = status.as_u16(), "request refused");

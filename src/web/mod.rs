@@ -26,7 +26,7 @@ pub use authorize::authorize_url;
 pub use state::{AppParts, AppState};
 
 use crate::layers;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 
 /// The service's routes with every layer. Extra routes (the sandbox in `demo`) are merged
 /// before the layers apply, so they get the same headers and logging.
@@ -53,7 +53,7 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .merge(extra)
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(asset))
-        .fallback(|| async { AppError::NotFound })
+        .fallback(|| async { AppError::NotFound(Missing::Page) })
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             middleware::count_request,
@@ -69,5 +69,5 @@ pub fn router(app: AppState, extra: Router) -> Router {
 async fn asset(name: axum::extract::Path<String>) -> Result<axum::response::Response, AppError> {
     crate::assets::asset(name)
         .await
-        .map_err(|_| AppError::NotFound)
+        .map_err(|_| AppError::NotFound(Missing::Page))
 }

@@ -325,3 +325,37 @@ async fn moving_to_an_apps_file_keeps_every_seller_refreshable() {
     let ready = Browser::new().get(&format!("{moved}/readyz")).await;
     assert_eq!(ready.text().await.unwrap(), "ready\n");
 }
+
+/// Three 404s, each saying its own thing: an unknown app (naming none of the configured
+/// ones), the plain paths of a service with several apps (pointing to the home page), and
+/// an unknown page.
+#[tokio::test]
+async fn each_404_says_what_is_missing() {
+    let apps = spawn_two_apps().await;
+    let browser = Browser::new();
+    let page = |path: &'static str| {
+        let browser = &browser;
+        let address = apps.address.clone();
+        async move {
+            let response = browser.get(&format!("{address}{path}")).await;
+            assert_eq!(response.status(), 404, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    let unknown_app = page("/authorize/nope").await;
+    assert!(
+        unknown_app.contains("This app is not served here"),
+        "{unknown_app}"
+    );
+    for configured in ["ae-prod", "lzd-prod"] {
+        assert!(!unknown_app.contains(configured), "{unknown_app}");
+    }
+    let plain = page("/authorize").await;
+    assert!(plain.contains("Choose the app to authorize"), "{plain}");
+    assert!(plain.contains("/authorize/NAME"), "{plain}");
+    let nothing = page("/no/such/page").await;
+    assert!(
+        nothing.contains("There is no page at this address"),
+        "{nothing}"
+    );
+}

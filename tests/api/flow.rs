@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use iop_callback::clock::Clock;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -461,4 +462,140 @@ async fn healthz_answers_200_with_no_data(#[case] engine: Engine) {
         .await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().is_empty());
+}
+
+/// The title of an error page (its `<h1>`).
+fn title_of(html: &str) -> &str {
+    let start = html
+        .find("<h1")
+        .and_then(|i| html[i..].find('>').map(|j| i + j + 1));
+    let start = start.expect("a title");
+    &html[start..start + html[start..].find("</h1>").unwrap()]
+}
+
+/// Each failed exchange, reloaded: the same status and page, never "already used", and the
+/// platform is not called again.
+#[apply(each_engine)]
+#[tokio::test]
+async fn each_failure_page_stays_what_it_was_on_reload(#[case] engine: Engine) {
+    let Some(app) = spawn_app_on(engine, &["--http-timeout", "300ms"]).await else {
+        return;
+    };
+    let refused = |code: &str| {
+        ResponseTemplate::new(200).set_body_json(
+            json!({"type": "ISV", "code": code, "message": "no", "request_id": "rq-1"}),
+        )
+    };
+    let failures = [
+        (
+            "a platform error",
+            refused("InvalidCode"),
+            "Authorize again",
+        ),
+        (
+            "a configuration error",
+            refused("IncompleteSignature"),
+            "tell the operator",
+        ),
+        (
+            "a timeout",
+            ResponseTemplate::new(200)
+                .set_body_json(aliexpress_success("late"))
+                .set_delay(Duration::from_secs(2)),
+            "within 300ms",
+        ),
+        ("an outage", ResponseTemplate::new(500), "HTTP 500"),
+    ];
+    for (what, answer, says) in failures {
+        app.platform.reset().await;
+        Mock::given(method("POST"))
+            .and(path(CREATE_PATH))
+            .respond_with(answer)
+            .mount(&app.platform)
+            .await;
+        let browser = Browser::new();
+        let state = browser.start_authorization(&app).await;
+        let query = format!("code=c&state={state}");
+        let first = browser.callback(&app, &query).await;
+        let status = first.status();
+        let first = first.text().await.unwrap();
+        assert!(first.contains(says), "{what}: {first}");
+        let reloaded = browser.callback(&app, &query).await;
+        assert_eq!(reloaded.status(), status, "{what}");
+        let reloaded = reloaded.text().await.unwrap();
+        assert_eq!(title_of(&reloaded), title_of(&first), "{what}");
+        assert!(reloaded.contains(says), "{what}: {reloaded}");
+        assert!(
+            reloaded.contains("nothing was sent to the platform again"),
+            "{what}: {reloaded}"
+        );
+        assert!(!reloaded.contains("This link was already used"), "{what}");
+        assert_eq!(token_calls(&app).await, 1, "{what}: not called again");
+    }
+}
+
+/// A platform that could not be reached never saw the code: the page says the
+/// authorization is still good, and reloading it once the platform is back completes it.
+#[apply(each_engine)]
+#[tokio::test]
+async fn an_unreachable_platform_leaves_the_authorization_good_for_a_reload(
+    #[case] engine: Engine,
+) {
+    // A port nothing listens on, until the stand-in below takes it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api_url = format!("http://127.0.0.1:{port}/rest");
+    let Some(app) = spawn_app_on(engine, &["--api-url", &api_url]).await else {
+        return;
+    };
+    let browser = Browser::new();
+    let state = browser.start_authorization(&app).await;
+    let query = format!("code=CODE&state={state}");
+    let first = browser.callback(&app, &query).await;
+    assert_eq!(first.status(), 502);
+    let page = first.text().await.unwrap();
+    assert!(page.contains("could not be reached"), "{page}");
+    assert!(page.contains("still good"), "{page}");
+    assert!(page.contains("reload this page"), "{page}");
+
+    let platform = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let answer = aliexpress_success("CODE");
+    let stand_in = axum::Router::new().route(
+        "/rest/auth/token/create",
+        axum::routing::post(move || {
+            let answer = answer.clone();
+            async move { axum::Json(answer) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(platform, stand_in).await });
+    let reloaded = browser.callback(&app, &query).await;
+    assert_eq!(reloaded.status(), 303, "the same URL completes");
+    assert!(location(&reloaded).starts_with("/result/"));
+}
+
+#[tokio::test]
+async fn a_command_line_link_opened_in_a_browser_says_to_run_exchange() {
+    let app = spawn_app().await;
+    platform_must_not_be_called(&app).await;
+    // What `authorize-url` prints: a state bound to the command line, not to a browser.
+    let flows = iop_callback::flow::Flows::new(
+        iop_callback::apps::AppId::implicit(),
+        iop_callback::flow::StateKey::derive(APP_SECRET),
+        600_000,
+    );
+    let state = flows.start(&flows.command_line(), app.clock.now_ms());
+    let response = Browser::new()
+        .callback(&app, &format!("code=CODE&state={}", state.expose()))
+        .await;
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("This link is for the command line"), "{page}");
+    assert!(page.contains("iop-callback exchange"), "{page}");
+    assert!(!page.contains("another browser"), "{page}");
+    assert!(!page.contains(state.expose()), "the state is not echoed");
 }

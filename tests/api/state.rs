@@ -125,7 +125,9 @@ async fn callback_with_expired_state_is_rejected_without_calling_the_platform(
 
 #[apply(each_engine)]
 #[tokio::test]
-async fn callback_with_a_reused_state_is_rejected_after_a_failed_exchange(#[case] engine: Engine) {
+async fn a_state_reused_after_a_failed_exchange_shows_that_failure_and_sends_nothing(
+    #[case] engine: Engine,
+) {
     let Some(app) = spawn_app_on(engine, &[]).await else {
         return;
     };
@@ -142,9 +144,14 @@ async fn callback_with_a_reused_state_is_rejected_after_a_failed_exchange(#[case
             .0,
         502
     );
+    // Even with another code: the state is spent, and its outcome stays what it was.
     let (status, html) = rejected(&app, &browser, &format!("code=b&state={state}")).await;
-    assert_eq!(status, 409);
-    assert!(html.contains("already used"));
+    assert_eq!(status, 502);
+    assert!(html.contains("InvalidCode"), "{html}");
+    assert!(
+        html.contains("nothing was sent to the platform again"),
+        "{html}"
+    );
     assert_eq!(
         token_calls(&app).await,
         1,

@@ -23,12 +23,12 @@ use crate::admin::throttle::{self, FAILURES, LOCK_MS, Throttle, WINDOW_MS};
 use crate::admin::{AuditAction, CsrfToken, SessionId, SessionRecord};
 use crate::clock;
 use crate::clock::EpochMs;
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 use crate::web::state::AppState;
 use crate::web::views::render;
 
 fn console(app: &AppState) -> Result<Arc<AdminConsole>, AppError> {
-    app.admin.clone().ok_or(AppError::NotFound)
+    app.admin.clone().ok_or(AppError::NotFound(Missing::Page))
 }
 
 /// `GET /admin/login`: the form, or the sellers for an operator already signed in.

@@ -13,7 +13,7 @@ use super::console::AdminConsole;
 use crate::admin::{CsrfToken, SessionId};
 use crate::clock::EpochMs;
 use crate::web::cookies::{read_cookie, set_cookie};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 use crate::web::state::AppState;
 
 /// How long a sign-in form may sit in a tab before it must be reloaded.
@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for Operator {
         let console = app
             .admin
             .clone()
-            .ok_or_else(|| AppError::NotFound.into_response())?;
+            .ok_or_else(|| AppError::NotFound(Missing::Page).into_response())?;
         match signed_in(app, &console, &parts.headers).await {
             Ok(Some(session)) => Ok(Operator {
                 csrf: session.csrf(),

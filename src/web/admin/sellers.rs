@@ -17,7 +17,7 @@ use crate::clock::EpochMs;
 use crate::renewal::TokenError;
 use crate::store::{Place, Toward, UrgencyFilter};
 use crate::tokens::{Pair, StoredToken, TokenId};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, Missing};
 use crate::web::state::AppState;
 use crate::web::views::render;
 
@@ -81,8 +81,11 @@ pub(super) async fn list(
 
 /// The pair `/admin/sellers/{id}` names; anything else is 404.
 async fn load(app: &AppState, raw: &str) -> Result<StoredToken, AppError> {
-    let id = TokenId::parse(raw).ok_or(AppError::NotFound)?;
-    app.store.token(id).await?.ok_or(AppError::NotFound)
+    let id = TokenId::parse(raw).ok_or(AppError::NotFound(Missing::Seller))?;
+    app.store
+        .token(id)
+        .await?
+        .ok_or(AppError::NotFound(Missing::Seller))
 }
 
 fn seller_page(
@@ -147,7 +150,7 @@ pub(super) async fn refresh(
     let token = load(&app, &id).await?;
     let (notice, action, detail) = match app.tokens.refresh_now(&token).await {
         Ok(_) => (Notice::Refreshed, AuditAction::Refresh, None),
-        Err(TokenError::NotFound) => return Err(AppError::NotFound),
+        Err(TokenError::NotFound) => return Err(AppError::NotFound(Missing::Seller)),
         Err(TokenError::Store(_)) => {
             return Err(AppError::Internal("refresh could not be stored".into()));
         }
