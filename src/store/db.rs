@@ -25,10 +25,20 @@ pub(super) struct Db {
     /// How long a read, or a write that surely did not land, is tried again while the
     /// database is unreachable (`retry.rs`).
     retry_for: std::sync::atomic::AtomicU64,
-    /// Tests: the next PostgreSQL write lands but its answer is lost, as when the
-    /// connection breaks at the COMMIT.
+    /// Tests: how the next PostgreSQL write breaks at its COMMIT (`Db::break_next_write`).
     #[cfg(test)]
-    lose_next_answer: std::sync::atomic::AtomicBool,
+    next_write_breaks: std::sync::Mutex<Option<BrokenWrite>>,
+}
+
+/// Tests: a write whose connection broke at the COMMIT, so that its caller cannot tell
+/// whether it landed.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BrokenWrite {
+    /// It landed; only the answer was lost.
+    Landed,
+    /// It never landed.
+    Lost,
 }
 
 /// A write that failed, and whether it may have landed all the same.
@@ -89,15 +99,15 @@ impl Db {
                 u64::try_from(retry::DEFAULT_BUDGET.as_millis()).unwrap_or(u64::MAX),
             ),
             #[cfg(test)]
-            lose_next_answer: std::sync::atomic::AtomicBool::new(false),
+            next_write_breaks: std::sync::Mutex::new(None),
         }
     }
 
-    /// Tests: the next PostgreSQL write commits, then fails as a connection reset.
+    /// Tests: the next PostgreSQL write fails as a connection reset at its COMMIT, after
+    /// it landed or without landing.
     #[cfg(test)]
-    pub(super) fn lose_next_answer(&self) {
-        self.lose_next_answer
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+    pub(super) fn break_next_write(&self, how: BrokenWrite) {
+        *crate::lock::lock(&self.next_write_breaks) = Some(how);
     }
 
     pub(super) fn set_retry_budget(&self, budget: std::time::Duration) {
@@ -140,18 +150,26 @@ impl Db {
         let repeatable = statements.iter().all(Statement::is_repeatable);
         let mut backoff = Backoff::new(self.retry_budget());
         loop {
+            #[cfg(not(test))]
             let result = self.write_postgres_once(statements.clone()).await;
             #[cfg(test)]
-            let result = result.and_then(|outcomes| {
-                if self
-                    .lose_next_answer
-                    .swap(false, std::sync::atomic::Ordering::SeqCst)
-                {
+            let result = {
+                let broken = crate::lock::lock(&self.next_write_breaks).take();
+                let reset = || {
                     let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-                    return Err(WriteFailure::at_commit(sqlx::Error::Io(reset)));
+                    Err(WriteFailure::at_commit(sqlx::Error::Io(reset)))
+                };
+                match broken {
+                    Some(BrokenWrite::Lost) => reset(),
+                    Some(BrokenWrite::Landed) => {
+                        match self.write_postgres_once(statements.clone()).await {
+                            Ok(_) => reset(),
+                            failed => failed,
+                        }
+                    }
+                    None => self.write_postgres_once(statements.clone()).await,
                 }
-                Ok(outcomes)
-            });
+            };
             match result {
                 Ok(outcomes) => return Ok(outcomes),
                 Err(failure)

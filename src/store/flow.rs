@@ -117,24 +117,30 @@ impl Store {
                 ("claimant", claimant.as_str().into()),
             ],
         )?);
-        let claimed = match self.db.write(write).await {
-            Ok(outcomes) => outcomes.last().map(|o| o.rows_affected) == Some(1),
-            // The connection broke: the claim may have landed. Ours if it says so; if
-            // there is none, nothing was used up and the error stands (the seller reloads).
-            Err(error) if error.is_unavailable() => {
-                let made_by: Option<(Option<String>,)> = self
-                    .db
-                    .fetch_optional(Statement::new(
-                        &CLAIMANT,
-                        [("state_digest", (&record.state_digest).into())],
-                    )?)
-                    .await?;
-                match made_by {
-                    None => return Err(error),
-                    Some((made_by,)) => made_by.as_deref() == Some(claimant.as_str()),
+        // The connection may break after the claim was sent, and then it may have landed:
+        // read back whose it is. None there means it did not land, so it is sent again,
+        // a few times; after that the error stands (nothing was used up: the seller
+        // reloads).
+        let mut tries_left = 3;
+        let claimed = loop {
+            match self.db.write(write.clone()).await {
+                Ok(outcomes) => break outcomes.last().map(|o| o.rows_affected) == Some(1),
+                Err(error) if error.is_unavailable() => {
+                    let made_by: Option<(Option<String>,)> = self
+                        .db
+                        .fetch_optional(Statement::new(
+                            &CLAIMANT,
+                            [("state_digest", (&record.state_digest).into())],
+                        )?)
+                        .await?;
+                    match made_by {
+                        Some((made_by,)) => break made_by.as_deref() == Some(claimant.as_str()),
+                        None if tries_left > 0 => tries_left -= 1,
+                        None => return Err(error),
+                    }
                 }
+                Err(error) => return Err(error),
             }
-            Err(error) => return Err(error),
         };
         if claimed {
             return Ok(ClaimAttempt::Claimed);

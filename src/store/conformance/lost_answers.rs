@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::admin::{AuditAction, AuditEntry};
+use crate::store::db::BrokenWrite;
 
 async fn postgres_store() -> Option<Store> {
     super::temp_postgres().await
@@ -24,7 +25,7 @@ async fn a_refresh_and_its_lease_are_repeated_and_count_as_done() {
     .await;
     let seen = store.token(id).await.unwrap().unwrap();
 
-    store.db.lose_next_answer();
+    store.db.break_next_write(BrokenWrite::Landed);
     assert!(
         store
             .lease_refresh(&seen, "me", at(T0 + 30_000), at(T0))
@@ -32,7 +33,7 @@ async fn a_refresh_and_its_lease_are_repeated_and_count_as_done() {
             .unwrap(),
         "the lease landed, and a repeat by the same holder finds it held"
     );
-    store.db.lose_next_answer();
+    store.db.break_next_write(BrokenWrite::Landed);
     let renewed = response(r#"{"access_token":"new","refresh_token":"r2","expires_in":60}"#);
     assert!(
         store
@@ -50,8 +51,26 @@ async fn a_refresh_and_its_lease_are_repeated_and_count_as_done() {
             .map(|t| t.expose_secret().to_owned()),
         Some("r2".to_owned())
     );
-    store.db.lose_next_answer();
+    store.db.break_next_write(BrokenWrite::Landed);
     store.release_refresh(id, "me").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_claim_broken_before_it_landed_is_sent_again() {
+    let Some(store) = postgres_store().await else {
+        return;
+    };
+    let record = claim_record(T0 + 1_000);
+    store.db.break_next_write(BrokenWrite::Lost);
+    assert_eq!(
+        store.claim_state(&record, at(T0)).await.unwrap(),
+        ClaimAttempt::Claimed,
+        "read back, found missing, and claimed"
+    );
+    assert_eq!(
+        store.claim_stage(&record.state_digest).await.unwrap(),
+        Some(ClaimStage::Exchanging)
+    );
 }
 
 #[tokio::test]
@@ -60,7 +79,7 @@ async fn a_claim_whose_answer_was_lost_is_still_its_claimants() {
         return;
     };
     let record = claim_record(T0 + 1_000);
-    store.db.lose_next_answer();
+    store.db.break_next_write(BrokenWrite::Landed);
     assert_eq!(
         store.claim_state(&record, at(T0)).await.unwrap(),
         ClaimAttempt::Claimed
@@ -78,7 +97,7 @@ async fn an_append_is_not_repeated_it_fails_once_landed() {
         return;
     };
     let entry = AuditEntry::new(T0, AuditAction::SignIn, "127.0.0.1", None, None);
-    store.db.lose_next_answer();
+    store.db.break_next_write(BrokenWrite::Landed);
     let error = store.append_audit(&entry).await.unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     assert_eq!(
