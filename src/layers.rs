@@ -83,7 +83,8 @@ pub fn request_id(request: &Request) -> String {
 }
 
 /// The request span: method, the matched route template (never the URI, whose query may
-/// hold a code or state) and our request id.
+/// hold a code or state) and our request id; the seller flow's routes add the app and its
+/// platform once they know them (`web::name_the_app`), so every line of theirs says both.
 fn request_span(request: &Request) -> Span {
     let route = request
         .extensions()
@@ -91,7 +92,14 @@ fn request_span(request: &Request) -> Span {
         .map(MatchedPath::as_str)
         .unwrap_or("(unmatched)");
     let id = request_id(request);
-    tracing::info_span!("request", method = %request.method(), route, request_id = %id)
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id = %id,
+        app = tracing::field::Empty,
+        platform = tracing::field::Empty,
+    )
 }
 
 /// The one log line per request, latency in whole milliseconds; within the budget, so a

@@ -191,17 +191,18 @@ impl SellerIdentity {
         .next()
     }
 
-    /// The id to name the seller by in logs and listings (and to look it up with): the
-    /// seller id, else the user id, else the first Lazada country's seller id.
+    /// The seller id, as every view shows it (pages, console, API, CLI, logs) and the
+    /// seller is looked up by: the seller id, else the first Lazada country's seller id
+    /// (Lazada gives none at the top), else the user id.
     pub fn primary_id(&self) -> Option<&str> {
         self.seller_id
             .as_deref()
-            .or(self.user_id.as_deref())
             .or_else(|| {
                 self.country_user_info
                     .first()
                     .and_then(|c| c.seller_id.as_deref())
             })
+            .or(self.user_id.as_deref())
     }
 
     /// Every id the seller can be looked up by: seller and user ids, top-level and of each

@@ -352,7 +352,7 @@ impl Tokens {
     ) -> Result<StoredToken, TokenError> {
         let now = self.now_ms();
         let seller = token.identity.display_name();
-        let seller_id = token.identity.account_key().unwrap_or_default();
+        let seller_id = token.identity.primary_id().unwrap_or("-");
         match result {
             Ok(response) => {
                 if self

@@ -150,7 +150,7 @@ impl Refresher {
                     app = %token.app,
                     platform = %token.platform,
                     token_id = token.id.get(),
-                    seller_id = token.identity.account_key().unwrap_or_default(),
+                    seller_id = token.identity.primary_id().unwrap_or("-"),
                 );
                 running.spawn(tracing::Instrument::instrument(
                     async move {
@@ -193,7 +193,7 @@ fn log_newly_dead(dead: &[Pair]) {
             token_id = token.id.get(),
             app = %token.app,
             platform = %token.platform,
-            seller_id = token.identity.account_key().unwrap_or_default(),
+            seller_id = token.identity.primary_id().unwrap_or("-"),
             seller = token.identity.display_name(),
             "refresh token expired: the seller must authorize again"
         );

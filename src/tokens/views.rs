@@ -43,7 +43,7 @@ impl TokenSummary {
             app: token.app.to_string(),
             platform: token.platform.as_str(),
             app_key: token.app_key.clone(),
-            seller_id: id.seller_id.clone(),
+            seller_id: id.primary_id().map(str::to_owned),
             user_id: id.user_id.clone(),
             nick: id.user_nick.clone(),
             account: id.account.clone(),
@@ -76,7 +76,7 @@ impl CurrentToken {
         CurrentToken {
             app: token.app.to_string(),
             platform: token.platform.as_str(),
-            seller_id: token.identity.seller_id.clone(),
+            seller_id: token.identity.primary_id().map(str::to_owned),
             user_id: token.identity.user_id.clone(),
             access_token: token.access_token.expose_secret().to_owned(),
             access_expires_at: rfc3339(token.access_expires_at),
@@ -103,7 +103,7 @@ impl RefreshedToken {
     pub fn new(token: &Pair, now: i64) -> Self {
         RefreshedToken {
             app: token.app.to_string(),
-            seller_id: token.identity.seller_id.clone(),
+            seller_id: token.identity.primary_id().map(str::to_owned),
             access_expires_at: rfc3339(token.access_expires_at),
             refresh_expires_at: rfc3339(token.refresh_expires_at),
             last_refresh_at: rfc3339(token.last_refresh_at),

@@ -5,7 +5,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
-use tracing::instrument;
 use url::Url;
 
 use crate::config::{AppConfig, Config};
@@ -14,7 +13,6 @@ use crate::runtime::AppRuntime;
 use crate::web::error::{AppError, Missing};
 use crate::web::state::AppState;
 
-#[instrument(skip_all)]
 pub(super) async fn authorize(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
@@ -28,7 +26,6 @@ pub(super) async fn authorize(
     start(&app, &runtime, query.as_deref(), &headers)
 }
 
-#[instrument(skip_all, fields(app = %name))]
 pub(super) async fn authorize_app(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -49,6 +46,7 @@ fn start(
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    super::name_the_app(runtime);
     let country = country(&runtime.config, query)?;
     // Reuse this browser's id so that several tabs authorizing at once all stay valid.
     let browser = app.cookie.read(headers).unwrap_or_else(BrowserId::generate);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use tracing::{Instrument, instrument};
+use tracing::Instrument;
 
 use super::callback_query::CallbackQuery;
 
@@ -28,7 +28,6 @@ use crate::web::views::{CancelledPage, ResultPage, render};
 const MAX_REFLECTED: usize = 200;
 
 /// `GET /callback`: the implicit app's redirect_uri.
-#[instrument(skip_all)]
 pub(super) async fn callback(
     State(app): State<AppState>,
     peer: Peer,
@@ -45,7 +44,6 @@ pub(super) async fn callback(
 
 /// `GET /callback/{app}`: the redirect_uri of an app of the apps file. A state is checked
 /// with this app's key, so one issued for another app is refused here (mix-up defense).
-#[instrument(skip_all, fields(app = %name))]
 pub(super) async fn callback_app(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -68,6 +66,7 @@ async fn handle(
     headers: HeaderMap,
     query: Option<String>,
 ) -> Result<Response, AppError> {
+    super::name_the_app(&runtime);
     let params = CallbackQuery::parse(query.as_deref().unwrap_or_default());
     let client = app.limits.client_address(peer, &headers);
     // The state is checked before anything else, and before any platform call.

@@ -28,6 +28,14 @@ pub use state::{AppParts, AppState};
 use crate::layers;
 use crate::web::error::{AppError, Missing};
 
+/// Names the app and its platform on the request's span (`layers::request_span`): every
+/// line the request logs from here on, its failure included, says which app it was.
+fn name_the_app(runtime: &crate::runtime::AppRuntime) {
+    let span = tracing::Span::current();
+    span.record("app", tracing::field::display(&runtime.config.id));
+    span.record("platform", tracing::field::display(runtime.config.platform));
+}
+
 /// The service's routes with every layer. Extra routes (the sandbox in `demo`) are merged
 /// before the layers apply, so they get the same headers and logging.
 pub fn router(app: AppState, extra: Router) -> Router {

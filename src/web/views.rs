@@ -142,8 +142,10 @@ impl ExpiryView {
 
 /// What a page shows of a seller, labelled, skipping what the platform did not send.
 pub fn identity_fields(id: &SellerIdentity) -> Vec<Field> {
+    // The seller id every view shows (a Lazada seller's first country's, too).
+    let seller_id = id.primary_id().map(str::to_owned);
     [
-        ("Seller ID", &id.seller_id),
+        ("Seller ID", &seller_id),
         ("User ID", &id.user_id),
         ("Nickname", &id.user_nick),
         ("Account", &id.account),

@@ -854,3 +854,67 @@ async fn the_audit_log_is_paged_newest_first() {
     assert!(second.contains("Signed in"));
     assert!(!second.contains(r#"id="older""#));
 }
+
+/// A Lazada seller has no top-level seller id: every view shows its first country's, and
+/// each country's ids and short code where there is room.
+#[tokio::test]
+async fn a_lazada_seller_has_the_same_seller_id_in_every_view() {
+    use crate::token_api::API_KEY;
+    let app = spawn_console(
+        Engine::Sqlite,
+        &["--platform", "lazada", "--api-keys", API_KEY],
+    )
+    .await
+    .unwrap();
+    platform_answers(
+        &app,
+        json!({"access_token": "lz-access", "refresh_token": "lz-refresh", "country": "cb",
+               "account": "cb-seller@example.com", "expires_in": 604800,
+               "refresh_expires_in": 1209600,
+               "country_user_info": [
+                   {"country": "th", "user_id": "100236220", "seller_id": "17348", "short_code": "TH10FEX"},
+                   {"country": "my", "user_id": "100236221", "seller_id": "17349", "short_code": "MY10FEX"}],
+               "code": "0", "request_id": "0b86d549"}),
+    )
+    .await;
+    let (_, result) = Browser::new().authorize_fully(&app, "0_1_lz").await;
+    assert!(result.contains("<dt>Seller ID</dt>"), "{result}");
+
+    let console = Console::new(&app);
+    console.sign_in().await;
+    let list = console.page("/admin").await;
+    assert!(
+        list.contains(r#"class="seller-link">17348</a>"#),
+        "the link is the seller id: {list}"
+    );
+    let id = first_seller_id(&list);
+    let page = console.page(&format!("/admin/sellers/{id}")).await;
+    for shown in ["17348", "17349", "TH10FEX", "MY10FEX"] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+
+    let api = reqwest::Client::new();
+    let listed: Value = api
+        .get(format!("{}/api/v1/tokens", app.address))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["seller_id"], "17348", "{listed}");
+    assert_eq!(listed[0]["countries"][1]["short_code"], "MY10FEX");
+    for lookup in ["17348", "17349"] {
+        let one: Value = api
+            .get(format!("{}/api/v1/tokens/{lookup}", app.address))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(one["seller_id"], "17348", "looked up by {lookup}: {one}");
+    }
+}

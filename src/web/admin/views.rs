@@ -178,11 +178,10 @@ impl SellerRow {
             id: token.id,
             app: token.app.to_string(),
             platform_name: token.platform.display_name(),
+            // Always something to click: the seller id, else whatever names the seller.
             seller_id: id
-                .seller_id
-                .clone()
-                .or_else(|| id.user_id.clone())
-                .unwrap_or_else(|| "—".to_owned()),
+                .primary_id()
+                .map_or_else(|| id.display_name(), str::to_owned),
             name: id
                 .user_nick
                 .clone()

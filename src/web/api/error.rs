@@ -122,7 +122,7 @@ impl ApiError {
                     "app": t.app.as_str(),
                     "platform": t.platform.as_str(),
                     "app_key": t.app_key,
-                    "seller_id": t.identity.seller_id,
+                    "seller_id": t.identity.primary_id(),
                     "user_id": t.identity.user_id,
                 })).collect::<Vec<_>>(),
             }),

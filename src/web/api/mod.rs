@@ -313,7 +313,7 @@ async fn forget(
     record(&app, AuditAction::Delete, &client, Some(&token), None).await?;
     app.store.delete_token(token.id).await?;
     app.tokens.changed();
-    tracing::info!(token_id = token.id.get(), app = %token.app, seller_id = token.identity.account_key().unwrap_or_default(), "seller forgotten through the API");
+    tracing::info!(token_id = token.id.get(), app = %token.app, seller_id = token.identity.primary_id().unwrap_or("-"), "seller forgotten through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
