@@ -45,6 +45,34 @@ impl SessionId {
         Sha256::digest(self.0.as_bytes()).into()
     }
 
+    /// The pass of a reveal the audit log recorded, for the page after it: the POST ends
+    /// on a GET (`…?revealed=PASS`), so that reloading resubmits nothing. Bound to this
+    /// session and this pair, and good until `until` (ms since the epoch).
+    pub fn reveal_pass(&self, token_id: i64, until: i64) -> String {
+        format!("{until}.{}", hex::encode(self.reveal_mac(token_id, until)))
+    }
+
+    /// Whether `raw` is a pass of this session for this pair that still holds at `now`.
+    pub fn reveal_pass_holds(&self, token_id: i64, raw: &str, now: i64) -> bool {
+        let Some((until, mac)) = raw.split_once('.') else {
+            return false;
+        };
+        let (Ok(until), Ok(mac)) = (until.parse::<i64>(), hex::decode(mac)) else {
+            return false;
+        };
+        now <= until && bool::from(self.reveal_mac(token_id, until).ct_eq(mac.as_slice()))
+    }
+
+    fn reveal_mac(&self, token_id: i64, until: i64) -> [u8; 16] {
+        let mac = hmac_sha256(
+            self.0.as_bytes(),
+            &[b"reveal", &token_id.to_be_bytes(), &until.to_be_bytes()],
+        );
+        let mut short = [0u8; 16];
+        short.copy_from_slice(&mac[..16]);
+        short
+    }
+
     /// The CSRF token of this session's forms: a MAC under the session id, so it needs no
     /// storage and is worthless without the cookie it is bound to.
     pub fn csrf(&self) -> CsrfToken {

@@ -62,6 +62,14 @@ static FIND_SELLER: Sql = Sql::new(concat!(
      ORDER BY app_id, id"
 ));
 
+/// A pair by its account key, for one without any seller or user id (`SellerIdentity::
+/// account_key`): rare enough that no index serves it.
+static FIND_ACCOUNT: Sql = Sql::new(concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tokens WHERE app_id = :app AND account_key = :account_key ORDER BY id LIMIT 1"
+));
+
 static DELETE_TOKEN: Sql = Sql::repeatable("DELETE FROM tokens WHERE id = :id");
 
 /// Pairs per state and app, with how many have an expired access token: one walk of the
@@ -199,6 +207,25 @@ impl Store {
             .fetch_all(Statement::new(&FIND_SELLER, [("seller", seller.into())])?)
             .await?;
         rows.into_iter().map(|row| self.codec.token(row)).collect()
+    }
+
+    /// The pair of `app` stored under `account_key` (`seller:…`, `account:…`), if any.
+    pub async fn find_account(
+        &self,
+        app: &crate::apps::AppId,
+        account_key: &str,
+    ) -> Result<Option<StoredToken>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(Statement::new(
+                &FIND_ACCOUNT,
+                [
+                    ("app", app.as_str().into()),
+                    ("account_key", account_key.into()),
+                ],
+            )?)
+            .await?;
+        row.map(|row| self.codec.token(row)).transpose()
     }
 
     /// Forgets a pair (its lookup ids go with it: the foreign key cascades). Returns whether

@@ -97,6 +97,16 @@ static EXPIRING_BEFORE: Sql = group_page!(
 );
 static ACTIVE_AFTER: Sql = group_page!("1 = 1", expiry!(), ">", "ASC");
 static ACTIVE_BEFORE: Sql = group_page!("1 = 1", expiry!(), "<", "DESC");
+/// How many sellers a search matches (of one group if `:only` is given), counting no
+/// further than `:cap`: a one-letter search would otherwise count most of the store.
+static SEARCH_COUNT: Sql = Sql::new(concat!(
+    "SELECT COUNT(*) FROM (SELECT id FROM tokens WHERE ",
+    matches_search!(),
+    " AND (:only IS NULL OR ",
+    health_case!("0", "1", "2", "3"),
+    " = :only) LIMIT :cap) AS matched"
+));
+
 static SEARCH_AFTER: Sql = search_page!(">", "ASC");
 static SEARCH_BEFORE: Sql = search_page!("<", "DESC");
 
@@ -245,6 +255,25 @@ fn judged_at(now: EpochMs) -> Vec<(&'static str, Value)> {
 }
 
 impl Store {
+    /// How many sellers `search` matches, of the state `only` if given, judged at `now`;
+    /// no more than `cap` are counted.
+    pub async fn count_search(
+        &self,
+        search: &str,
+        only: Option<Health>,
+        cap: i64,
+        now: EpochMs,
+    ) -> Result<i64, StoreError> {
+        let mut values = judged_at(now);
+        values.extend(word_ranges(search));
+        values.extend([("only", only.map(rank).into()), ("cap", cap.into())]);
+        let (count,): (i64,) = self
+            .db
+            .fetch_one(Statement::new(&SEARCH_COUNT, values)?)
+            .await?;
+        Ok(count)
+    }
+
     /// Up to `limit` sellers that `filter` selects, in the console's order, from `from`
     /// (none: from the start) the way `toward` says; judged at `now`. The page is in the
     /// order either way.

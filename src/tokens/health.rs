@@ -42,6 +42,31 @@ impl Health {
         Health::ALL.into_iter().find(|h| h.as_str() == raw)
     }
 
+    /// How pages name the state (the console's badges).
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Reauthorize => "Re-authorize",
+            Health::Failing => "Failing",
+            Health::RefreshExpiring => "Refresh expiring",
+            Health::Active => "Active",
+        }
+    }
+
+    /// The state a person typed, by its label or its name, in any case, with or without
+    /// the hyphen or space (`re-authorize`, `Reauthorize`, `refresh expiring`).
+    pub fn named(text: &str) -> Option<Self> {
+        let squeeze = |s: &str| -> String {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
+        };
+        let typed = squeeze(text);
+        Health::ALL
+            .into_iter()
+            .find(|h| squeeze(h.label()) == typed || squeeze(h.as_str()) == typed)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Reauthorize => "reauthorize",

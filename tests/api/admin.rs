@@ -130,14 +130,11 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("iop-admin="))
 }
 
-/// The id in the first `/admin/sellers/{id}` link of `html`.
+/// The `{app}/{seller id}` of the first `/admin/sellers/{app}/{seller id}` link of `html`.
 pub fn first_seller_id(html: &str) -> String {
     let marker = "/admin/sellers/";
     let start = html.find(marker).expect("a seller link") + marker.len();
-    html[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect()
+    html[start..].chars().take_while(|c| *c != '"').collect()
 }
 
 #[tokio::test]
@@ -218,15 +215,16 @@ async fn requests_without_a_session_are_sent_to_sign_in_and_change_nothing(engin
         "/admin",
         "/admin/audit",
         "/admin/sellers/1",
-        "/admin/sellers/1/delete",
+        "/admin/sellers/default/2001",
+        "/admin/sellers/default/2001/delete",
     ] {
         let response = stranger.get(path).await;
         assert_eq!(response.status(), 303, "{path}");
         assert_eq!(location(&response), "/admin/login", "{path}");
     }
     for path in [
-        "/admin/sellers/1/delete",
-        "/admin/sellers/1/reveal",
+        "/admin/sellers/default/2001/delete",
+        "/admin/sellers/default/2001/reveal",
         "/admin/logout",
     ] {
         let response = stranger.post(path, &[("csrf", "x")]).await;
@@ -341,6 +339,10 @@ async fn five_failures_in_a_minute_pause_that_address_only_and_the_pause_ends(en
     let page = fifth.text().await.unwrap();
     assert!(page.contains("paused until"), "{page}");
     assert!(!page.contains(r#"name="password""#), "no form while paused");
+
+    // The sign-in page says so before anyone tries again.
+    let form = attacker.page("/admin/login").await;
+    assert!(form.contains("paused until"), "{form}");
 
     // Even the right password is not checked from there now.
     assert_eq!(attacker.try_password(PASSWORD).await.status(), 429);
@@ -559,12 +561,34 @@ async fn tokens_are_masked_until_revealed_and_each_reveal_is_audited(engine: Eng
         "re-authorization link"
     );
 
-    let revealed = console.act(&format!("/admin/sellers/{id}/reveal")).await;
-    assert_eq!(revealed.status(), 200);
-    assert_eq!(revealed.headers()["cache-control"], "no-store");
-    let revealed = revealed.text().await.unwrap();
-    assert!(revealed.contains(access) && revealed.contains(refresh));
-    assert!(revealed.contains(r#"data-copy-target="access-token""#));
+    // The POST ends on a GET (a reload resubmits nothing), which shows the tokens while
+    // its pass holds, to this session only.
+    let reveal = console.act(&format!("/admin/sellers/{id}/reveal")).await;
+    assert_eq!(reveal.status(), 303);
+    let shown_at = location(&reveal);
+    assert!(
+        shown_at.starts_with(&format!("/admin/sellers/{id}?revealed=")),
+        "{shown_at}"
+    );
+    for _ in 0..2 {
+        let revealed = console.get(&shown_at).await;
+        assert_eq!(revealed.status(), 200);
+        assert_eq!(revealed.headers()["cache-control"], "no-store");
+        let revealed = revealed.text().await.unwrap();
+        assert!(revealed.contains(access) && revealed.contains(refresh));
+        assert!(revealed.contains(r#"data-copy-target="access-token""#));
+    }
+    let other_session = Console::new(&app);
+    other_session.sign_in().await;
+    let elsewhere = other_session.page(&shown_at).await;
+    assert!(!elsewhere.contains(access), "the pass is this session's");
+    app.clock.advance(Duration::from_secs(61));
+    let later = console.page(&shown_at).await;
+    assert!(
+        !later.contains(access) && !later.contains(refresh),
+        "{later}"
+    );
+    assert!(later.contains("masked again"), "{later}");
 
     let audit = console.page("/admin/audit").await;
     assert!(audit.contains("Revealed tokens"), "{audit}");
@@ -708,11 +732,27 @@ async fn sellers_needing_attention_come_first_and_the_filter_narrows(engine: Eng
     );
     let by_id = console.page("/admin?q=2003").await;
     assert!(by_id.contains("other-shop") && !by_id.contains("new-shop"));
+    assert!(by_id.contains("1 seller matches “2003”."), "{by_id}");
     let none = console.page("/admin?q=%3Cscript%3E").await;
     assert!(
         none.contains("No seller matches") && !none.contains("<script>"),
         "{none}"
     );
+
+    // A badge's words list that state, and the count says how many.
+    let expiring = console.page("/admin?q=refresh+EXPIRING").await;
+    assert!(
+        expiring.contains("old-shop") && !expiring.contains("new-shop"),
+        "{expiring}"
+    );
+    assert!(
+        expiring.contains("1 seller in state “Refresh expiring”."),
+        "{expiring}"
+    );
+    let active = console.page("/admin?status=active").await;
+    assert!(active.contains("2 sellers in state “Active”."), "{active}");
+    // A healthy row's last error is a plain dash, not an error.
+    assert!(!active.contains(r#"class="error-cell""#), "{active}");
 }
 
 /// The `href` of the element with this id, unescaped, if the page has it.
@@ -839,7 +879,7 @@ async fn the_audit_log_is_paged_newest_first() {
         let response = console
             .post(&format!("/admin/sellers/{id}/reveal"), &[("csrf", &csrf)])
             .await;
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 303);
     }
     let first = console.page("/admin/audit").await;
     assert_eq!(first.matches("Revealed tokens").count(), 50);

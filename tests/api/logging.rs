@@ -60,12 +60,16 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     let csrf = console.csrf().await;
     let seller = console.page("/admin").await;
     let seller = seller.split("/admin/sellers/").nth(1).unwrap();
-    let seller: String = seller.chars().take_while(char::is_ascii_digit).collect();
+    let seller: String = seller.chars().take_while(|c| *c != '"').collect();
     let reveal = format!("/admin/sellers/{seller}/reveal");
-    assert_eq!(
-        console.post(&reveal, &[("csrf", &csrf)]).await.status(),
-        200
-    );
+    let revealed = console.post(&reveal, &[("csrf", &csrf)]).await;
+    assert_eq!(revealed.status(), 303);
+    let reveal_pass = location(&revealed)
+        .split("revealed=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert_eq!(console.get(&location(&revealed)).await.status(), 200);
     assert_eq!(
         console.post(&reveal, &[("csrf", "forged")]).await.status(),
         403
@@ -98,6 +102,14 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
     signatures.extend(signatures_received(&app).await);
     assert_eq!(signatures.len(), 2);
     let log = binary.kill_and_collect_log("seller authorized").await;
+    // What the audit log records is in the process log too.
+    for action in ["sign_in_failed", "sign_in", "reveal"] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains("audited") && line.contains(action)),
+            "{action}: {log}"
+        );
+    }
 
     let tokens = aliexpress_success("LOGCODE7");
     let mut secrets = vec![
@@ -116,6 +128,7 @@ async fn full_flow_log(log_format: &str) -> (String, Vec<String>) {
         wrong_password.to_owned(),
         session,
         csrf,
+        reveal_pass,
     ];
     secrets.extend(signatures);
     (log, secrets)

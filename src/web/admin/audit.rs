@@ -16,8 +16,9 @@ use crate::web::views::render;
 /// Entries per page.
 const PAGE: i64 = 50;
 
-/// Writes one entry. Callers wait for it: a reveal is shown, and a delete done, only once
-/// it is recorded.
+/// Writes one entry, and (but for refreshes, which the renewal logs itself) the same in
+/// one line of the process log, where alerts look. Callers wait for it: a reveal is
+/// shown, and a delete done, only once it is recorded.
 pub(crate) async fn record(
     app: &AppState,
     action: AuditAction,
@@ -25,15 +26,23 @@ pub(crate) async fn record(
     token: Option<&Pair>,
     detail: Option<String>,
 ) -> Result<(), StoreError> {
-    app.store
-        .append_audit(&AuditEntry::new(
-            app.clock.now_ms(),
-            action,
-            client,
-            token,
-            detail,
-        ))
-        .await
+    let entry = AuditEntry::new(app.clock.now_ms(), action, client, token, detail);
+    app.store.append_audit(&entry).await?;
+    let app_id = token.map(|t| t.app.to_string());
+    let seller_id = token.and_then(|t| t.identity.primary_id());
+    let (app_id, seller_id) = (app_id.as_deref().unwrap_or("-"), seller_id.unwrap_or("-"));
+    let detail = entry.detail.as_deref().unwrap_or("-");
+    let action = action.as_str();
+    // Sign-in failures and pauses are throttled per address (`admin::throttle`), so these
+    // lines cannot flood the log.
+    match entry.action {
+        AuditAction::Refresh | AuditAction::RefreshFailed => {}
+        AuditAction::SignInFailed | AuditAction::SignInLocked => {
+            tracing::warn!(action, client, detail, "audited");
+        }
+        _ => tracing::info!(action, client, app = app_id, seller_id, detail, "audited"),
+    }
+    Ok(())
 }
 
 /// `GET /admin/audit?before=ID`: newest first, `PAGE` at a time.

@@ -41,6 +41,17 @@ pub(super) async fn form(
     if signed_in(&app, &console, &parts.headers).await?.is_some() {
         return Ok(Redirect::to("/admin").into_response());
     }
+    // An address whose sign-in is paused learns so before it tries again.
+    let key = throttle::client_key(client_address(&app, &parts));
+    let now = app.clock.now_ms();
+    if let Some(until) = app
+        .store
+        .logins_locked_until(&key, EpochMs::new(now))
+        .await?
+    {
+        // The form stays: it works again once the pause ends, without a reload.
+        return paused_page(&app, &console, StatusCode::OK, until, now, false);
+    }
     let signed_out = query_field(query.as_deref(), "signed_out").is_some();
     login_page(&app, &console, StatusCode::OK, None, false, signed_out)
 }
@@ -170,22 +181,35 @@ fn locked(
     until: i64,
     now: i64,
 ) -> Result<Response, AppError> {
-    let problem = format!(
-        "Too many wrong passwords from your address. Sign-in from here is paused until {} ({}); other addresses are not affected.",
-        clock::format_utc(until),
-        clock::remaining(until, now),
-    );
-    let mut response = login_page(
+    let mut response = paused_page(
         app,
         console,
         StatusCode::TOO_MANY_REQUESTS,
-        Some(problem),
+        until,
+        now,
         true,
-        false,
     )?;
     let wait_secs = ((until - now) / 1000).max(1);
     if let Ok(value) = HeaderValue::from_str(&wait_secs.to_string()) {
         response.headers_mut().insert(RETRY_AFTER, value);
     }
     Ok(response)
+}
+
+/// The sign-in page, saying that sign-in from this address is paused until `until`;
+/// without the form when `hide_form`.
+fn paused_page(
+    app: &AppState,
+    console: &AdminConsole,
+    status: StatusCode,
+    until: i64,
+    now: i64,
+    hide_form: bool,
+) -> Result<Response, AppError> {
+    let problem = format!(
+        "Too many wrong passwords from your address. Sign-in from here is paused until {} ({}); other addresses are not affected.",
+        clock::format_utc(until),
+        clock::remaining(until, now),
+    );
+    login_page(app, console, status, Some(problem), hide_form, false)
 }

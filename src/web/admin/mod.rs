@@ -27,11 +27,18 @@ pub(super) fn routes(app: AppState) -> Router {
         .route("/admin/login", get(login::form).post(login::sign_in))
         .route("/admin/logout", post(login::sign_out))
         .route("/admin/audit", get(audit::page))
-        .route("/admin/sellers/{id}", get(sellers::show))
-        .route("/admin/sellers/{id}/reveal", post(sellers::reveal))
-        .route("/admin/sellers/{id}/refresh", post(sellers::refresh))
+        .route("/admin/sellers/{id}", get(sellers::by_row))
+        .route("/admin/sellers/{app}/{seller}", get(sellers::show))
         .route(
-            "/admin/sellers/{id}/delete",
+            "/admin/sellers/{app}/{seller}/reveal",
+            post(sellers::reveal),
+        )
+        .route(
+            "/admin/sellers/{app}/{seller}/refresh",
+            post(sellers::refresh),
+        )
+        .route(
+            "/admin/sellers/{app}/{seller}/delete",
             get(sellers::confirm_delete).post(sellers::delete),
         )
         .with_state(app)

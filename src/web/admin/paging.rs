@@ -24,13 +24,18 @@ pub(super) struct ListRequest {
 
 impl ListRequest {
     pub(super) fn read(query: Option<&str>) -> Self {
-        let search = query_field(query, "q")
+        let mut search: String = query_field(query, "q")
             .unwrap_or_default()
             .trim()
             .chars()
             .take(MAX_FILTER)
             .collect();
-        let health = query_field(query, "status").and_then(|raw| Health::parse(&raw));
+        let mut health = query_field(query, "status").and_then(|raw| Health::parse(&raw));
+        // Searching for a badge's words ("Re-authorize") lists that state.
+        if let Some(named) = Health::named(&search) {
+            health = Some(named);
+            search.clear();
+        }
         let from = [("after", Toward::Later), ("before", Toward::Earlier)]
             .into_iter()
             .find_map(|(name, toward)| {

@@ -37,6 +37,9 @@ pub(super) struct SellersPage {
     pub(super) filter: String,
     pub(super) rows: Vec<SellerRow>,
     pub(super) counts: StateCounts,
+    /// How many sellers the search or the state shown selects, in words; `None` when the
+    /// list shows every seller.
+    pub(super) selected: Option<String>,
     /// The pages beside this one, if any.
     pub(super) previous: Option<String>,
     pub(super) next: Option<String>,
@@ -50,7 +53,8 @@ pub(super) struct SellersPage {
 pub(super) struct SellerPage {
     pub(super) layout: Layout,
     pub(super) nav: Nav,
-    pub(super) id: TokenId,
+    /// This page's address (`seller_path`); its forms post below it.
+    pub(super) path: String,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_name: String,
@@ -75,7 +79,8 @@ pub(super) struct SellerPage {
 pub(super) struct ConfirmDeletePage {
     pub(super) layout: Layout,
     pub(super) nav: Nav,
-    pub(super) id: TokenId,
+    /// The seller's page (`seller_path`).
+    pub(super) path: String,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_name: String,
@@ -101,13 +106,15 @@ pub(super) struct Badge {
 
 impl Badge {
     pub(super) fn of(health: Health) -> Self {
-        let (class, label) = match health {
-            Health::Reauthorize => ("danger", "Re-authorize"),
-            Health::Failing => ("warning", "Failing"),
-            Health::RefreshExpiring => ("warning", "Refresh expiring"),
-            Health::Active => ("ok", "Active"),
+        let class = match health {
+            Health::Reauthorize => "danger",
+            Health::Failing | Health::RefreshExpiring => "warning",
+            Health::Active => "ok",
         };
-        Badge { class, label }
+        Badge {
+            class,
+            label: health.label(),
+        }
     }
 }
 
@@ -126,6 +133,29 @@ pub(super) struct StateCount {
     pub(super) count: i64,
     pub(super) link: String,
     pub(super) selected: bool,
+}
+
+/// The sentence above a filtered list: how many it selects (`matched`, counted up to
+/// `cap`), of the state `health` and by `search` where given.
+pub(super) fn selected_sentence(
+    matched: i64,
+    cap: i64,
+    health: Option<Health>,
+    search: &str,
+) -> String {
+    let number = if matched >= cap {
+        format!("More than {}", cap - 1)
+    } else {
+        matched.to_string()
+    };
+    let sellers = if matched == 1 { "seller" } else { "sellers" };
+    let state = health.map_or(String::new(), |h| format!(" in state “{}”", h.label()));
+    if search.is_empty() {
+        format!("{number} {sellers}{state}.")
+    } else {
+        let verb = if matched == 1 { "matches" } else { "match" };
+        format!("{number} {sellers}{state} {verb} “{search}”.")
+    }
 }
 
 impl StateCounts {
@@ -158,7 +188,8 @@ impl StateCounts {
 
 /// One seller in the table.
 pub(super) struct SellerRow {
-    pub(super) id: TokenId,
+    /// The seller's page (`seller_path`).
+    pub(super) path: String,
     pub(super) app: String,
     pub(super) platform_name: &'static str,
     pub(super) seller_id: String,
@@ -171,11 +202,41 @@ pub(super) struct SellerRow {
     pub(super) last_error: Option<String>,
 }
 
+/// A seller's page in the console: `/admin/sellers/{app}/{seller id}`, the id every view
+/// shows (`SellerIdentity::primary_id`); a pair without one (none the platforms issue) is
+/// addressed by its account key instead (`account:…`).
+pub(super) fn seller_path(token: &Pair) -> String {
+    let seller = token
+        .identity
+        .primary_id()
+        .map(str::to_owned)
+        .or_else(|| token.identity.account_key())
+        .unwrap_or_default();
+    format!(
+        "/admin/sellers/{}/{}",
+        path_segment(token.app.as_str()),
+        path_segment(&seller)
+    )
+}
+
+/// `text` as one path segment: what could end or escape it is percent-encoded.
+fn path_segment(text: &str) -> String {
+    let mut segment = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:@".contains(&byte) {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
+}
+
 impl SellerRow {
     pub(super) fn new(token: &Pair, now: i64) -> Self {
         let id = &token.identity;
         SellerRow {
-            id: token.id,
+            path: seller_path(token),
             app: token.app.to_string(),
             platform_name: token.platform.display_name(),
             // Always something to click: the seller id, else whatever names the seller.
@@ -249,7 +310,7 @@ impl SellerPage {
         SellerPage {
             layout,
             nav,
-            id: token.id,
+            path: seller_path(token),
             app: token.app.to_string(),
             platform_name: token.platform.display_name(),
             seller_name: token.identity.display_name(),
@@ -310,15 +371,18 @@ pub(super) enum Notice {
     Reauthorize,
     Busy,
     Deleted,
+    /// A revealed page reloaded after its pass ran out.
+    RevealEnded,
 }
 
 impl Notice {
-    const ALL: [Notice; 5] = [
+    const ALL: [Notice; 6] = [
         Notice::Refreshed,
         Notice::RefreshFailed,
         Notice::Reauthorize,
         Notice::Busy,
         Notice::Deleted,
+        Notice::RevealEnded,
     ];
 
     pub(super) fn as_str(self) -> &'static str {
@@ -328,6 +392,7 @@ impl Notice {
             Notice::Reauthorize => "reauthorize",
             Notice::Busy => "busy",
             Notice::Deleted => "deleted",
+            Notice::RevealEnded => "reveal_ended",
         }
     }
 
@@ -348,11 +413,17 @@ impl Notice {
                 "Another replica is refreshing this pair right now; reload in a moment."
             }
             Notice::Deleted => "The seller's tokens were deleted.",
+            Notice::RevealEnded => {
+                "The tokens are masked again: a reveal shows them for a minute. Reveal them again to see them (it is recorded again)."
+            }
         }
     }
 
     pub(super) fn is_problem(self) -> bool {
-        !matches!(self, Notice::Refreshed | Notice::Deleted)
+        !matches!(
+            self,
+            Notice::Refreshed | Notice::Deleted | Notice::RevealEnded
+        )
     }
 }
 
