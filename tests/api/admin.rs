@@ -958,3 +958,51 @@ async fn a_lazada_seller_has_the_same_seller_id_in_every_view() {
         assert_eq!(one["seller_id"], "17348", "looked up by {lookup}: {one}");
     }
 }
+
+/// A seller whose refresh token the platform refused: the link for the seller comes
+/// first, no refresh is offered, and the refresh token shows no countdown as if it lived.
+#[apply(each_engine)]
+#[tokio::test]
+async fn a_seller_to_reauthorize_gets_the_link_first_and_no_refresh(engine: Engine) {
+    let Some((app, console, id)) = console_with_seller(engine).await else {
+        return;
+    };
+    let refresh_card = |page: &str| {
+        let card = &page[page.find("<h2>Refresh token</h2>").unwrap()..];
+        card[..card.find("</section>").unwrap()].to_owned()
+    };
+    let page = console.page(&format!("/admin/sellers/{id}")).await;
+    assert!(page.contains(r#"id="refresh""#), "offered while it works");
+    let countdown = refresh_card(&page);
+    let countdown = countdown.split(r#"class="remaining">"#).nth(1).unwrap();
+    let countdown = &countdown[..countdown.find('<').unwrap()];
+    assert!(countdown.starts_with("in "), "{countdown}");
+    Mock::given(method("POST"))
+        .and(path("/rest/auth/token/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "code": "IllegalRefreshToken", "message": "expired", "request_id": "rr"})))
+        .mount(&app.platform)
+        .await;
+    let refused = console.act(&format!("/admin/sellers/{id}/refresh")).await;
+    assert_eq!(
+        location(&refused),
+        format!("/admin/sellers/{id}?notice=reauthorize")
+    );
+
+    let page = console.page(&format!("/admin/sellers/{id}")).await;
+    assert!(page.contains("This seller must authorize again"), "{page}");
+    let link = page.find(r#"id="reauthorize-link""#).unwrap();
+    for later in [
+        r#"id="access-expiry""#,
+        r#"id="reveal""#,
+        r#"id="identity""#,
+    ] {
+        assert!(link < page.find(later).unwrap(), "the link before {later}");
+    }
+    assert!(!page.contains(r#"id="refresh""#), "{page}");
+    let card = refresh_card(&page);
+    assert!(card.contains("No longer accepted"), "{card}");
+    assert!(!card.contains(countdown), "{card}");
+    // The access token still works until it expires, and says when.
+    assert!(page.contains(r#"id="access-expiry""#));
+}

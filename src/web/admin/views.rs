@@ -70,6 +70,8 @@ pub(super) struct SellerPage {
     pub(super) failures: i64,
     pub(super) authorized_at: String,
     pub(super) reauthorize_link: String,
+    /// Only the seller can renew the pair: the link comes first, and no refresh is offered.
+    pub(super) must_reauthorize: bool,
     pub(super) revealed: bool,
     pub(super) notice: Option<Notice>,
 }
@@ -315,6 +317,7 @@ impl SellerPage {
             platform_name: token.platform.display_name(),
             seller_name: token.identity.display_name(),
             badge: Badge::of(Health::of(token, now)),
+            must_reauthorize: Health::of(token, now) == Health::Reauthorize,
             identity: identity_fields(&token.identity),
             countries: country_rows(&token.identity),
             access_token: TokenView::new(token.access_token.expose_secret(), revealed),
