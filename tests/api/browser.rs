@@ -248,7 +248,7 @@ async fn a_seller_authorizes_in_a_real_browser_and_sees_tokens_expiry_and_identi
     session.open_landing().await;
     session.screenshot("landing.png").await;
     session.open_consent().await;
-    session.screenshot("sandbox-consent.png").await;
+    session.screenshots("sandbox-consent", 1000).await;
     session.click_to("#approve", "#access-token").await;
 
     assert!(
@@ -371,7 +371,7 @@ async fn two_tabs_authorizing_at_the_same_time_both_succeed() {
     // Both consent pages are open; approve the second, then the first.
     session
         .client
-        .find(Locator::Css("#seller option[value=lz-cb]"))
+        .find(Locator::Css("#seller input[value=lz-cb]"))
         .await
         .unwrap()
         .click()
@@ -569,7 +569,8 @@ impl Session {
             .unwrap();
     }
 
-    /// A screenshot at desktop width, then one at phone width (390 px).
+    /// A screenshot at desktop width, then one at phone width (390 px), where nothing may
+    /// stick out sideways (the page never scrolls horizontally).
     async fn screenshots(&self, name: &str, phone_height: u32) {
         self.screenshot(&format!("{name}.png")).await;
         self.client
@@ -577,6 +578,19 @@ impl Session {
             .await
             .unwrap();
         self.screenshot(&format!("{name}-phone.png")).await;
+        let widths = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(
+            scroll <= client,
+            "{name} at 390 px is {scroll} px wide, wider than the {client} px screen"
+        );
         self.client.set_window_size(1280, 1000).await.unwrap();
     }
 }
@@ -634,6 +648,20 @@ async fn an_operator_signs_in_reveals_copies_refreshes_and_deletes_in_a_real_bro
     );
     assert!(session.text("#summary").await.contains("need attention"));
     session.screenshots("admin-sellers", 2400).await;
+
+    // The seller to re-authorize: the link first, no refresh offered.
+    session
+        .click_to("#sellers .seller-link", "#reauthorize")
+        .await;
+    assert!(
+        session
+            .text("#reauthorize")
+            .await
+            .contains("must authorize again")
+    );
+    assert!(session.client.find(Locator::Css("#refresh")).await.is_err());
+    session.screenshots("admin-reauthorize", 1800).await;
+    session.goto("/admin").await;
 
     // The filter finds the seller who authorized in the browser.
     session.fill("#filter", "cn1529093711demo").await;
