@@ -122,15 +122,20 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 demo::build_sandbox(&service, &args, clock::system()).await?;
             // Lines that paste into a shell as they are.
             println!(
-                "# iop-callback sandbox: a stand-in {} platform; its registered redirect_uri is {}\nexport IOP_PLATFORM={}\nexport IOP_APP_KEY={}\nexport IOP_APP_SECRET={}\nexport IOP_AUTHORIZE_URL={}\nexport IOP_API_URL={}",
+                "# iop-callback sandbox: a stand-in {} platform; its registered redirect_uri is {}\n{}",
                 settings.platform.display_name(),
                 settings.redirect_uri,
-                settings.platform,
-                settings.app_key,
-                settings.app_secret,
-                settings.authorize_url(),
-                settings.api_url(),
+                settings.service_env(),
             );
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(
+                    %address,
+                    platform = %settings.platform,
+                    redirect_uri = %settings.redirect_uri,
+                    home = %format!("{}/sandbox/", settings.public_base),
+                    "sandbox listening"
+                );
+            }
             crate::serve::serve(listener, router, shutdown, Default::default()).await?;
         }
         Command::Healthcheck => {

@@ -63,6 +63,58 @@ impl SandboxSettings {
     pub fn api_url(&self) -> String {
         format!("{}{}/rest", self.public_base, self.prefix)
     }
+
+    /// What a service needs to run against this sandbox, as `export` lines that paste into
+    /// a shell: the app, the sandbox's URLs, and where the service must be for the
+    /// registered callback to reach it (its public URL and listen address).
+    pub fn service_env(&self) -> String {
+        let mut lines = vec![
+            format!("export IOP_PLATFORM={}", self.platform),
+            format!("export IOP_APP_KEY={}", self.app_key),
+            format!("export IOP_APP_SECRET={}", self.app_secret),
+            format!("export IOP_AUTHORIZE_URL={}", self.authorize_url()),
+            format!("export IOP_API_URL={}", self.api_url()),
+        ];
+        let (public_url, listen) = service_at(&self.redirect_uri);
+        lines.push(match public_url {
+            Some(url) => format!("export IOP_PUBLIC_URL={url}"),
+            None => format!(
+                "# IOP_PUBLIC_URL: set it so that {{IOP_PUBLIC_URL}}/callback is {}",
+                self.redirect_uri
+            ),
+        });
+        lines.push(match listen {
+            Some(listen) => format!("export IOP_LISTEN={listen}"),
+            None => "# IOP_LISTEN: the address your reverse proxy forwards that URL to".to_owned(),
+        });
+        lines.join("\n")
+    }
+}
+
+/// The public URL and listen address of a service whose callback is `redirect_uri`, where
+/// they follow from it: the URL when its path is `/callback` (the service takes no path
+/// prefix), the address when the service is reached directly over plain HTTP on loopback
+/// (`http://localhost:8080/callback` → `http://localhost:8080`, `127.0.0.1:8080`). Behind a
+/// TLS proxy only the proxy knows where it forwards.
+fn service_at(redirect_uri: &str) -> (Option<String>, Option<String>) {
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return (None, None);
+    };
+    if url.path() != "/callback" {
+        return (None, None);
+    }
+    let public_url = url[..url::Position::BeforePath].to_owned();
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let listen = (loopback && url.scheme() == "http")
+        .then(|| url.port_or_known_default())
+        .flatten()
+        .map(|port| format!("127.0.0.1:{port}"));
+    (Some(public_url), listen)
 }
 
 #[derive(Clone)]
@@ -169,4 +221,35 @@ async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxErr
             })
             .collect(),
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_at;
+
+    #[test]
+    fn the_service_is_placed_only_where_the_callback_says_where() {
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            service_at("http://localhost:8080/callback"),
+            (some("http://localhost:8080"), some("127.0.0.1:8080"))
+        );
+        assert_eq!(
+            service_at("http://127.0.0.1/callback"),
+            (some("http://127.0.0.1"), some("127.0.0.1:80"))
+        );
+        // Behind a TLS proxy: the URL, but only the proxy knows the address.
+        assert_eq!(
+            service_at("https://auth.example.com/callback"),
+            (some("https://auth.example.com"), None)
+        );
+        // A prefix or another app's callback: nothing to say.
+        for other in [
+            "https://example.com/iop/callback",
+            "http://localhost:8080/callback/ae",
+            "x",
+        ] {
+            assert_eq!(service_at(other), (None, None), "{other}");
+        }
+    }
 }

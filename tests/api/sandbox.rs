@@ -523,23 +523,43 @@ async fn the_standalone_sandbox_prints_shell_lines_and_never_the_environments_se
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
         .args(["--listen", "127.0.0.1:0", "sandbox"])
         .env("IOP_APP_SECRET", "a-real-production-secret")
-        .env("RUST_LOG", "off")
+        .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let lines: Vec<String> = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout)
             .lines()
-            .take(6)
+            .take(8)
             .map(Result::unwrap)
             .collect()
     })
     .await
     .unwrap();
+    // The log (on standard error, so that `> sandbox.env` keeps only the lines) says
+    // where it listens.
+    let started: String = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .find(|line| line.contains("sandbox listening"))
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    assert!(started.contains("address=127.0.0.1:"), "{started}");
+    assert!(
+        started.contains("redirect_uri=http://localhost:8080/callback"),
+        "{started}"
+    );
+    // The service beside it: where the registered callback reaches it.
+    assert!(lines.contains(&"export IOP_PUBLIC_URL=http://localhost:8080".to_owned()));
+    assert!(lines.contains(&"export IOP_LISTEN=127.0.0.1:8080".to_owned()));
     assert!(lines[0].starts_with('#'), "{lines:?}");
     for line in &lines[1..] {
         assert!(
