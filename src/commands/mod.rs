@@ -59,6 +59,8 @@ impl CommandError {
     /// The documented exit code (README, "Command line").
     pub fn exit_code(&self) -> u8 {
         match self {
+            // What was asked cannot be done as asked: a usage error, not a failure.
+            CommandError::Store(StoreError::Usage(_)) => 2,
             CommandError::Serve(_)
             | CommandError::Unhealthy(_)
             | CommandError::Store(_)

@@ -241,15 +241,23 @@ impl Store {
                 "`store backup` copies SQLite stores; back up PostgreSQL with pg_dump".into(),
             ));
         };
+        // Errors name the backup's own path: IOP_DATABASE_URL is not what is wrong.
         let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
-        let failed = |source| StoreError::File {
-            path: shown.display().to_string(),
-            source,
+        let refused = |why: String| {
+            StoreError::Usage(format!(
+                "cannot write the backup to {}: {why}",
+                shown.display()
+            ))
         };
         if file.exists() {
-            return Err(failed(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists",
+            return Err(refused(
+                "it already exists (a backup never overwrites)".into(),
+            ));
+        }
+        if let Some(folder) = shown.parent().filter(|folder| !folder.is_dir()) {
+            return Err(refused(format!(
+                "the folder {} does not exist",
+                folder.display()
             )));
         }
         let path = file.to_str().ok_or_else(|| {
@@ -266,13 +274,14 @@ impl Store {
         sqlx::query("VACUUM INTO ?")
             .bind(path)
             .execute(&mut connection)
-            .await?;
+            .await
+            .map_err(|e| refused(e.to_string()))?;
         connection.close().await?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-                .map_err(failed)?;
+                .map_err(|e| refused(e.to_string()))?;
         }
         Ok(())
     }

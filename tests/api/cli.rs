@@ -320,6 +320,25 @@ async fn a_plain_store_is_encrypted_rotated_and_backed_up_from_the_command_line(
     assert_eq!(exit_code(&old), Some(2), "the old key no longer opens it");
 
     let backup = cli._data.path().join("copy.db");
+    // A folder that is not there is named as such, with the backup's path.
+    let nowhere = cli._data.path().join("missing-folder/copy.db");
+    let refused = cli
+        .run(&[
+            "store",
+            "backup",
+            nowhere.to_str().unwrap(),
+            "--encryption-key",
+            &new_key,
+        ])
+        .await;
+    assert_eq!(exit_code(&refused), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains(&format!("cannot write the backup to {}", nowhere.display()))
+            && said.contains("missing-folder does not exist")
+            && !said.contains("IOP_DATABASE_URL"),
+        "{said}"
+    );
     cli.stdout(&[
         "store",
         "backup",
