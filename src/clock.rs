@@ -142,6 +142,17 @@ pub fn remaining(at_ms: i64, now_ms: i64) -> String {
     }
 }
 
+/// How long ago `at_ms` was, for something that happened (a refresh), never "expired":
+/// "3 hours ago", or "just now" within a second (or for a time a skewed clock puts ahead).
+pub fn ago(at_ms: i64, now_ms: i64) -> String {
+    let secs = (now_ms.saturating_sub(at_ms) + 500) / 1000;
+    if secs < 1 {
+        "just now".to_owned()
+    } else {
+        format!("{} ago", two_units(secs.unsigned_abs()))
+    }
+}
+
 /// A duration in the two largest units, for people: "1 day", "2 days", "3 minutes".
 pub fn span(duration: Duration) -> String {
     two_units(duration.as_secs())
@@ -228,5 +239,14 @@ mod tests {
             "in 1 day",
             "rounds, not floors"
         );
+    }
+
+    #[test]
+    fn a_past_event_is_ago_never_expired() {
+        let now = 1_000_000_000;
+        assert_eq!(ago(now - 3 * 3_600_000, now), "3 hours ago");
+        assert_eq!(ago(now - 90_000, now), "1 minute 30 seconds ago");
+        assert_eq!(ago(now - 200, now), "just now");
+        assert_eq!(ago(now + 5_000, now), "just now", "a clock ahead");
     }
 }

@@ -198,7 +198,12 @@ async fn show(
         ("status", Health::of(&token, now).as_str().to_owned()),
         ("access expires", time(token.access_expires_at)),
         ("refresh expires", time(token.refresh_expires_at)),
-        ("last refresh", time(token.last_refresh_at)),
+        (
+            "last refresh",
+            token.last_refresh_at.map_or("never".to_owned(), |at| {
+                format!("{} ({})", clock::format_utc(at), clock::ago(at, now))
+            }),
+        ),
         (
             "last error",
             token.last_error.clone().unwrap_or_else(|| "-".into()),

@@ -125,6 +125,17 @@ async fn exchange_then_list_show_refresh_and_delete_a_seller() {
     )
     .unwrap();
     assert_ne!(after["access_token"], first_token);
+    // A refresh that happened is "ago", never "expired".
+    let shown = cli.stdout(&["tokens", "show", &seller]).await;
+    let last_refresh = shown
+        .lines()
+        .find(|line| line.starts_with("last refresh"))
+        .unwrap();
+    assert!(
+        last_refresh.ends_with("(just now)") || last_refresh.ends_with("ago)"),
+        "{last_refresh}"
+    );
+    assert!(!last_refresh.contains("expired"), "{last_refresh}");
 
     assert!(
         cli.stdout(&["tokens", "delete", &seller])
