@@ -127,7 +127,7 @@ pub enum Command {
         app: Option<String>,
         /// The refresh token (prefer the variable, which stays out of process lists).
         #[arg(long, env = "IOP_IMPORT_REFRESH_TOKEN", hide_env_values = true)]
-        refresh_token: SecretString,
+        refresh_token: Option<SecretString>,
     },
 }
 

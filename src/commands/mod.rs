@@ -35,7 +35,7 @@ pub enum CommandError {
     Unhealthy(#[from] Unhealthy),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
+    #[error("{}", platform_error(.0))]
     Platform(#[from] IopError),
     /// A refresh failed before and its backoff still runs.
     #[error("{0}")]
@@ -53,6 +53,25 @@ pub enum CommandError {
         seller: String,
         authorize_url: String,
     },
+}
+
+/// A platform failure as the error page tells it: the platform's code, message and request
+/// id, and what to do about it.
+fn platform_error(error: &IopError) -> String {
+    let IopError::Platform(platform) = error else {
+        return error.to_string();
+    };
+    let mut said = format!("the platform refused: {}", platform.code);
+    if let Some(message) = &platform.message {
+        said.push_str(&format!(": {message}"));
+    }
+    if let Some(request_id) = &platform.request_id {
+        said.push_str(&format!(" (platform request id {request_id})"));
+    }
+    if let Some(advice) = platform.advice() {
+        said.push_str(&format!("\n{advice}"));
+    }
+    said
 }
 
 impl CommandError {
@@ -157,6 +176,12 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Call(args) => call::run(&open_existing(&service).await?, args).await?,
         Command::Import { app, refresh_token } => {
+            // Said here, not by clap: its message would list every setting the service reads.
+            let refresh_token = refresh_token.ok_or_else(|| {
+                CommandError::Usage(
+                    "import needs the refresh token to adopt: set IOP_IMPORT_REFRESH_TOKEN (it stays out of the process list) or pass --refresh-token".into(),
+                )
+            })?;
             onboarding::import(&open(&service).await?, app.as_deref(), &refresh_token).await?;
         }
     }

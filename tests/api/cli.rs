@@ -83,11 +83,14 @@ async fn exchange_then_list_show_refresh_and_delete_a_seller() {
 
     let exchanged = cli.stdout(&["exchange", "--code", &code]).await;
     assert!(exchanged.contains("stored seller"), "{exchanged}");
-    // The code is spent: a second exchange is the platform's refusal, exit 1.
-    assert_eq!(
-        exit_code(&cli.run(&["exchange", "--code", &code]).await),
-        Some(1)
-    );
+    // The code is spent: a second exchange is the platform's refusal, exit 1, told as
+    // the error page tells it (code, message, request id, advice).
+    let spent = cli.run(&["exchange", "--code", &code]).await;
+    assert_eq!(exit_code(&spent), Some(1));
+    let said = String::from_utf8_lossy(&spent.stderr);
+    assert!(said.contains("InvalidCode"), "{said}");
+    assert!(said.contains("platform request id"), "{said}");
+    assert!(said.contains("Authorize again"), "the advice: {said}");
 
     let table = cli.stdout(&["tokens", "list"]).await;
     let header = table.lines().next().unwrap();
@@ -217,6 +220,15 @@ async fn import_adopts_a_refresh_token_made_elsewhere() {
         .await
         .unwrap();
     let cli = Cli::sandbox(&sandbox);
+    // Without the token: what is missing, not every setting of the service.
+    let missing = cli.run(&["import"]).await;
+    assert_eq!(exit_code(&missing), Some(2));
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("IOP_IMPORT_REFRESH_TOKEN"), "{said}");
+    assert!(
+        !said.contains("--app-key") && !said.contains("Usage"),
+        "{said}"
+    );
     let refresh =
         secrecy::ExposeSecret::expose_secret(made_elsewhere.refresh_token.as_ref().unwrap())
             .to_owned();
