@@ -21,14 +21,35 @@ pub struct Cli {
     pub service: ServiceArgs,
 }
 
-/// The settings `healthcheck` and `demo` use: their `--help` lists only these. (Every
-/// setting is global, so that it parses before or after the subcommand; listed in full
-/// under those two it would only mislead.)
-const USED_BY: [(&str, &[&str]); 2] = [
-    ("healthcheck", &["listen"]),
+/// Which apps there are: every command that names an app or a seller reads these.
+const APPS: &[&str] = &[
+    "platform",
+    "apps_file",
+    "app_key",
+    "app_secret",
+    "app_secret_file",
+    "log_format",
+];
+
+/// The store, and the key its tokens are sealed with.
+const STORE: &[&str] = &[
+    "database_url",
+    "encryption_key",
+    "encryption_key_file",
+    "store_retry",
+];
+
+/// Calls to the platform's token API.
+const TOKEN_CALLS: &[&str] = &["api_url", "http_timeout", "refresh_before"];
+
+/// The settings each command other than `serve` reads: its `--help` lists only these.
+/// (Every setting is global, so that it parses before or after the subcommand; listed in
+/// full under each command it would only mislead.) A command missing here shows them all.
+const USED_BY: &[(&str, &[&[&str]])] = &[
+    ("healthcheck", &[&["listen"]]),
     (
         "demo",
-        &[
+        &[&[
             "platform",
             "app_key",
             "public_url",
@@ -49,23 +70,62 @@ const USED_BY: [(&str, &[&str]); 2] = [
             "admin_password",
             "admin_password_file",
             "admin_password_hash",
+        ]],
+    ),
+    (
+        "sandbox",
+        &[&["platform", "app_key", "public_url", "listen", "log_format"]],
+    ),
+    ("tokens list", &[APPS, STORE]),
+    ("tokens show", &[APPS, STORE]),
+    ("tokens delete", &[APPS, STORE]),
+    ("tokens refresh", &[APPS, STORE, TOKEN_CALLS]),
+    ("admin hash-password", &[]),
+    ("store generate-key", &[]),
+    ("store encrypt", &[STORE, &["log_format"]]),
+    ("store rotate-key", &[STORE, &["log_format"]]),
+    ("store backup", &[STORE, &["log_format"]]),
+    (
+        "authorize-url",
+        &[
+            APPS,
+            &["authorize_url", "public_url", "listen", "state_ttl"],
         ],
     ),
+    ("exchange", &[APPS, STORE, TOKEN_CALLS, &["state_ttl"]]),
+    (
+        "call",
+        &[
+            APPS,
+            STORE,
+            TOKEN_CALLS,
+            &["business_api_url", "proxy_retry_budget"],
+        ],
+    ),
+    ("import", &[APPS, STORE, TOKEN_CALLS]),
 ];
 
-/// `iop-callback healthcheck --help` and `demo --help`: the subcommand's own help, without
-/// the settings it does not read. `None` for any other command line.
+/// `iop-callback tokens list --help` and the like: the command's own help, without the
+/// settings it does not read. `None` for any other command line.
 pub fn short_help(args: &[String]) -> Option<String> {
-    let [_, name, flag] = args else {
-        return None;
-    };
+    let (flag, path) = args.get(1..)?.split_last()?;
     if flag != "--help" && flag != "-h" {
         return None;
     }
-    let used = USED_BY.iter().find(|(sub, _)| sub == name)?.1;
+    let name = path.join(" ");
+    let used: Vec<&str> = USED_BY
+        .iter()
+        .find(|(command, _)| *command == name)?
+        .1
+        .iter()
+        .flat_map(|group| group.iter().copied())
+        .collect();
     let mut command = <Cli as clap::CommandFactory>::command();
     command.build();
-    let sub = command.find_subcommand_mut(name)?;
+    let mut sub = &mut command;
+    for part in path {
+        sub = sub.find_subcommand_mut(part)?;
+    }
     let ids: Vec<String> = sub
         .get_arguments()
         .filter(|a| a.is_global_set() && !used.contains(&a.get_id().as_str()))
@@ -205,6 +265,7 @@ pub enum TokensCommand {
     Show {
         #[command(flatten)]
         seller: SellerArg,
+        /// JSON for scripts instead of lines.
         #[arg(long)]
         json: bool,
         /// Also print the access token.
@@ -226,6 +287,7 @@ pub enum TokensCommand {
 /// A seller, by seller id or user id (a Lazada country's too).
 #[derive(Debug, Args)]
 pub struct SellerArg {
+    /// The seller id or user id (a Lazada country's too), as `tokens list` shows it.
     pub seller: String,
     /// The app, when the id is known under several.
     #[arg(long)]
@@ -556,6 +618,84 @@ mod tests {
 
     fn help(args: &[&str]) -> Option<String> {
         short_help(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    /// Every command and the arguments that are not hidden, on every path.
+    fn every_argument() -> Vec<(String, clap::Arg)> {
+        fn walk(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                out.push((path.clone(), arg.clone()));
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let mut out = Vec::new();
+        walk(&command, "iop-callback".into(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_argument_has_a_line_of_help() {
+        let arguments = every_argument();
+        assert!(arguments.len() > 50);
+        for (path, arg) in arguments {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(arg.get_help().is_some(), "{path}: `{id}` has no help");
+        }
+    }
+
+    #[test]
+    fn each_leaf_lists_only_the_settings_it_reads() {
+        let list = help(&["iop-callback", "tokens", "list", "--help"]).unwrap();
+        assert!(
+            list.contains("--database-url") && list.contains("--apps-file"),
+            "{list}"
+        );
+        assert!(
+            !list.contains("--listen") && !list.contains("--admin-password"),
+            "{list}"
+        );
+        let key = help(&["iop-callback", "store", "generate-key", "--help"]).unwrap();
+        assert!(
+            !key.contains("--database-url") && !key.contains("--app-key"),
+            "{key}"
+        );
+        let call = help(&["iop-callback", "call", "--help"]).unwrap();
+        assert!(
+            call.contains("--business-api-url") && !call.contains("--state-ttl"),
+            "{call}"
+        );
+        // Every command but `serve` (which reads them all) has its list.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        for sub in command
+            .get_subcommands()
+            .filter(|sub| sub.get_name() != "help")
+        {
+            let leaves: Vec<String> = if sub.has_subcommands() {
+                sub.get_subcommands()
+                    .map(|leaf| format!("{} {}", sub.get_name(), leaf.get_name()))
+                    .collect()
+            } else {
+                vec![sub.get_name().to_owned()]
+            };
+            // clap's own `help` subcommands read nothing.
+            for leaf in leaves
+                .into_iter()
+                .filter(|leaf| leaf != "serve" && !leaf.ends_with("help"))
+            {
+                assert!(
+                    USED_BY.iter().any(|(name, _)| *name == leaf),
+                    "`{leaf}` has no list of the settings it reads"
+                );
+            }
+        }
     }
 
     #[test]
