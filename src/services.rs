@@ -65,8 +65,11 @@ impl Services {
         store.set_retry_budget(config.store_retry);
         let apps = Arc::new(Apps::build(&config, clock.clone())?);
         // Before anything refreshes: pairs stored under an app name that changed follow
-        // their platform and app key; the rest are named in the log.
-        crate::renewal::owners::adopt_stored_pairs(&store, &apps).await?;
+        // their platform and app key; the rest are named in the log. Not when no app is
+        // configured (a command that only reads): there is nothing to adopt them.
+        if !config.apps.is_empty() {
+            crate::renewal::owners::adopt_stored_pairs(&store, &apps).await?;
+        }
         let metrics = Metrics::default();
         let tokens = Arc::new(Tokens::new(
             store.clone(),

@@ -8,7 +8,7 @@ mod store;
 mod tokens;
 
 use crate::apps::AppId;
-use crate::cli::{AdminCommand, Cli, Command};
+use crate::cli::{AdminCommand, Cli, Command, TokensCommand};
 use crate::clock;
 use crate::config::{Config, ConfigError, Settings};
 use crate::demo::{self, DemoError};
@@ -164,7 +164,20 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 crate::config::parse_listen(&service, crate::config::SERVICE_DEFAULTS.listen)?;
             crate::healthcheck::probe(listen, std::time::Duration::from_secs(3)).await?;
         }
-        Command::Tokens(command) => tokens::run(open_existing(&service).await?, command).await?,
+        Command::Tokens(command) => {
+            let services = match &command {
+                // Reading (and forgetting) stored pairs signs nothing: no app secret needed.
+                TokensCommand::List { .. }
+                | TokensCommand::Show { .. }
+                | TokensCommand::Delete { .. }
+                    if Config::names_no_app(&service) =>
+                {
+                    open_existing_with(Config::stored_pairs_only(&service)?).await?
+                }
+                _ => open_existing(&service).await?,
+            };
+            tokens::run(services, command).await?;
+        }
         Command::Store(command) => store::run(&service, command).await?,
         Command::Admin(AdminCommand::HashPassword) => hash_password()?,
         Command::AuthorizeUrl { app } => {
@@ -197,7 +210,10 @@ async fn open(service: &Settings) -> Result<Services, CommandError> {
 /// As `open`, for a command that reads or changes stored pairs: it never creates a store
 /// (a wrong folder or a missing IOP_DATABASE_URL would otherwise show an empty new one).
 async fn open_existing(service: &Settings) -> Result<Services, CommandError> {
-    let config = Config::from_settings(service)?;
+    open_existing_with(Config::from_settings(service)?).await
+}
+
+async fn open_existing_with(config: Config) -> Result<Services, CommandError> {
     refuse_new_store(&config)?;
     Ok(Services::open(config, clock::system()).await?)
 }

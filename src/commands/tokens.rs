@@ -48,10 +48,16 @@ pub(super) async fn run(services: Services, command: TokensCommand) -> Result<()
 }
 
 /// The configured app `--app` names, if given; a name that is not configured is a usage
-/// error (exit 2).
+/// error (exit 2). Reading with no app configured, any well-formed name filters.
 fn app_filter(services: &Services, raw: Option<&str>) -> Result<Option<AppId>, CommandError> {
-    raw.map(|a| services.apps.resolve(a).map_err(CommandError::Usage))
-        .transpose()
+    raw.map(|a| {
+        if services.config.apps.is_empty() {
+            AppId::parse(a).map_err(CommandError::Usage)
+        } else {
+            services.apps.resolve(a).map_err(CommandError::Usage)
+        }
+    })
+    .transpose()
 }
 
 /// How `tokens list` prints.

@@ -225,6 +225,20 @@ impl Config {
         Self::with_apps(settings, apps, &SERVICE_DEFAULTS)
     }
 
+    /// For reading stored pairs without any app configured (no IOP_APPS_FILE, no app
+    /// secret): nothing is refreshed or signed, so no secret is needed. Every other
+    /// setting is read as usual.
+    pub fn stored_pairs_only(settings: &Settings) -> Result<Config, ConfigError> {
+        Self::with_apps(settings, Vec::new(), &SERVICE_DEFAULTS)
+    }
+
+    /// Whether `settings` configure no app at all (so `stored_pairs_only` applies).
+    pub fn names_no_app(settings: &Settings) -> bool {
+        settings.apps_file.is_none()
+            && settings.app_secret.is_none()
+            && settings.app_secret_file.is_none()
+    }
+
     /// The settings shared by every mode around the given apps (the demo supplies its
     /// sandboxes' own).
     pub fn with_apps(

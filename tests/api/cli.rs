@@ -112,6 +112,25 @@ async fn exchange_then_list_show_refresh_and_delete_a_seller() {
         shown.contains("status") && !shown.contains("access token"),
         "{shown}"
     );
+    // Reading needs the database and nothing else: no app key, no app secret.
+    let reader = Cli {
+        args: vec!["--database-url".to_owned(), cli.database_url()],
+        _data: tempfile::tempdir().unwrap(),
+    };
+    let read = reader.stdout(&["tokens", "list", "--json"]).await;
+    assert_eq!(serde_json::from_str::<Value>(&read).unwrap(), listed);
+    assert_eq!(reader.stdout(&["tokens", "show", &seller]).await, shown);
+    let default_only = reader
+        .stdout(&["tokens", "list", "--json", "--app", "default"])
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&default_only).unwrap(),
+        listed
+    );
+    // Refreshing signs a call: that still needs the app.
+    let refused = reader.run(&["tokens", "refresh", &seller]).await;
+    assert_eq!(exit_code(&refused), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("IOP_APP_KEY"));
     let revealed: Value = serde_json::from_str(
         &cli.stdout(&["tokens", "show", &seller, "--json", "--reveal"])
             .await,
@@ -280,10 +299,13 @@ async fn a_seller_who_must_authorize_again_exits_4_and_bad_configuration_exits_2
     assert_eq!(exit_code(&dead), Some(4));
     assert!(String::from_utf8_lossy(&dead.stderr).contains("/authorize"));
 
-    let output = tokio::task::spawn_blocking(|| {
+    // A refresh signs a call: without an app it is a configuration error.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
-            .args(["tokens", "list"])
+            .args(["tokens", "refresh", "1001"])
             .env_remove("IOP_APP_KEY")
+            .current_dir(elsewhere.path())
             .output()
             .unwrap()
     })
