@@ -239,6 +239,9 @@ async fn a_configuration_error_is_logged_for_the_operator_with_the_advice_and_re
         line.contains(&request_id),
         "our request id is on the line: {line}"
     );
+    // And which app and platform it was, from the request's span.
+    assert_eq!(entry["span"]["app"], "default", "{line}");
+    assert_eq!(entry["span"]["platform"], "aliexpress", "{line}");
 }
 
 #[tokio::test]
