@@ -558,3 +558,65 @@ async fn tokens_list_streams_every_seller_in_pages() {
         .await;
     assert_eq!(some.lines().count(), 3);
 }
+
+/// The README's configuration tables and `--help` say the same: every setting's variable
+/// with its flag, and the default clap applies.
+#[test]
+fn the_readme_configuration_table_matches_the_help() {
+    use clap::CommandFactory;
+    let readme = include_str!("../../README.md");
+    let rows: Vec<Vec<String>> = readme
+        .lines()
+        .filter(|line| line.starts_with("| `IOP_"))
+        .map(|line| {
+            line.trim_matches('|')
+                .split(" | ")
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() > 30, "{rows:?}");
+    let mut command = iop_callback::cli::Cli::command();
+    command.build();
+    let mut settings = Vec::new();
+    fn walk(command: &clap::Command, out: &mut Vec<clap::Arg>) {
+        out.extend(command.get_arguments().cloned());
+        for sub in command.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    walk(&command, &mut settings);
+    for arg in &settings {
+        let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let variable = variable.to_string_lossy();
+        if ["IOP_NEW_ENCRYPTION_KEY", "IOP_NEW_ENCRYPTION_KEY_FILE", "IOP_IMPORT_REFRESH_TOKEN"]
+            .contains(&variable.as_ref())
+        {
+            continue; // one command's own input, documented with that command
+        }
+        let row = rows
+            .iter()
+            .find(|row| row[0] == format!("`{variable}`"))
+            .unwrap_or_else(|| panic!("{variable} is not in the README's tables"));
+        assert_eq!(row[1], format!("`--{long}`"), "{variable}");
+        for default in arg.get_default_values() {
+            let default = default.to_string_lossy();
+            assert!(
+                row[2].contains(&format!("`{default}`")),
+                "{variable}: --help says the default is {default}, the README says {}",
+                row[2]
+            );
+        }
+    }
+    for row in &rows {
+        let variable = row[0].trim_matches('`');
+        assert!(
+            settings
+                .iter()
+                .any(|arg| arg.get_env().is_some_and(|env| env == variable)),
+            "the README lists {variable}, which no command reads"
+        );
+    }
+}
