@@ -957,6 +957,33 @@ async fn a_lazada_seller_has_the_same_seller_id_in_every_view() {
             .unwrap();
         assert_eq!(one["seller_id"], "17348", "looked up by {lookup}: {one}");
     }
+
+    // The command line, on the same database (reading needs no app settings).
+    let database = format!("sqlite://{}/tokens.db", app._data.path().display());
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(["--database-url", database.as_str()])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let table = run(&["tokens", "list"]);
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("17348"), "{table}");
+    let shown = run(&["tokens", "show", "17349"]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("seller") && l.ends_with("17348")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("TH10FEX") && shown.contains("MY10FEX"),
+        "{shown}"
+    );
 }
 
 /// A seller whose refresh token the platform refused: the link for the seller comes

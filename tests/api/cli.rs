@@ -591,8 +591,12 @@ fn the_readme_configuration_table_matches_the_help() {
             continue;
         };
         let variable = variable.to_string_lossy();
-        if ["IOP_NEW_ENCRYPTION_KEY", "IOP_NEW_ENCRYPTION_KEY_FILE", "IOP_IMPORT_REFRESH_TOKEN"]
-            .contains(&variable.as_ref())
+        if [
+            "IOP_NEW_ENCRYPTION_KEY",
+            "IOP_NEW_ENCRYPTION_KEY_FILE",
+            "IOP_IMPORT_REFRESH_TOKEN",
+        ]
+        .contains(&variable.as_ref())
         {
             continue; // one command's own input, documented with that command
         }
