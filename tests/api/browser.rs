@@ -15,6 +15,8 @@ use iop_callback::cli::{Cli, Command as CliCommand};
 use iop_callback::demo::build_demo;
 use serde_json::json;
 
+use crate::helpers::free_port;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -49,14 +51,6 @@ fn browser_installed() -> bool {
         );
     }
     present
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A browser session on the single-app demo of `platform`.

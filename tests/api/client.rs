@@ -10,7 +10,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{APP_KEY, APP_SECRET, ValidSignature, aliexpress_success, form};
+use crate::helpers::{APP_KEY, APP_SECRET, ValidSignature, aliexpress_success, form, free_port};
 
 fn client_for(server: &MockServer, timeout: Duration) -> IopClient {
     IopClient::new(
@@ -249,11 +249,7 @@ async fn a_slow_platform_times_out() {
 #[tokio::test]
 async fn a_refused_connection_is_a_connect_error() {
     // Bind and drop a listener: nothing listens on that port afterwards.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let client = IopClient::new(
         &format!("http://127.0.0.1:{port}/rest"),
         APP_KEY,
@@ -333,11 +329,7 @@ async fn a_self_signed_https_platform_is_refused() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     /// The TLS server, ended however the test ends.
     struct Server(std::process::Child);
     impl Drop for Server {

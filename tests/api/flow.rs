@@ -542,11 +542,7 @@ async fn an_unreachable_platform_leaves_the_authorization_good_for_a_reload(
     #[case] engine: Engine,
 ) {
     // A port nothing listens on, until the stand-in below takes it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let api_url = format!("http://127.0.0.1:{port}/rest");
     let Some(app) = spawn_app_on(engine, &["--api-url", &api_url]).await else {
         return;

@@ -120,6 +120,15 @@ pub fn service_args(platform: &str, data: &tempfile::TempDir, extra: &[&str]) ->
     args
 }
 
+/// A local port nothing listens on now (bound, then let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A browser: keeps its own cookies, does not follow redirects (tests look at each hop).
 pub struct Browser {
     pub http: reqwest::Client,

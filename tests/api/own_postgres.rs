@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::helpers::free_port;
+
 pub struct OwnPostgres {
     bin: PathBuf,
     data: tempfile::TempDir,
@@ -65,11 +67,7 @@ impl OwnPostgres {
                 .unwrap();
             assert!(owned.success(), "chown the cluster's folder to postgres");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let server = OwnPostgres { bin, data, port };
         let cluster = server.data.path().join("cluster");
         server.run(

@@ -175,11 +175,7 @@ async fn pages_load_no_third_party_assets() {
 #[tokio::test]
 async fn an_unreachable_platform_gets_a_fixed_sentence_not_the_os_error() {
     // Bind and drop a listener: nothing listens on that port afterwards.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let api_url = format!("http://127.0.0.1:{port}/rest");
     let app = spawn_app_with(&["--api-url", &api_url]).await;
     let response = Browser::new().callback_with_code(&app, "c").await;
