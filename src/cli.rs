@@ -70,6 +70,7 @@ const USED_BY: &[(&str, &[&[&str]])] = &[
             "admin_password",
             "admin_password_file",
             "admin_password_hash",
+            "events_retention",
         ]],
     ),
     (
@@ -542,6 +543,15 @@ pub struct ServiceArgs {
     /// failover, a restart), before the request is answered 503 with `Retry-After`.
     #[arg(long, env = "IOP_STORE_RETRY", default_value = "5s", global = true)]
     pub store_retry: String,
+
+    /// How long received pushes (events) are kept.
+    #[arg(
+        long,
+        env = "IOP_EVENTS_RETENTION",
+        default_value = "7d",
+        global = true
+    )]
+    pub events_retention: String,
 }
 
 impl ServiceArgs {
@@ -580,6 +590,7 @@ impl ServiceArgs {
             http_timeout: self.http_timeout.clone(),
             proxy_retry_budget: self.proxy_retry_budget.clone(),
             store_retry: self.store_retry.clone(),
+            events_retention: self.events_retention.clone(),
         }
     }
 }

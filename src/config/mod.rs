@@ -93,6 +93,8 @@ pub struct Config {
     pub proxy_retry_budget: Duration,
     /// How long a database step is tried again while the database cannot be reached.
     pub store_retry: Duration,
+    /// How long received pushes are kept.
+    pub events_retention: Duration,
     pub state_ttl: Duration,
     /// The refresher's longest sleep; `None` when refreshing is off.
     pub refresh_interval: Option<Duration>,
@@ -255,6 +257,7 @@ impl Config {
         let proxy_retry_budget =
             parse_duration("IOP_PROXY_RETRY_BUDGET", &settings.proxy_retry_budget)?;
         let store_retry = parse_duration("IOP_STORE_RETRY", &settings.store_retry)?;
+        let events_retention = parse_duration("IOP_EVENTS_RETENTION", &settings.events_retention)?;
         let state_ttl = parse_duration("IOP_STATE_TTL", &settings.state_ttl)?;
         if state_ttl > MAX_STATE_TTL {
             return Err(bad(
@@ -334,6 +337,7 @@ impl Config {
             http_timeout,
             proxy_retry_budget,
             store_retry,
+            events_retention,
             state_ttl,
             refresh_interval,
             refresh_before,

@@ -123,4 +123,7 @@ pub struct Settings {
 
     /// How long a database step is tried again while the database cannot be reached.
     pub store_retry: String,
+
+    /// How long received pushes are kept.
+    pub events_retention: String,
 }

@@ -7,6 +7,7 @@ pub mod business;
 pub mod client;
 pub mod error;
 pub mod platform;
+pub mod push;
 pub mod sign;
 pub mod types;
 

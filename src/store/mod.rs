@@ -20,6 +20,7 @@ mod codec;
 #[cfg(test)]
 mod conformance;
 mod db;
+mod events;
 mod flow;
 mod listing;
 mod maintenance;

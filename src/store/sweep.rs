@@ -1,4 +1,4 @@
-//! Expired claims, results and sign-in failures are deleted at most every `EVERY_MS`, not
+//! Expired claims, results, sign-in failures and events are deleted at most every `EVERY_MS`, not
 //! on every insert: a sweep is a write, and every flow would pay for it. Nothing reads an
 //! expired record as valid meanwhile (claims and grants carry their own expiry).
 
@@ -11,6 +11,7 @@ pub(super) struct Sweeps {
     pub(super) claims: Sweep,
     pub(super) results: Sweep,
     pub(super) logins: Sweep,
+    pub(super) events: Sweep,
 }
 
 #[derive(Default)]

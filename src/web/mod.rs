@@ -12,6 +12,7 @@ mod landing;
 pub mod limits;
 mod middleware;
 mod opaque;
+mod push;
 pub(crate) mod refusal;
 mod result;
 pub mod state;
@@ -20,7 +21,8 @@ pub mod views;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
 pub use authorize::authorize_url;
 pub use state::{AppParts, AppState};
@@ -54,6 +56,14 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .route("/callback/{app}", get(callback::callback_app))
         .route("/cancelled", get(callback::cancelled))
         .route("/result/{id}", get(result::result))
+        .route(
+            "/push",
+            post(push::push).layer(DefaultBodyLimit::max(push::MAX_PUSH)),
+        )
+        .route(
+            "/push/{app}",
+            post(push::push_app).layer(DefaultBodyLimit::max(push::MAX_PUSH)),
+        )
         .route("/readyz", get(health::readyz))
         .with_state(app)
         .merge(api)

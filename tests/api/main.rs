@@ -20,6 +20,7 @@ mod ops;
 mod own_postgres;
 mod pages;
 mod proxy;
+mod push;
 mod refresher;
 mod replicas;
 mod sandbox;

@@ -1,0 +1,132 @@
+//! Push messages: what the platform POSTs to an app's message URL (protocol §8). The
+//! signature is checked over the bytes received, never over JSON written again (spacing and
+//! key order would change them); the envelope is read leniently, since its fields vary.
+
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use super::sign::hmac_sha256;
+
+/// Whether `authorization` (the `Authorization` header) is the lower-case hex of
+/// HMAC-SHA256(key = app secret, message = app key followed by the body), compared in
+/// constant time.
+pub fn signature_holds(app_secret: &str, app_key: &str, body: &[u8], authorization: &str) -> bool {
+    let expected = hex::encode(hmac_sha256(
+        app_secret.as_bytes(),
+        &[app_key.as_bytes(), body],
+    ));
+    bool::from(expected.as_bytes().ct_eq(authorization.trim().as_bytes()))
+}
+
+/// What the service reads of a push it accepted; the body itself is kept as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// `message_type`, when it is an integer (an unknown type is kept all the same).
+    pub message_type: Option<i64>,
+    /// `seller_id` as a string or a number; absent on broadcasts.
+    pub seller_id: Option<String>,
+}
+
+impl Push {
+    /// Any JSON object is a push; anything else is refused (`None`).
+    pub fn read(body: &[u8]) -> Option<Push> {
+        let object: Map<String, Value> = serde_json::from_slice(body).ok()?;
+        let seller_id = match object.get("seller_id") {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(Value::Number(id)) => Some(id.to_string()),
+            _ => None,
+        };
+        Some(Push {
+            message_type: object.get("message_type").and_then(Value::as_i64),
+            seller_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Protocol §8's vector, byte for byte.
+    const BODY: &str = r#"{"seller_id":"1234567","message_type":0,"data":{"order_status":"unpaid","trade_order_id":"260422900198363","trade_order_line_id":"260422900298363","status_update_time":1603698638},"timestamp":1603766859530,"site":"lazada_vn"}"#;
+    const SIGNATURE: &str = "59e04e1b1f307b7180fd58126161907cd20d33ac17cbce90ec2ae19907e701e6";
+
+    #[test]
+    fn the_protocols_vector_holds_and_nothing_else_does() {
+        assert!(signature_holds(
+            "3412gyo124goi3124",
+            "123456",
+            BODY.as_bytes(),
+            SIGNATURE
+        ));
+        // The same JSON with other spacing is other bytes: refused.
+        let spaced = BODY.replace(",\"", ", \"");
+        assert!(!signature_holds(
+            "3412gyo124goi3124",
+            "123456",
+            spaced.as_bytes(),
+            SIGNATURE
+        ));
+        assert!(!signature_holds(
+            "another-secret",
+            "123456",
+            BODY.as_bytes(),
+            SIGNATURE
+        ));
+        assert!(!signature_holds(
+            "3412gyo124goi3124",
+            "654321",
+            BODY.as_bytes(),
+            SIGNATURE
+        ));
+        assert!(!signature_holds(
+            "3412gyo124goi3124",
+            "123456",
+            BODY.as_bytes(),
+            ""
+        ));
+        assert!(!signature_holds(
+            "3412gyo124goi3124",
+            "123456",
+            BODY.as_bytes(),
+            &SIGNATURE.to_uppercase()
+        ));
+    }
+
+    #[test]
+    fn the_envelope_is_read_leniently() {
+        assert_eq!(
+            Push::read(BODY.as_bytes()),
+            Some(Push {
+                message_type: Some(0),
+                seller_id: Some("1234567".into())
+            })
+        );
+        assert_eq!(
+            Push::read(br#"{"seller_id":1234567,"message_type":13}"#),
+            Some(Push {
+                message_type: Some(13),
+                seller_id: Some("1234567".into())
+            })
+        );
+        assert_eq!(
+            Push::read(br#"{"message_type":12,"data":{}}"#),
+            Some(Push {
+                message_type: Some(12),
+                seller_id: None
+            }),
+            "a broadcast"
+        );
+        assert_eq!(
+            Push::read(br#"{"verify":true}"#),
+            Some(Push {
+                message_type: None,
+                seller_id: None
+            }),
+            "the console's verify message"
+        );
+        for refused in [&b"[1]"[..], b"\"x\"", b"", b"{"] {
+            assert_eq!(Push::read(refused), None);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Events: the platform's pushes as they arrived, kept once each (a retry of the same body
+//! is a duplicate) for as long as the retention says.
+
+use sha2::{Digest as _, Sha256};
+
+use super::statement::{Sql, Statement};
+use super::{Store, StoreError};
+use crate::apps::AppId;
+use crate::clock::EpochMs;
+use crate::iop::push::Push;
+
+/// The type of an event that is a platform push.
+const PLATFORM_PUSH: &str = "platform.push";
+
+/// Returns the new event's id, or nothing when this app already has this body.
+static SAVE_PUSH: Sql = Sql::repeatable(
+    "INSERT INTO events (app_id, type, message_type, seller_id, body, digest, created_at)
+     VALUES (:app_id, :type, :message_type, :seller_id, :body, :digest, :now)
+     ON CONFLICT (app_id, digest) DO NOTHING RETURNING id",
+);
+
+static SWEEP_EVENTS: Sql = Sql::repeatable("DELETE FROM events WHERE created_at < :before");
+
+impl Store {
+    /// Keeps a push of `app` whose signature held, as received (`body`, valid UTF-8 JSON),
+    /// at `now`; events older than `retention_ms` go. Returns the event's id, or `None` for
+    /// a duplicate. Committed when it returns: the platform may then be told it arrived.
+    pub async fn save_push(
+        &self,
+        app: &AppId,
+        push: &Push,
+        body: &str,
+        now: EpochMs,
+        retention_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+        let mut write = Vec::with_capacity(2);
+        write.push(Statement::new(
+            &SAVE_PUSH,
+            [
+                ("app_id", app.as_str().into()),
+                ("type", PLATFORM_PUSH.into()),
+                ("message_type", push.message_type.into()),
+                ("seller_id", push.seller_id.as_deref().into()),
+                ("body", body.into()),
+                ("digest", (&digest).into()),
+                ("now", now.into()),
+            ],
+        )?);
+        if self.sweeps.events.due(now.get()) {
+            write.push(Statement::new(
+                &SWEEP_EVENTS,
+                [("before", now.plus_ms(-retention_ms).into())],
+            )?);
+        }
+        let outcomes = self.db.write(write).await?;
+        Ok(outcomes
+            .first()
+            .and_then(|saved| saved.returned.first().copied()))
+    }
+}
