@@ -59,6 +59,13 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushLabels {
+    app: String,
+    message_type: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     app: String,
     status: &'static str,
@@ -80,6 +87,7 @@ pub struct Metrics {
     tokens_unrefreshable: Gauge,
     proxy_calls: Family<ProxyLabels, Counter>,
     proxy_latency: Family<AppLabels, Histogram>,
+    pushes: Family<PushLabels, Counter>,
     /// The API names seen as labels so far: a keyed caller names them, so they are capped.
     proxy_apis: Arc<Mutex<std::collections::HashSet<String>>>,
 }
@@ -163,6 +171,12 @@ impl Default for Metrics {
             tokens_unsaved.clone(),
         );
         registry.register("tokens", "Stored tokens by status", tokens.clone());
+        let pushes = Family::default();
+        registry.register(
+            "pushes",
+            "Pushes from the platform by app, message type and outcome (kept, duplicate, bad_signature, not_json, not_stored)",
+            pushes.clone(),
+        );
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             authorizations_started,
@@ -178,6 +192,7 @@ impl Default for Metrics {
             proxy_latency,
             proxy_apis: Arc::default(),
             tokens,
+            pushes,
         }
     }
 }
@@ -262,6 +277,23 @@ impl Metrics {
                 app: app.to_string(),
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A push to `app`: its message type (`none` when unsigned or without one; types past
+    /// 999 count as `other`, the label being the sender's) and how it ended.
+    pub fn push(&self, app: &AppId, message_type: Option<i64>, outcome: &'static str) {
+        let message_type = match message_type {
+            Some(kind @ 0..=999) => kind.to_string(),
+            Some(_) => "other".to_owned(),
+            None => "none".to_owned(),
+        };
+        self.pushes
+            .get_or_create(&PushLabels {
+                app: app.to_string(),
+                message_type,
+                outcome,
+            })
+            .inc();
     }
 
     pub fn set_unrefreshable(&self, sellers: i64) {

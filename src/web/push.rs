@@ -59,21 +59,29 @@ async fn receive(
             )
         });
     if !signed {
-        // Anyone can send these: debug, not a line each at info.
+        // Anyone can send these: counted, and logged at debug, not a line each at info.
+        app.metrics.push(&config.id, None, "bad_signature");
         tracing::debug!("push refused: no valid signature");
         return (StatusCode::UNAUTHORIZED, "signature does not hold\n").into_response();
     }
     let (Some(push), Ok(text)) = (Push::read(body), std::str::from_utf8(body)) else {
+        app.metrics.push(&config.id, None, "not_json");
         tracing::warn!("signed push refused: not a JSON object");
         return (StatusCode::BAD_REQUEST, "not a JSON object\n").into_response();
     };
     let now = EpochMs::new(app.clock.now_ms());
     let retention = millis(app.config.events_retention);
-    match app
+    let saved = app
         .store
         .save_push(&config.id, &push, text, now, retention)
-        .await
-    {
+        .await;
+    let outcome = match &saved {
+        Ok(Some(_)) => "kept",
+        Ok(None) => "duplicate",
+        Err(_) => "not_stored",
+    };
+    app.metrics.push(&config.id, push.message_type, outcome);
+    match saved {
         Ok(Some(event_id)) => {
             tracing::info!(
                 event_id,

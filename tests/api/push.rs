@@ -49,7 +49,19 @@ async fn kept(app: &TestApp) -> Vec<(String, Option<i64>, Option<String>, String
 #[apply(each_engine)]
 #[tokio::test]
 async fn a_signed_push_is_kept_once_as_received_and_anything_else_is_refused(engine: Engine) {
-    let Some(app) = spawn_app_on(engine, &["--app-key", KEY, "--app-secret", SECRET]).await else {
+    let Some(app) = spawn_app_on(
+        engine,
+        &[
+            "--app-key",
+            KEY,
+            "--app-secret",
+            SECRET,
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .await
+    else {
         return;
     };
     assert_eq!(send(&app, "/push", BODY, Some(SIGNATURE)).await, 200);
@@ -109,6 +121,27 @@ async fn a_signed_push_is_kept_once_as_received_and_anything_else_is_refused(eng
         ]
     );
     assert_eq!(send(&app, "/push/nope", BODY, Some(SIGNATURE)).await, 404);
+
+    // Counted by app, type and outcome; refused ones without a type.
+    let metrics = reqwest::get(format!("{}/metrics", app.metrics_address.as_ref().unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (labels, count) in [
+        (r#"app="default",message_type="0",outcome="kept""#, 1),
+        (r#"app="default",message_type="0",outcome="duplicate""#, 1),
+        (
+            r#"app="default",message_type="none",outcome="bad_signature""#,
+            3,
+        ),
+        (r#"app="default",message_type="none",outcome="not_json""#, 1),
+        (r#"app="default",message_type="13",outcome="kept""#, 1),
+    ] {
+        let line = format!("iop_callback_pushes_total{{{labels}}} {count}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
