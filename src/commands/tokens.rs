@@ -215,6 +215,21 @@ async fn show(
             token.last_error.clone().unwrap_or_else(|| "-".into()),
         ),
     ];
+    // What the platform's pushes said, when they said anything.
+    let pushed = [
+        (
+            "authorization",
+            token
+                .authorization_expires_at
+                .map(|at| format!("expires {}", time(Some(at)))),
+        ),
+        ("closed", token.closed_at.map(clock::format_utc)),
+    ];
+    let lines = lines.into_iter().chain(
+        pushed
+            .into_iter()
+            .filter_map(|(label, value)| Some((label, value?))),
+    );
     for (label, value) in lines {
         println!("{label:<16} {value}");
     }

@@ -25,20 +25,76 @@ pub struct Push {
     pub message_type: Option<i64>,
     /// `seller_id` as a string or a number; absent on broadcasts.
     pub seller_id: Option<String>,
+    /// What it says about a seller that the service keeps itself, if anything.
+    pub news: Option<SellerNews>,
+}
+
+/// What a push tells the service about one seller's authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SellerNews {
+    /// Type 8: the seller's authorization expires then (ms since the epoch).
+    AuthorizationExpires { seller_id: String, at_ms: i64 },
+    /// Type 13: the seller's shop closed (`close`), or is open again (`normal`).
+    Status { seller_id: String, closed: bool },
+}
+
+/// Authorization expiring (protocol §8).
+const AUTHORIZATION_EXPIRING: i64 = 8;
+/// Seller status.
+const SELLER_STATUS: i64 = 13;
+
+/// A string or a number, as a string.
+fn id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(id) if !id.is_empty() => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+fn news(message_type: Option<i64>, object: &Map<String, Value>) -> Option<SellerNews> {
+    let data = object.get("data").and_then(Value::as_object);
+    let field = |name: &str| data.and_then(|d| d.get(name));
+    let seller_id = id_of(field("seller_id")).or_else(|| id_of(object.get("seller_id")))?;
+    match message_type? {
+        AUTHORIZATION_EXPIRING => {
+            let at = field("auth_expiry_time").and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            })?;
+            // Seconds, as documented; a value already in milliseconds is taken as such.
+            let at_ms = if at > 100_000_000_000 {
+                at
+            } else {
+                at.checked_mul(1000)?
+            };
+            Some(SellerNews::AuthorizationExpires { seller_id, at_ms })
+        }
+        SELLER_STATUS => {
+            let status = field("status")
+                .or_else(|| field("seller_status"))
+                .and_then(Value::as_str)?
+                .to_ascii_lowercase();
+            let closed = match status.as_str() {
+                "close" | "closed" => true,
+                "normal" | "open" => false,
+                _ => return None,
+            };
+            Some(SellerNews::Status { seller_id, closed })
+        }
+        _ => None,
+    }
 }
 
 impl Push {
     /// Any JSON object is a push; anything else is refused (`None`).
     pub fn read(body: &[u8]) -> Option<Push> {
         let object: Map<String, Value> = serde_json::from_slice(body).ok()?;
-        let seller_id = match object.get("seller_id") {
-            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
-            Some(Value::Number(id)) => Some(id.to_string()),
-            _ => None,
-        };
+        let message_type = object.get("message_type").and_then(Value::as_i64);
         Some(Push {
-            message_type: object.get("message_type").and_then(Value::as_i64),
-            seller_id,
+            message_type,
+            seller_id: id_of(object.get("seller_id")),
+            news: news(message_type, &object),
         })
     }
 }
@@ -99,21 +155,24 @@ mod tests {
             Push::read(BODY.as_bytes()),
             Some(Push {
                 message_type: Some(0),
-                seller_id: Some("1234567".into())
+                seller_id: Some("1234567".into()),
+                news: None,
             })
         );
         assert_eq!(
             Push::read(br#"{"seller_id":1234567,"message_type":13}"#),
             Some(Push {
                 message_type: Some(13),
-                seller_id: Some("1234567".into())
+                seller_id: Some("1234567".into()),
+                news: None,
             })
         );
         assert_eq!(
             Push::read(br#"{"message_type":12,"data":{}}"#),
             Some(Push {
                 message_type: Some(12),
-                seller_id: None
+                seller_id: None,
+                news: None,
             }),
             "a broadcast"
         );
@@ -121,10 +180,29 @@ mod tests {
             Push::read(br#"{"verify":true}"#),
             Some(Push {
                 message_type: None,
-                seller_id: None
+                seller_id: None,
+                news: None,
             }),
             "the console's verify message"
         );
+        let expiring = br#"{"message_type":8,"data":{"seller_id":"100","app_key":"1","auth_expiry_time":1700000000}}"#;
+        assert_eq!(
+            Push::read(expiring).unwrap().news,
+            Some(SellerNews::AuthorizationExpires {
+                seller_id: "100".into(),
+                at_ms: 1_700_000_000_000
+            })
+        );
+        let closed = br#"{"seller_id":100,"message_type":13,"data":{"status":"close"}}"#;
+        assert_eq!(
+            Push::read(closed).unwrap().news,
+            Some(SellerNews::Status {
+                seller_id: "100".into(),
+                closed: true
+            })
+        );
+        let unclear = br#"{"seller_id":"100","message_type":13,"data":{"status":"?"}}"#;
+        assert_eq!(Push::read(unclear).unwrap().news, None);
         for refused in [&b"[1]"[..], b"\"x\"", b"", b"{"] {
             assert_eq!(Push::read(refused), None);
         }

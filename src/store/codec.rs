@@ -18,7 +18,7 @@ macro_rules! pair_columns {
          CAST(CASE WHEN refresh_token IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_refresh_token, \
          access_expires_at, refresh_expires_at, refreshable, identity, last_request_id, status, \
          created_at, updated_at, issued_at, authorized_at, last_refresh_at, last_error, \
-         last_error_code, consecutive_failures, retry_after"
+         last_error_code, consecutive_failures, retry_after, authorization_expires_at, closed_at"
     };
 }
 
@@ -70,6 +70,8 @@ pub(super) struct PairRow {
     last_error_code: Option<String>,
     consecutive_failures: i64,
     retry_after: Option<i64>,
+    authorization_expires_at: Option<i64>,
+    closed_at: Option<i64>,
 }
 
 #[derive(Clone, sqlx::FromRow)]
@@ -114,6 +116,8 @@ impl TryFrom<PairRow> for Pair {
             last_error_code: row.last_error_code,
             consecutive_failures: row.consecutive_failures,
             retry_after: row.retry_after,
+            authorization_expires_at: row.authorization_expires_at,
+            closed_at: row.closed_at,
         })
     }
 }

@@ -7,7 +7,7 @@ use super::statement::{Sql, Statement};
 use super::{Store, StoreError};
 use crate::apps::AppId;
 use crate::clock::EpochMs;
-use crate::iop::push::Push;
+use crate::iop::push::{Push, SellerNews};
 
 /// The type of an event that is a platform push.
 const PLATFORM_PUSH: &str = "platform.push";
@@ -18,6 +18,24 @@ static SAVE_PUSH: Sql = Sql::repeatable(
      VALUES (:app_id, :type, :message_type, :seller_id, :body, :digest, :now)
      ON CONFLICT (app_id, digest) DO NOTHING RETURNING id",
 );
+
+/// A seller's pairs of one app by any id it is looked up by (protocol §8 names the seller
+/// by its seller id; a Lazada seller's is a country's).
+macro_rules! sellers_of_app {
+    () => {
+        "app_id = :app_id AND id IN (SELECT token_id FROM token_sellers WHERE seller_key = :seller)"
+    };
+}
+
+static AUTHORIZATION_EXPIRES: Sql = Sql::repeatable(concat!(
+    "UPDATE tokens SET authorization_expires_at = :at WHERE ",
+    sellers_of_app!()
+));
+
+static SELLER_CLOSED: Sql = Sql::repeatable(concat!(
+    "UPDATE tokens SET closed_at = :closed_at WHERE ",
+    sellers_of_app!()
+));
 
 static SWEEP_EVENTS: Sql = Sql::repeatable("DELETE FROM events WHERE created_at < :before");
 
@@ -57,5 +75,36 @@ impl Store {
         Ok(outcomes
             .first()
             .and_then(|saved| saved.returned.first().copied()))
+    }
+
+    /// Keeps what a push says about a seller of `app` (`news`), received at `now`.
+    /// Returns how many stored pairs it concerned (none when the seller is not stored).
+    pub async fn apply_seller_news(
+        &self,
+        app: &AppId,
+        news: &SellerNews,
+        now: EpochMs,
+    ) -> Result<u64, StoreError> {
+        let statement = match news {
+            SellerNews::AuthorizationExpires { seller_id, at_ms } => Statement::new(
+                &AUTHORIZATION_EXPIRES,
+                [
+                    ("at", (*at_ms).into()),
+                    ("app_id", app.as_str().into()),
+                    ("seller", seller_id.as_str().into()),
+                ],
+            )?,
+            SellerNews::Status { seller_id, closed } => Statement::new(
+                &SELLER_CLOSED,
+                [
+                    ("closed_at", closed.then_some(now.get()).into()),
+                    ("app_id", app.as_str().into()),
+                    ("seller", seller_id.as_str().into()),
+                ],
+            )?,
+        };
+        let done = self.db.write_one(statement).await?;
+        self.counts.forget();
+        Ok(done.rows_affected)
     }
 }

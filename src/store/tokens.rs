@@ -34,7 +34,9 @@ static UPSERT_PAIR: Sql = Sql::repeatable(
          last_error_code = NULL,
          consecutive_failures = 0,
          retry_after = NULL,
-         next_check_at = NULL
+         next_check_at = NULL,
+         authorization_expires_at = NULL,
+         closed_at = NULL
      RETURNING id",
 );
 

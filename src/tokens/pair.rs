@@ -103,6 +103,10 @@ pub struct Pair {
     pub consecutive_failures: i64,
     /// After a transient failure, the refresher leaves the pair alone until then.
     pub retry_after: Option<i64>,
+    /// When the platform says the authorization expires (its type 8 push), if it did.
+    pub authorization_expires_at: Option<i64>,
+    /// When the platform said the seller closed its shop (its type 13 push), if it did.
+    pub closed_at: Option<i64>,
 }
 
 /// A stored pair with its tokens, which are `SecretString`, so `Debug` is redacted. Reads
@@ -162,6 +166,8 @@ impl StoredToken {
                 last_error_code: None,
                 consecutive_failures: 0,
                 retry_after: None,
+                authorization_expires_at: None,
+                closed_at: None,
             },
             access_token: response.access_token.clone(),
             refresh_token: response.refresh_token.clone(),

@@ -34,6 +34,12 @@ pub struct TokenSummary {
     last_refresh_at: Option<String>,
     last_error: Option<String>,
     consecutive_failures: i64,
+    /// When the platform says the seller's authorization expires (its push of type 8).
+    #[schema(format = DateTime)]
+    authorization_expires_at: Option<String>,
+    /// When the platform said the seller closed its shop (its push of type 13).
+    #[schema(format = DateTime)]
+    closed_at: Option<String>,
 }
 
 impl TokenSummary {
@@ -54,6 +60,8 @@ impl TokenSummary {
             last_refresh_at: rfc3339(token.last_refresh_at),
             last_error: token.last_error.clone(),
             consecutive_failures: token.consecutive_failures,
+            authorization_expires_at: rfc3339(token.authorization_expires_at),
+            closed_at: rfc3339(token.closed_at),
         }
     }
 }

@@ -81,6 +81,18 @@ async fn receive(
         Err(_) => "not_stored",
     };
     app.metrics.push(&config.id, push.message_type, outcome);
+    // What it says about a seller is kept on the seller's pair too, on a retry as well: if
+    // that fails, the push is not acknowledged, and the platform's retry applies it.
+    if let (Ok(_), Some(news)) = (&saved, &push.news) {
+        match app.store.apply_seller_news(&config.id, news, now).await {
+            Ok(0) => tracing::info!(?news, "the push is about a seller not stored here"),
+            Ok(_) => tracing::info!(?news, "seller's authorization news kept"),
+            Err(error) => {
+                tracing::error!(error = %error, "push kept, but not what it says about the seller: the platform will send it again");
+                return (StatusCode::SERVICE_UNAVAILABLE, "not stored\n").into_response();
+            }
+        }
+    }
     match saved {
         Ok(Some(event_id)) => {
             tracing::info!(

@@ -163,3 +163,76 @@ async fn events_older_than_the_retention_go() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].3, later);
 }
+
+/// Signed with the test app of `spawn_app` (helpers' key and secret).
+fn signed_for_test_app(body: &str) -> String {
+    hex::encode(iop_callback::iop::sign::hmac_sha256(
+        APP_SECRET.as_bytes(),
+        &[APP_KEY.as_bytes(), body.as_bytes()],
+    ))
+}
+
+/// Types 8 and 13 are kept on the seller's pair too, and every view shows them; a new
+/// authorization clears them.
+#[tokio::test]
+async fn an_expiring_authorization_and_a_closed_shop_show_in_the_api_cli_and_console() {
+    use crate::token_api::API_KEY;
+    let app = spawn_app_with(&[
+        "--api-keys",
+        API_KEY,
+        "--admin-password",
+        crate::admin::PASSWORD,
+    ])
+    .await;
+    platform_answers(&app, aliexpress_success("CODE")).await;
+    Browser::new().authorize_fully(&app, "CODE").await;
+
+    // 2027-01-15T00:00:00Z, in seconds as the platform sends it.
+    let expiring = r#"{"message_type":8,"data":{"seller_id":"1001","app_key":"12345678","auth_expiry_time":1800000000}}"#;
+    let closed = r#"{"seller_id":"1001","message_type":13,"data":{"status":"close"}}"#;
+    for body in [expiring, closed] {
+        assert_eq!(
+            send(&app, "/push", body, Some(&signed_for_test_app(body))).await,
+            200
+        );
+    }
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/tokens", app.address))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0]["authorization_expires_at"], "2027-01-15T08:00:00Z",
+        "{listed}"
+    );
+    assert!(listed[0]["closed_at"].is_string(), "{listed}");
+
+    let console = crate::admin::Console::new(&app);
+    console.sign_in().await;
+    let page = console.page("/admin/sellers/default/1001").await;
+    assert!(page.contains(r#"id="authorization-expires""#), "{page}");
+    assert!(page.contains("2027-01-15 08:00"), "{page}");
+    assert!(page.contains(r#"id="closed""#), "{page}");
+
+    let database = app.config.database_url.expose().to_owned();
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+        .args(["--database-url", &database, "tokens", "show", "1001"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("authorization    expires 2027-01-15"),
+        "{shown}"
+    );
+    assert!(shown.lines().any(|l| l.starts_with("closed")), "{shown}");
+
+    // The seller authorizes again: what the pushes said is over.
+    platform_answers(&app, aliexpress_success("AGAIN")).await;
+    Browser::new().authorize_fully(&app, "AGAIN").await;
+    let page = console.page("/admin/sellers/default/1001").await;
+    assert!(!page.contains(r#"id="closed""#), "{page}");
+}

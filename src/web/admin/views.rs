@@ -69,6 +69,9 @@ pub(super) struct SellerPage {
     pub(super) last_error: Option<String>,
     pub(super) failures: i64,
     pub(super) authorized_at: String,
+    /// What the platform's pushes said: the authorization's end, and a closed shop.
+    pub(super) authorization_expires: Option<String>,
+    pub(super) closed: Option<String>,
     pub(super) reauthorize_link: String,
     /// Only the seller can renew the pair: the link comes first, and no refresh is offered.
     pub(super) must_reauthorize: bool,
@@ -331,6 +334,10 @@ impl SellerPage {
             last_error: token.last_error.clone(),
             failures: token.consecutive_failures,
             authorized_at: clock::format_utc(token.authorized_at),
+            authorization_expires: token
+                .authorization_expires_at
+                .map(|at| format!("{} ({})", clock::format_utc(at), clock::remaining(at, now))),
+            closed: token.closed_at.map(clock::format_utc),
             reauthorize_link,
             revealed,
             notice,
