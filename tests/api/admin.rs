@@ -933,28 +933,11 @@ async fn a_lazada_seller_has_the_same_seller_id_in_every_view() {
         assert!(page.contains(shown), "{shown}: {page}");
     }
 
-    let api = reqwest::Client::new();
-    let listed: Value = api
-        .get(format!("{}/api/v1/tokens", app.address))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = crate::token_api::get_json(&app, "/api/v1/tokens").await;
     assert_eq!(listed[0]["seller_id"], "17348", "{listed}");
     assert_eq!(listed[0]["countries"][1]["short_code"], "MY10FEX");
     for lookup in ["17348", "17349"] {
-        let one: Value = api
-            .get(format!("{}/api/v1/tokens/{lookup}", app.address))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, one) = crate::token_api::get_json(&app, &format!("/api/v1/tokens/{lookup}")).await;
         assert_eq!(one["seller_id"], "17348", "looked up by {lookup}: {one}");
     }
 

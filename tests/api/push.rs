@@ -187,7 +187,7 @@ async fn an_expiring_authorization_and_a_closed_shop_show_in_the_api_cli_and_con
     platform_answers(&app, aliexpress_success("CODE")).await;
     Browser::new().authorize_fully(&app, "CODE").await;
 
-    // 2027-01-15T00:00:00Z, in seconds as the platform sends it.
+    // 2027-01-15T08:00:00Z, in seconds as the platform sends it.
     let expiring = r#"{"message_type":8,"data":{"seller_id":"1001","app_key":"12345678","auth_expiry_time":1800000000}}"#;
     let closed = r#"{"seller_id":"1001","message_type":13,"data":{"status":"close"}}"#;
     for body in [expiring, closed] {
@@ -196,15 +196,7 @@ async fn an_expiring_authorization_and_a_closed_shop_show_in_the_api_cli_and_con
             200
         );
     }
-    let listed: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/tokens", app.address))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = crate::token_api::get_json(&app, "/api/v1/tokens").await;
     assert_eq!(
         listed[0]["authorization_expires_at"], "2027-01-15T08:00:00Z",
         "{listed}"

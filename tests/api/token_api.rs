@@ -35,7 +35,7 @@ async fn api(app: &TestApp, verb: reqwest::Method, path: &str) -> reqwest::Respo
         .unwrap()
 }
 
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+pub async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
     let response = api(app, reqwest::Method::GET, path).await;
     let status = response.status().as_u16();
     assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
