@@ -1,5 +1,6 @@
 //! Which client an address stands for, for the limits that count clients: the exchange
-//! limit (`web::limits`) and the admin sign-in throttle (`admin::throttle`).
+//! limit (`web::limits`) and the admin sign-in throttle (`admin::throttle`); and whether a
+//! URL stays on this machine.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -13,5 +14,16 @@ pub(crate) fn network_of(address: IpAddr) -> IpAddr {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
         },
+    }
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address (where plain
+/// http is acceptable: nothing crosses a network).
+pub(crate) fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

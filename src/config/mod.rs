@@ -554,13 +554,7 @@ fn check_transport(app: &AppConfig) -> Result<(), ConfigError> {
         .into_iter()
         .chain(app.gateways.configured().map(|url| (business, url)));
     for (variable, url) in urls {
-        let loopback = match url.host() {
-            Some(url::Host::Domain(name)) => name == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if url.scheme() == "http" && !loopback {
+        if url.scheme() == "http" && !crate::network::is_loopback_url(url) {
             return Err(bad(
                 variable,
                 format!(

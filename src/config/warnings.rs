@@ -34,13 +34,8 @@ impl Config {
             )),
             _ => {}
         }
-        let host = self.public_url.host_str().unwrap_or_default();
-        let loopback = host == "localhost"
-            || host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if self.public_url.scheme() == "http" && !loopback {
+        if self.public_url.scheme() == "http" && !crate::network::is_loopback_url(&self.public_url)
+        {
             warnings.push(format!(
                 "IOP_PUBLIC_URL {} is plain http on another machine: sellers' browsers send the authorization code and the cookie in clear text; use https (behind a proxy that ends TLS, set the https URL)",
                 self.public_url

@@ -104,13 +104,7 @@ fn service_at(redirect_uri: &str) -> (Option<String>, Option<String>) {
         return (None, None);
     }
     let public_url = url[..url::Position::BeforePath].to_owned();
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    let listen = (loopback && url.scheme() == "http")
+    let listen = (crate::network::is_loopback_url(&url) && url.scheme() == "http")
         .then(|| url.port_or_known_default())
         .flatten()
         .map(|port| format!("127.0.0.1:{port}"));

@@ -150,27 +150,7 @@ impl Db {
         let repeatable = statements.iter().all(Statement::is_repeatable);
         let mut backoff = Backoff::new(self.retry_budget());
         loop {
-            #[cfg(not(test))]
-            let result = self.write_postgres_once(statements.clone()).await;
-            #[cfg(test)]
-            let result = {
-                let broken = crate::lock::lock(&self.next_write_breaks).take();
-                let reset = || {
-                    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-                    Err(WriteFailure::at_commit(sqlx::Error::Io(reset)))
-                };
-                match broken {
-                    Some(BrokenWrite::Lost) => reset(),
-                    Some(BrokenWrite::Landed) => {
-                        match self.write_postgres_once(statements.clone()).await {
-                            Ok(_) => reset(),
-                            failed => failed,
-                        }
-                    }
-                    None => self.write_postgres_once(statements.clone()).await,
-                }
-            };
-            match result {
+            match self.attempt(statements.clone()).await {
                 Ok(outcomes) => return Ok(outcomes),
                 Err(failure)
                     if (repeatable || !failure.maybe_committed)
@@ -182,6 +162,23 @@ impl Db {
                 Err(failure) => return Err(failure.error),
             }
         }
+    }
+
+    /// One try of a PostgreSQL write; tests can make it break at its COMMIT
+    /// (`break_next_write`).
+    async fn attempt(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, WriteFailure> {
+        #[cfg(test)]
+        {
+            let broken = crate::lock::lock(&self.next_write_breaks).take();
+            if let Some(how) = broken {
+                if how == BrokenWrite::Landed {
+                    self.write_postgres_once(statements).await?;
+                }
+                let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+                return Err(WriteFailure::at_commit(sqlx::Error::Io(reset)));
+            }
+        }
+        self.write_postgres_once(statements).await
     }
 
     async fn write_postgres_once(
