@@ -15,7 +15,7 @@ use crate::iop::IopError;
 use crate::iop::business::{BusinessApi, CodeClass};
 use crate::iop::client::{BusinessCall, PassedAnswer};
 use crate::metrics::Metrics;
-use crate::renewal::{SellerLookup, TokenError, Tokens, find_seller};
+use crate::renewal::{SellerLookup, TokenError, Tokens, pick_seller};
 use crate::runtime::AppRuntime;
 use crate::tokens::StoredToken;
 
@@ -153,15 +153,17 @@ impl Proxy {
         grants: &Grants,
     ) -> Result<StoredToken, ProxyError> {
         let reaches = |app: &AppId| grants.reaches(app);
-        let store = self.tokens.store();
-        find_seller(store, &request.seller, request.app.as_ref(), &reaches)
+        let known = self
+            .tokens
+            .find_recent(&request.seller)
             .await
-            .map_err(|lookup| match lookup {
-                SellerLookup::NotFound => ProxyError::NotFound,
-                SellerLookup::Ambiguous(candidates) => ProxyError::Ambiguous(candidates),
-                SellerLookup::Unreachable(app) => ProxyError::Forbidden(format!("app:{app}")),
-                SellerLookup::Store(e) => ProxyError::Token(TokenError::Store(e)),
-            })
+            .map_err(|e| ProxyError::Token(TokenError::Store(e)))?;
+        pick_seller(known, request.app.as_ref(), &reaches).map_err(|lookup| match lookup {
+            SellerLookup::NotFound => ProxyError::NotFound,
+            SellerLookup::Ambiguous(candidates) => ProxyError::Ambiguous(candidates),
+            SellerLookup::Unreachable(app) => ProxyError::Forbidden(format!("app:{app}")),
+            SellerLookup::Store(e) => ProxyError::Token(TokenError::Store(e)),
+        })
     }
 
     /// Sends `call` with the seller's current token, repeating what may be repeated.

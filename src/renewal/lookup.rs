@@ -25,13 +25,24 @@ pub async fn find_seller(
     app: Option<&AppId>,
     reaches: &(dyn Fn(&AppId) -> bool + Sync),
 ) -> Result<StoredToken, SellerLookup> {
+    let known = store
+        .find_seller(seller)
+        .await
+        .map_err(SellerLookup::Store)?;
+    pick_seller(known, app, reaches)
+}
+
+/// The one pair among `known` (every pair a seller id names) that `app` and `reaches`
+/// leave, for callers that found them another way (the proxy's recent lookups).
+pub fn pick_seller(
+    known: Vec<StoredToken>,
+    app: Option<&AppId>,
+    reaches: &(dyn Fn(&AppId) -> bool + Sync),
+) -> Result<StoredToken, SellerLookup> {
     if let Some(app) = app.filter(|app| !reaches(app)) {
         return Err(SellerLookup::Unreachable(app.clone()));
     }
-    let (mut found, elsewhere): (Vec<StoredToken>, Vec<StoredToken>) = store
-        .find_seller(seller)
-        .await
-        .map_err(SellerLookup::Store)?
+    let (mut found, elsewhere): (Vec<StoredToken>, Vec<StoredToken>) = known
         .into_iter()
         .filter(|t| app.is_none_or(|a| &t.app == a))
         .partition(|t| reaches(&t.app));

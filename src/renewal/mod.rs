@@ -4,6 +4,7 @@
 
 mod lookup;
 pub mod owners;
+mod recent;
 pub mod refresher;
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use crate::runtime::Apps;
 use crate::store::{SharedStore, StoreError};
 use crate::tokens::{Pair, RefreshBefore, StoredToken, TokenId, TokenStatus, backoff};
 
-pub use lookup::{SellerLookup, find_seller};
+pub use lookup::{SellerLookup, find_seller, pick_seller};
 
 /// Platform answers that mean this refresh token will never work again.
 const DEAD_REFRESH_CODES: &[&str] = &["IllegalRefreshToken", "AUTH_TYPE_UNSUPPORTED"];
@@ -107,6 +108,8 @@ pub struct Tokens {
     /// What changed since the refresher last asked (`take_changes`).
     rescan: AtomicBool,
     authorized_due: AtomicI64,
+    /// The pairs each seller id named a moment ago, for the signing proxy.
+    recent: recent::RecentSellers,
 }
 
 /// What changed since the refresher last asked.
@@ -141,6 +144,7 @@ impl Tokens {
             changed: Notify::new(),
             rescan: AtomicBool::new(false),
             authorized_due: AtomicI64::new(i64::MAX),
+            recent: recent::RecentSellers::default(),
         }
     }
 
@@ -161,6 +165,18 @@ impl Tokens {
     }
 
     /// Tells the refresher that what is due may have changed.
+    /// Every pair `seller` names, as read at most a second ago: for business calls, which
+    /// recover from a token renewed elsewhere meanwhile (`recent` says why that is safe).
+    pub async fn find_recent(&self, seller: &str) -> Result<Vec<StoredToken>, StoreError> {
+        self.recent.find(&self.store, seller).await
+    }
+
+    /// Tells this process that pair `id` was deleted here.
+    pub fn deleted(&self, id: TokenId) {
+        self.recent.forget(id);
+        self.changed();
+    }
+
     pub fn changed(&self) {
         self.rescan.store(true, Ordering::Relaxed);
         self.changed.notify_one();
@@ -315,6 +331,7 @@ impl Tokens {
         if let Err(e) = self.store.release_refresh(token.id, &self.holder).await {
             tracing::warn!(token_id = token.id.get(), error = %e, "could not release the refresh lease");
         }
+        self.recent.forget(token.id);
         self.changed();
         stored
     }

@@ -111,7 +111,7 @@ pub struct Pair {
 
 /// A stored pair with its tokens, which are `SecretString`, so `Debug` is redacted. Reads
 /// as its `Pair` for everything else.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StoredToken {
     pub pair: Pair,
     pub access_token: SecretString,

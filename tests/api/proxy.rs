@@ -390,6 +390,33 @@ async fn a_stale_token_is_refreshed_once_for_twenty_calls_and_each_is_repeated_o
             .count(),
         20
     );
+    // The proxy remembers a seller's pair for a moment, but not past a renewal made here:
+    // the next call carries the renewed token at once, and is not answered stale first.
+    let response = get(&app, "1001/seller/get").await;
+    assert_eq!(header(&response, "iop-code"), Some("0"));
+    let calls = gateway.calls();
+    assert_eq!(calls.len(), 41);
+    assert_eq!(calls[40].params["access_token"], "renewed-access");
+}
+
+#[tokio::test]
+async fn a_seller_deleted_here_is_not_called_for_a_moment_longer() {
+    let gateway = Gateway::ok();
+    let app = proxy_app(&gateway, &[]).await;
+    // Remembered by the proxy...
+    assert_eq!(get(&app, "1001/seller/get").await.status(), 200);
+    let deleted = client()
+        .delete(format!("{}/api/v1/tokens/1001", app.address))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    // ...and forgotten with the pair.
+    let response = get(&app, "1001/seller/get").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(header(&response, "iop-proxy-error"), Some("1"));
+    assert_eq!(gateway.calls().len(), 1);
 }
 
 #[tokio::test]

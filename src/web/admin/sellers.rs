@@ -280,7 +280,7 @@ pub(super) async fn delete(
     )
     .await?;
     if app.store.delete_token(token.id).await? {
-        app.tokens.changed();
+        app.tokens.deleted(token.id);
     }
     Ok(Redirect::to(&format!("/admin?notice={}", Notice::Deleted.as_str())).into_response())
 }

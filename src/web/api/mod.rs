@@ -312,7 +312,7 @@ async fn forget(
     let client = api_client(&app, peer, &headers);
     record(&app, AuditAction::Delete, &client, Some(&token), None).await?;
     app.store.delete_token(token.id).await?;
-    app.tokens.changed();
+    app.tokens.deleted(token.id);
     tracing::info!(token_id = token.id.get(), app = %token.app, seller_id = token.identity.primary_id().unwrap_or("-"), "seller forgotten through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
