@@ -71,6 +71,9 @@ const USED_BY: &[(&str, &[&[&str]])] = &[
             "admin_password_file",
             "admin_password_hash",
             "events_retention",
+            "webhook_urls",
+            "webhook_secret",
+            "webhook_secret_file",
         ]],
     ),
     (
@@ -83,6 +86,7 @@ const USED_BY: &[(&str, &[&[&str]])] = &[
     ("tokens refresh", &[APPS, STORE, TOKEN_CALLS]),
     ("admin hash-password", &[]),
     ("store generate-key", &[]),
+    ("webhooks generate-secret", &[]),
     ("store encrypt", &[STORE, &["log_format"]]),
     ("store rotate-key", &[STORE, &["log_format"]]),
     ("store backup", &[STORE, &["log_format"]]),
@@ -158,6 +162,9 @@ pub enum Command {
     /// The store itself: encryption at rest and backups.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Outbound webhooks.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Print the platform's authorize URL to send a seller to; its state is accepted by
     /// `exchange --state`.
     AuthorizeUrl {
@@ -214,6 +221,13 @@ pub struct CallArgs {
     /// A file part, NAME=PATH (sent as multipart, unsigned; implies --post). Repeatable.
     #[arg(long = "file", value_name = "NAME=PATH")]
     pub files: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Print a new random webhook secret (`whsec_` + base64 of 32 bytes) for
+    /// IOP_WEBHOOK_SECRET.
+    GenerateSecret,
 }
 
 #[derive(Debug, Subcommand)]
@@ -544,7 +558,7 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_STORE_RETRY", default_value = "5s", global = true)]
     pub store_retry: String,
 
-    /// How long received pushes (events) are kept.
+    /// How long events (pushes received, the service's own) and their deliveries are kept.
     #[arg(
         long,
         env = "IOP_EVENTS_RETENTION",
@@ -552,6 +566,25 @@ pub struct ServiceArgs {
         global = true
     )]
     pub events_retention: String,
+
+    /// Webhook endpoints that receive every app's events, comma-separated (an apps file
+    /// adds `webhook_urls` per app).
+    #[arg(long, env = "IOP_WEBHOOK_URLS", global = true)]
+    pub webhook_urls: Option<String>,
+
+    /// The secret webhooks are signed with (`whsec_` + base64; `iop-callback webhooks
+    /// generate-secret`). Prefer IOP_WEBHOOK_SECRET_FILE.
+    #[arg(
+        long,
+        env = "IOP_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub webhook_secret: Option<SecretString>,
+
+    /// A file holding the webhook secret (for mounted secrets).
+    #[arg(long, env = "IOP_WEBHOOK_SECRET_FILE", global = true)]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 impl ServiceArgs {
@@ -591,6 +624,9 @@ impl ServiceArgs {
             proxy_retry_budget: self.proxy_retry_budget.clone(),
             store_retry: self.store_retry.clone(),
             events_retention: self.events_retention.clone(),
+            webhook_urls: self.webhook_urls.clone(),
+            webhook_secret: self.webhook_secret.clone(),
+            webhook_secret_file: self.webhook_secret_file.clone(),
         }
     }
 }

@@ -152,6 +152,7 @@ fn demo_app(name: &str, platform: Platform, app_key: &str, countries: &[&str]) -
         app_secret: random_secret().into(),
         countries: countries.iter().map(|c| (*c).to_owned()).collect(),
         gateways: Default::default(),
+        webhook_urls: Vec::new(),
         named: true,
     }
 }

@@ -3,7 +3,7 @@
 //! The flow reads top to bottom: `iop` (the platform: signing, the signed client, answers),
 //! `flow` (the rules of authorizations in progress), `store` (all shared state: tokens,
 //! claimed states, result grants, refresh leases), `web` (routes and pages), `startup`
-//! (wiring and serving). `sandbox` is a stand-in platform that only shares the HTTP
+//! (wiring and serving), `events` (pushes and lifecycle events handed on to webhooks). `sandbox` is a stand-in platform that only shares the HTTP
 //! `layers` and `assets` with the service.
 
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -59,6 +59,12 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    app: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PushLabels {
     app: String,
     message_type: String,
@@ -101,6 +107,8 @@ pub struct Families {
     proxy_calls: Family<ProxyLabels, Counter>,
     proxy_latency: Family<AppLabels, Histogram>,
     pushes: Family<PushLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    oldest_undelivered: Gauge,
     /// The API names seen as labels so far: a keyed caller names them, so they are capped.
     proxy_apis: Mutex<std::collections::HashSet<String>>,
 }
@@ -190,8 +198,22 @@ impl Default for Families {
             "Pushes from the platform by app, message type and outcome (kept, duplicate, bad_signature, not_json, not_stored)",
             pushes.clone(),
         );
+        let deliveries = Family::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by app and outcome (delivered, retry, failed: the schedule gave up)",
+            deliveries.clone(),
+        );
+        let oldest_undelivered = Gauge::default();
+        registry.register(
+            "oldest_undelivered_event_age_seconds",
+            "How long the oldest event still waiting for a webhook delivery has waited (0 when none waits)",
+            oldest_undelivered.clone(),
+        );
         Families {
             registry: Mutex::new(registry),
+            deliveries,
+            oldest_undelivered,
             authorizations_started,
             exchanges,
             refreshes,
@@ -307,6 +329,19 @@ impl Metrics {
                 outcome,
             })
             .inc();
+    }
+
+    pub fn delivery(&self, app: &str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                app: app.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn set_oldest_undelivered(&self, seconds: i64) {
+        self.oldest_undelivered.set(seconds);
     }
 
     pub fn set_unrefreshable(&self, sellers: i64) {

@@ -10,6 +10,8 @@ use tokio::sync::watch;
 
 use crate::clock::{self, SharedClock};
 use crate::config::Config;
+use crate::events::delivery::{Bell, Deliverer};
+use crate::events::notices::Announcer;
 use crate::metrics::Metrics;
 use crate::renewal::refresher::Refresher;
 use crate::runtime::Apps;
@@ -33,6 +35,9 @@ pub struct Application {
     metrics: Metrics,
     clock: SharedClock,
     refresher: Option<Refresher>,
+    /// Raises lifecycle events; delivers every event to the webhook endpoints.
+    announcer: Announcer,
+    deliverer: Option<Deliverer>,
 }
 
 /// What `demo` adds to a plain service: the sandbox's routes and the banner on every page.
@@ -111,6 +116,20 @@ impl Application {
             recheck,
             concurrency: config.refresh_concurrency,
         });
+        let bell = Bell::default();
+        let announcer = Announcer {
+            store: store.clone(),
+            config: config.clone(),
+            clock: clock.clone(),
+            bell: bell.clone(),
+        };
+        let deliverer = Deliverer::new(
+            &config,
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            bell.clone(),
+        )?;
         let start = if apps.implicit().is_some() {
             "/authorize"
         } else {
@@ -124,6 +143,7 @@ impl Application {
             store: store.clone(),
             tokens,
             proxy,
+            bell,
             clock: clock.clone(),
             layout: Layout {
                 sandbox: extras.sandbox_banner,
@@ -149,6 +169,8 @@ impl Application {
             metrics,
             clock,
             refresher,
+            announcer,
+            deliverer,
         })
     }
 
@@ -214,6 +236,8 @@ impl Application {
         };
         let metrics_router = metrics_router(&self);
         let refresher = self.refresher.map(|r| tokio::spawn(r.run(stop_rx.clone())));
+        let announcer = tokio::spawn(self.announcer.run(stop_rx.clone()));
+        let deliverer = self.deliverer.map(|d| tokio::spawn(d.run(stop_rx.clone())));
         let metrics_server = self.metrics_listener.map(|listener| {
             tracing::info!(listen = ?listener.local_addr().ok(), "metrics listening on /metrics");
             let router = metrics_router;
@@ -246,6 +270,10 @@ impl Application {
         if let Some(task) = refresher {
             let _ = task.await;
         }
+        let _ = announcer.await;
+        if let Some(task) = deliverer {
+            let _ = task.await;
+        }
         if let Some(task) = metrics_server {
             let _ = task.await;
         }
@@ -273,6 +301,7 @@ fn metrics_router(app: &Application) -> Router {
                     Ok(counts) => metrics.set_tokens(&counts),
                     Err(e) => tracing::warn!(error = %e, "metrics: cannot count tokens"),
                 }
+                crate::events::delivery::measure_backlog(&store, &metrics, clock.now()).await;
                 match crate::renewal::owners::unrefreshable(&store, &apps).await {
                     Ok(sellers) => metrics.set_unrefreshable(sellers),
                     Err(e) => {

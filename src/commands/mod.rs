@@ -8,7 +8,7 @@ mod store;
 mod tokens;
 
 use crate::apps::AppId;
-use crate::cli::{AdminCommand, Cli, Command, TokensCommand};
+use crate::cli::{AdminCommand, Cli, Command, TokensCommand, WebhooksCommand};
 use crate::clock;
 use crate::config::{Config, ConfigError, Settings};
 use crate::demo::{self, DemoError};
@@ -180,6 +180,13 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Store(command) => store::run(&service, command).await?,
         Command::Admin(AdminCommand::HashPassword) => hash_password()?,
+        Command::Webhooks(WebhooksCommand::GenerateSecret) => {
+            use secrecy::ExposeSecret;
+            println!(
+                "{}",
+                crate::config::WebhookSecret::generate().expose_secret()
+            );
+        }
         Command::AuthorizeUrl { app } => {
             onboarding::authorize_url(&open(&service).await?, app.as_deref())?;
         }

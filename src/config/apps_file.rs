@@ -50,6 +50,8 @@ struct Entry {
     business_api_urls: BTreeMap<String, String>,
     #[serde(default)]
     countries: Vec<String>,
+    #[serde(default)]
+    webhook_urls: Vec<String>,
 }
 
 fn problem(message: impl Into<String>) -> ConfigError {
@@ -169,6 +171,8 @@ fn app(
         entry.business_api_urls,
         &field,
     )?;
+    let webhook_urls = super::webhooks::endpoints(entry.webhook_urls.iter().map(String::as_str))
+        .map_err(|e| field("webhook_urls", e))?;
     Ok(AppConfig {
         id,
         platform,
@@ -178,6 +182,7 @@ fn app(
         app_secret: SecretString::from(app_secret),
         countries,
         gateways,
+        webhook_urls,
         named: true,
     })
 }

@@ -5,6 +5,7 @@ mod apps_file;
 mod gateways;
 mod settings;
 mod warnings;
+mod webhooks;
 
 pub use settings::Settings;
 
@@ -36,6 +37,7 @@ use crate::tokens::RefreshBefore;
 
 pub use api_keys::{ApiKey, Grant, Grants};
 pub use gateways::Gateways;
+pub use webhooks::{WebhookSecret, Webhooks};
 
 /// One app of the deployment: its platform, where to reach it, and its credentials. Holds
 /// the secret, so its `Debug` is redacted by `SecretString`.
@@ -51,6 +53,8 @@ pub struct AppConfig {
     pub countries: Vec<String>,
     /// Where its business calls go (the signing proxy).
     pub gateways: Gateways,
+    /// Endpoints that receive this app's events, besides IOP_WEBHOOK_URLS.
+    pub webhook_urls: Vec<Url>,
     /// From an apps file: its own paths (`/callback/{id}`); else the implicit app of the
     /// `IOP_APP_*` variables at `/callback`.
     pub named: bool,
@@ -95,6 +99,8 @@ pub struct Config {
     pub store_retry: Duration,
     /// How long received pushes are kept.
     pub events_retention: Duration,
+    /// Where events are delivered, and how they are signed.
+    pub webhooks: Webhooks,
     pub state_ttl: Duration,
     /// The refresher's longest sleep; `None` when refreshing is off.
     pub refresh_interval: Option<Duration>,
@@ -185,6 +191,7 @@ pub fn implicit_app(
                 .transpose()?,
             by_country: Default::default(),
         },
+        webhook_urls: Vec::new(),
         named: false,
     })
 }
@@ -286,6 +293,7 @@ impl Config {
             256,
         )?;
         let api_keys = api_keys::read(settings, &apps)?;
+        let webhooks = webhooks::read(settings, apps.iter().any(|a| !a.webhook_urls.is_empty()))?;
         let exchange_limit = match settings.exchange_limit.trim() {
             "off" => None,
             raw => Some(
@@ -338,6 +346,7 @@ impl Config {
             proxy_retry_budget,
             store_retry,
             events_retention,
+            webhooks,
             state_ttl,
             refresh_interval,
             refresh_before,
@@ -351,6 +360,35 @@ impl Config {
             connection_limits,
             admin_password,
         })
+    }
+
+    /// Every endpoint that receives `app`'s events: IOP_WEBHOOK_URLS, then the app's own.
+    pub fn webhook_endpoints(&self, app: &AppId) -> Vec<String> {
+        let own = self
+            .apps
+            .iter()
+            .filter(|config| &config.id == app)
+            .flat_map(|config| &config.webhook_urls);
+        let mut endpoints: Vec<String> = Vec::new();
+        for url in self.webhooks.everywhere.iter().chain(own) {
+            if !endpoints.iter().any(|known| known == url.as_str()) {
+                endpoints.push(url.to_string());
+            }
+        }
+        endpoints
+    }
+
+    /// Every endpoint of any app, each once.
+    pub fn all_webhook_endpoints(&self) -> Vec<String> {
+        let mut endpoints: Vec<String> = Vec::new();
+        for app in &self.apps {
+            for endpoint in self.webhook_endpoints(&app.id) {
+                if !endpoints.contains(&endpoint) {
+                    endpoints.push(endpoint);
+                }
+            }
+        }
+        endpoints
     }
 
     /// Records the port the listener really got, for the default public URL.

@@ -124,6 +124,16 @@ pub struct Settings {
     /// How long a database step is tried again while the database cannot be reached.
     pub store_retry: String,
 
-    /// How long received pushes are kept.
+    /// How long events (pushes received, the service's own) and their deliveries are kept.
     pub events_retention: String,
+
+    /// Webhook endpoints that receive every app's events, comma-separated.
+    pub webhook_urls: Option<String>,
+
+    /// The secret webhooks are signed with (`whsec_` + base64). Prefer
+    /// IOP_WEBHOOK_SECRET_FILE.
+    pub webhook_secret: Option<SecretString>,
+
+    /// A file holding the webhook secret.
+    pub webhook_secret_file: Option<PathBuf>,
 }

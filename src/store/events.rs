@@ -1,5 +1,7 @@
 //! Events: the platform's pushes as they arrived, kept once each (a retry of the same body
-//! is a duplicate) for as long as the retention says.
+//! is a duplicate), and the service's own lifecycle events, each with one delivery per
+//! webhook endpoint configured when it was kept (`deliveries.rs`), for as long as the
+//! retention says.
 
 use sha2::{Digest as _, Sha256};
 
@@ -14,9 +16,17 @@ const PLATFORM_PUSH: &str = "platform.push";
 
 /// Returns the new event's id, or nothing when this app already has this body.
 static SAVE_PUSH: Sql = Sql::repeatable(
-    "INSERT INTO events (app_id, type, message_type, seller_id, body, digest, created_at)
-     VALUES (:app_id, :type, :message_type, :seller_id, :body, :digest, :now)
+    "INSERT INTO events (uid, app_id, type, message_type, seller_id, body, digest, created_at)
+     VALUES (:uid, :app_id, :type, :message_type, :seller_id, :body, :digest, :now)
      ON CONFLICT (app_id, digest) DO NOTHING RETURNING id",
+);
+
+/// One endpoint's delivery of the event this app keeps under this digest, due now; once.
+static ADD_DELIVERY: Sql = Sql::repeatable(
+    "INSERT INTO deliveries (event_id, endpoint, state, next_at, created_at)
+     SELECT id, :endpoint, 'pending', :now, :now FROM events
+      WHERE app_id = :app_id AND digest = :digest
+     ON CONFLICT (event_id, endpoint) DO NOTHING",
 );
 
 /// A seller's pairs of one app by any id it is looked up by (protocol §8 names the seller
@@ -28,12 +38,12 @@ macro_rules! sellers_of_app {
 }
 
 static AUTHORIZATION_EXPIRES: Sql = Sql::repeatable(concat!(
-    "UPDATE tokens SET authorization_expires_at = :at WHERE ",
+    "UPDATE tokens SET authorization_expires_at = :at, next_notice_at = :now WHERE ",
     sellers_of_app!()
 ));
 
 static SELLER_CLOSED: Sql = Sql::repeatable(concat!(
-    "UPDATE tokens SET closed_at = :closed_at WHERE ",
+    "UPDATE tokens SET closed_at = :closed_at, next_notice_at = :now WHERE ",
     sellers_of_app!()
 ));
 
@@ -41,8 +51,9 @@ static SWEEP_EVENTS: Sql = Sql::repeatable("DELETE FROM events WHERE created_at 
 
 impl Store {
     /// Keeps a push of `app` whose signature held, as received (`body`, valid UTF-8 JSON),
-    /// at `now`; events older than `retention_ms` go. Returns the event's id, or `None` for
-    /// a duplicate. Committed when it returns: the platform may then be told it arrived.
+    /// at `now`, to be delivered to `endpoints`; events older than `retention_ms` go.
+    /// Returns the event's id, or `None` for a duplicate. Committed when it returns: the
+    /// platform may then be told it arrived.
     pub async fn save_push(
         &self,
         app: &AppId,
@@ -50,12 +61,14 @@ impl Store {
         body: &str,
         now: EpochMs,
         retention_ms: i64,
+        endpoints: &[String],
     ) -> Result<Option<i64>, StoreError> {
         let digest: [u8; 32] = Sha256::digest(body.as_bytes()).into();
-        let mut write = Vec::with_capacity(2);
+        let mut write = Vec::with_capacity(2 + endpoints.len());
         write.push(Statement::new(
             &SAVE_PUSH,
             [
+                ("uid", new_uid().into()),
                 ("app_id", app.as_str().into()),
                 ("type", PLATFORM_PUSH.into()),
                 ("message_type", push.message_type.into()),
@@ -71,6 +84,7 @@ impl Store {
                 [("before", now.plus_ms(-retention_ms).into())],
             )?);
         }
+        write.extend(deliveries(app, &digest, endpoints, now)?);
         let outcomes = self.db.write(write).await?;
         Ok(outcomes
             .first()
@@ -90,6 +104,7 @@ impl Store {
                 &AUTHORIZATION_EXPIRES,
                 [
                     ("at", (*at_ms).into()),
+                    ("now", now.into()),
                     ("app_id", app.as_str().into()),
                     ("seller", seller_id.as_str().into()),
                 ],
@@ -98,6 +113,7 @@ impl Store {
                 &SELLER_CLOSED,
                 [
                     ("closed_at", closed.then_some(now.get()).into()),
+                    ("now", now.into()),
                     ("app_id", app.as_str().into()),
                     ("seller", seller_id.as_str().into()),
                 ],
@@ -107,4 +123,33 @@ impl Store {
         self.counts.forget();
         Ok(done.rows_affected)
     }
+}
+
+/// An event's public id: what webhooks (`webhook-id`) and the API name it by. Random, so
+/// that a new database never reuses one a receiver has seen.
+pub(super) fn new_uid() -> String {
+    format!("evt_{}", crate::random::random_hex::<12>())
+}
+
+/// A delivery to each of `endpoints` of the event `app` keeps under `digest`.
+pub(super) fn deliveries(
+    app: &AppId,
+    digest: &[u8; 32],
+    endpoints: &[String],
+    now: EpochMs,
+) -> Result<Vec<Statement>, StoreError> {
+    endpoints
+        .iter()
+        .map(|endpoint| {
+            Statement::new(
+                &ADD_DELIVERY,
+                [
+                    ("endpoint", endpoint.as_str().into()),
+                    ("now", now.into()),
+                    ("app_id", app.as_str().into()),
+                    ("digest", digest.into()),
+                ],
+            )
+        })
+        .collect()
 }

@@ -20,10 +20,12 @@ mod codec;
 #[cfg(test)]
 mod conformance;
 mod db;
+mod deliveries;
 mod events;
 mod flow;
 mod listing;
 mod maintenance;
+mod notices;
 mod open;
 mod ownership;
 mod refresh;
@@ -42,9 +44,13 @@ mod url;
 use std::sync::Arc;
 
 pub use cipher::{CipherError, TokenCipher};
+pub use deliveries::{
+    AfterAttempt, AttemptRecord, DeliveryRecord, EventFilter, EventRecord, TakenDelivery,
+};
 pub use flow::ClaimAttempt;
 pub use listing::PairFilter;
 pub use maintenance::Progress;
+pub use notices::{NewEvent, NoticeDue};
 pub use ownership::StoredOwner;
 pub use retry::DEFAULT_BUDGET as DEFAULT_RETRY_BUDGET;
 pub use urgency::{Place, Toward, UrgencyFilter, UrgencyPage};

@@ -101,19 +101,21 @@ static SAVE_REFRESH: Sql = Sql::repeatable(
          last_error_code = NULL,
          consecutive_failures = 0,
          retry_after = NULL,
-         next_check_at = NULL
+         next_check_at = NULL,
+         next_notice_at = :now
      WHERE id = :id AND (updated_at = :seen_updated_at OR access_token = :access_token)",
 );
 
 static MARK_REAUTHORIZE: Sql = Sql::repeatable(
-    "UPDATE tokens SET status = :reauthorize, last_error = :error, updated_at = :now
+    "UPDATE tokens SET status = :reauthorize, last_error = :error, updated_at = :now,
+         next_notice_at = :now
      WHERE id = :id",
 );
 
 /// Returns the ids it marked, so the caller can say which sellers lapsed without listing
 /// every pair. Each kind of lapse is found through its index, in the sellers it concerns.
 static MARK_DEAD: Sql = Sql::new(
-    "UPDATE tokens SET status = :reauthorize, updated_at = :now,
+    "UPDATE tokens SET status = :reauthorize, updated_at = :now, next_notice_at = :now,
          last_error = 'the refresh token expired (or the pair was not refreshable)'
      WHERE id IN (SELECT id FROM tokens WHERE status = 'active' AND refresh_expires_at <= :now
                   UNION ALL

@@ -13,10 +13,11 @@ static UPSERT_PAIR: Sql = Sql::repeatable(
     "INSERT INTO tokens (app_id, platform, app_key, account_key, access_token,
          refresh_token, access_expires_at, refresh_expires_at, refreshable, identity,
          last_request_id, status, created_at, updated_at, issued_at, authorized_at,
-         last_refresh_at, last_error, consecutive_failures, retry_after)
+         last_refresh_at, last_error, consecutive_failures, retry_after, notices,
+         next_notice_at)
      VALUES (:app_id, :platform, :app_key, :account_key, :access_token, :refresh_token,
          :access_expires_at, :refresh_expires_at, :refreshable, :identity, :request_id,
-         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL)
+         :active, :now, :now, :now, :now, NULL, NULL, 0, NULL, 0, :now)
      ON CONFLICT (platform, app_key, account_key) DO UPDATE SET
          app_id = excluded.app_id,
          access_token = excluded.access_token,
@@ -36,7 +37,9 @@ static UPSERT_PAIR: Sql = Sql::repeatable(
          retry_after = NULL,
          next_check_at = NULL,
          authorization_expires_at = NULL,
-         closed_at = NULL
+         closed_at = NULL,
+         notices = 0,
+         next_notice_at = excluded.next_notice_at
      RETURNING id",
 );
 

@@ -73,7 +73,14 @@ async fn receive(
     let retention = millis(app.config.events_retention);
     let saved = app
         .store
-        .save_push(&config.id, &push, text, now, retention)
+        .save_push(
+            &config.id,
+            &push,
+            text,
+            now,
+            retention,
+            &app.config.webhook_endpoints(&config.id),
+        )
         .await;
     let outcome = match &saved {
         Ok(Some(_)) => "kept",
@@ -95,6 +102,7 @@ async fn receive(
     }
     match saved {
         Ok(Some(event_id)) => {
+            app.bell.ring();
             tracing::info!(
                 event_id,
                 message_type = push.message_type,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::events::delivery::Bell;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::renewal::Tokens;
@@ -42,6 +43,8 @@ pub struct AppParts {
     pub tokens: Arc<Tokens>,
     /// Business calls on sellers' behalf (`/api/v1/proxy`).
     pub proxy: Arc<Proxy>,
+    /// Rung when an event is kept here, so that its delivery starts at once.
+    pub bell: Bell,
     pub clock: SharedClock,
     pub cookie: BrowserCookie,
     pub metrics: Metrics,

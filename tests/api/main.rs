@@ -28,3 +28,4 @@ mod slow_clients;
 mod startup_errors;
 mod state;
 mod token_api;
+mod webhooks;

@@ -199,3 +199,47 @@ async fn a_refused_value_from_the_environment_names_its_variable() {
     let from_flag = refused(&run(Some("lazada"), Some("aliexpres")).await.unwrap());
     assert!(!from_flag.contains("environment variable"), "{from_flag}");
 }
+
+#[tokio::test]
+async fn webhook_urls_need_a_secret_in_the_form_generate_secret_prints() {
+    let hook = "http://127.0.0.1:9/hook".to_owned();
+    let stderr = refused(&serve(vec!["--webhook-urls".into(), hook.clone()]).await);
+    assert!(stderr.contains("IOP_WEBHOOK_SECRET"), "{stderr}");
+    assert!(stderr.contains("webhooks generate-secret"), "{stderr}");
+    let stderr = refused(
+        &serve(vec![
+            "--webhook-urls".into(),
+            hook.clone(),
+            "--webhook-secret".into(),
+            "not-a-whsec-secret".into(),
+        ])
+        .await,
+    );
+    assert!(stderr.contains("whsec_"), "{stderr}");
+    assert!(
+        !stderr.contains("not-a-whsec-secret"),
+        "the secret is not echoed: {stderr}"
+    );
+    let stderr = refused(&serve(vec!["--webhook-urls".into(), "ftp://x/".into()]).await);
+    assert!(stderr.contains("IOP_WEBHOOK_URLS"), "{stderr}");
+
+    // What the command prints is taken.
+    let printed = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"))
+            .args(["webhooks", "generate-secret"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(printed.status.code(), Some(0));
+    let secret = String::from_utf8(printed.stdout).unwrap().trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let app =
+        crate::helpers::spawn_app_with(&["--webhook-urls", &hook, "--webhook-secret", &secret])
+            .await;
+    let healthz = crate::helpers::Browser::new()
+        .get(&format!("{}/healthz", app.address))
+        .await;
+    assert_eq!(healthz.status(), 200);
+}
