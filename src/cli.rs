@@ -87,6 +87,17 @@ const USED_BY: &[(&str, &[&[&str]])] = &[
     ("admin hash-password", &[]),
     ("store generate-key", &[]),
     ("webhooks generate-secret", &[]),
+    ("events list", &[APPS, STORE]),
+    ("events show", &[APPS, STORE]),
+    (
+        "events redeliver",
+        &[
+            APPS,
+            STORE,
+            &["webhook_urls", "webhook_secret", "webhook_secret_file"],
+        ],
+    ),
+    ("push test", &[APPS, &["public_url", "listen"]]),
     ("store encrypt", &[STORE, &["log_format"]]),
     ("store rotate-key", &[STORE, &["log_format"]]),
     ("store backup", &[STORE, &["log_format"]]),
@@ -165,6 +176,12 @@ pub enum Command {
     /// Outbound webhooks.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// The kept events (pushes received, lifecycle events) and their deliveries.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Pushes from the platform.
+    #[command(subcommand)]
+    Push(PushCommand),
     /// Print the platform's authorize URL to send a seller to; its state is accepted by
     /// `exchange --state`.
     AuthorizeUrl {
@@ -221,6 +238,52 @@ pub struct CallArgs {
     /// A file part, NAME=PATH (sent as multipart, unsigned; implies --post). Repeatable.
     #[arg(long = "file", value_name = "NAME=PATH")]
     pub files: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The newest events first.
+    List {
+        /// Only events of this type (`platform.push`, `seller.authorized`, …).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Only events about this seller id.
+        #[arg(long)]
+        seller: Option<String>,
+        /// Only this app's events.
+        #[arg(long)]
+        app: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One event as JSON, with its deliveries and every attempt.
+    Show {
+        /// The event's id (`evt_…`, the webhooks' `webhook-id`).
+        id: String,
+    },
+    /// Send one event again now to every endpoint of its app.
+    Redeliver {
+        /// The event's id (`evt_…`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Send a correctly signed sample push to this service's push URL (IOP_PUBLIC_URL), as
+    /// the platform console's verify button does.
+    Test {
+        /// The app, when several are configured.
+        #[arg(long)]
+        app: Option<String>,
+        /// The message type (0: a trade order; 8: authorization expiring; 13: seller status).
+        #[arg(long = "type", default_value_t = 0)]
+        message_type: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

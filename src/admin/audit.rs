@@ -14,10 +14,12 @@ pub enum AuditAction {
     Refresh,
     RefreshFailed,
     Delete,
+    /// An event sent again to the webhook endpoints.
+    Redeliver,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignInLocked,
@@ -26,6 +28,7 @@ impl AuditAction {
         AuditAction::Refresh,
         AuditAction::RefreshFailed,
         AuditAction::Delete,
+        AuditAction::Redeliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl AuditAction {
             AuditAction::Refresh => "refresh",
             AuditAction::RefreshFailed => "refresh_failed",
             AuditAction::Delete => "delete",
+            AuditAction::Redeliver => "redeliver",
         }
     }
 
@@ -56,6 +60,7 @@ impl AuditAction {
             AuditAction::Refresh => "Refreshed",
             AuditAction::RefreshFailed => "Refresh failed",
             AuditAction::Delete => "Deleted",
+            AuditAction::Redeliver => "Sent an event again",
         }
     }
 

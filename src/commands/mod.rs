@@ -3,12 +3,13 @@
 //! must authorize again.
 
 mod call;
+mod events;
 mod onboarding;
 mod store;
 mod tokens;
 
 use crate::apps::AppId;
-use crate::cli::{AdminCommand, Cli, Command, TokensCommand, WebhooksCommand};
+use crate::cli::{AdminCommand, Cli, Command, PushCommand, TokensCommand, WebhooksCommand};
 use crate::clock;
 use crate::config::{Config, ConfigError, Settings};
 use crate::demo::{self, DemoError};
@@ -42,6 +43,8 @@ pub enum CommandError {
     Backoff(String),
     #[error("no stored seller has the id `{0}`")]
     NotFound(String),
+    #[error("no kept event has the id `{0}` (events are kept IOP_EVENTS_RETENTION)")]
+    NoEvent(String),
     /// A business call the platform answered with an error code.
     #[error("{0}")]
     PlatformAnswer(String),
@@ -90,7 +93,7 @@ impl CommandError {
             | CommandError::Startup(_)
             | CommandError::Demo(_)
             | CommandError::Usage(_) => 2,
-            CommandError::NotFound(_) => 3,
+            CommandError::NotFound(_) | CommandError::NoEvent(_) => 3,
             CommandError::Reauthorize { .. } => 4,
             CommandError::Unreachable(_) => 5,
         }
@@ -180,6 +183,10 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Store(command) => store::run(&service, command).await?,
         Command::Admin(AdminCommand::HashPassword) => hash_password()?,
+        Command::Events(command) => events::run(open_existing(&service).await?, command).await?,
+        Command::Push(PushCommand::Test { app, message_type }) => {
+            events::push_test(&open(&service).await?, app.as_deref(), message_type).await?;
+        }
         Command::Webhooks(WebhooksCommand::GenerateSecret) => {
             use secrecy::ExposeSecret;
             println!(

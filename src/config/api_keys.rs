@@ -22,6 +22,8 @@ pub enum Grant {
     Tokens,
     /// The signing proxy: calls on a seller's behalf, never a token value.
     Proxy,
+    /// Events: pushes received and lifecycle events, their deliveries, sending them again.
+    Events,
 }
 
 impl Grant {
@@ -29,6 +31,7 @@ impl Grant {
         match self {
             Grant::Tokens => "tokens",
             Grant::Proxy => "proxy",
+            Grant::Events => "events",
         }
     }
 }
@@ -38,6 +41,7 @@ impl Grant {
 pub struct Grants {
     pub tokens: bool,
     pub proxy: bool,
+    pub events: bool,
     pub apps: Vec<AppId>,
 }
 
@@ -46,6 +50,7 @@ impl Grants {
         Grants {
             tokens: true,
             proxy: true,
+            events: true,
             apps: Vec::new(),
         }
     }
@@ -54,6 +59,7 @@ impl Grants {
         match grant {
             Grant::Tokens => self.tokens,
             Grant::Proxy => self.proxy,
+            Grant::Events => self.events,
         }
     }
 
@@ -133,7 +139,7 @@ pub(super) fn read(settings: &Settings, apps: &[AppConfig]) -> Result<Vec<ApiKey
     Ok(keys)
 }
 
-/// `KEY [tokens] [proxy] [app:NAME]...`; no grant named is every grant.
+/// `KEY [tokens] [proxy] [events] [app:NAME]...`; no grant named is every grant.
 fn parse_line(line: &str, apps: &[AppConfig]) -> Result<ApiKey, String> {
     let mut words = line.split_whitespace();
     let secret = words.next().unwrap_or_default().to_owned();
@@ -147,15 +153,19 @@ fn parse_line(line: &str, apps: &[AppConfig]) -> Result<ApiKey, String> {
     let mut grants = Grants {
         tokens: false,
         proxy: false,
+        events: false,
         apps: Vec::new(),
     };
     for word in words {
         match word {
             "tokens" => grants.tokens = true,
             "proxy" => grants.proxy = true,
+            "events" => grants.events = true,
             _ => {
                 let Some(name) = word.strip_prefix("app:") else {
-                    return Err(format!("`{word}` is not a grant (tokens, proxy, app:NAME)"));
+                    return Err(format!(
+                        "`{word}` is not a grant (tokens, proxy, events, app:NAME)"
+                    ));
                 };
                 let app = apps
                     .iter()
@@ -165,10 +175,11 @@ fn parse_line(line: &str, apps: &[AppConfig]) -> Result<ApiKey, String> {
             }
         }
     }
-    if !grants.tokens && !grants.proxy {
-        // Only apps named: both doors, for those apps.
+    if !grants.tokens && !grants.proxy && !grants.events {
+        // Only apps named: every door, for those apps.
         grants.tokens = true;
         grants.proxy = true;
+        grants.events = true;
     }
     Ok(ApiKey {
         secret: secret.into(),

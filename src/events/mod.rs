@@ -4,9 +4,11 @@
 //! (`schedule`).
 
 pub mod delivery;
+pub mod history;
 pub mod notices;
 pub mod schedule;
 pub mod signature;
+pub mod views;
 
 use crate::clock::format_rfc3339;
 use crate::store::EventRecord;

@@ -321,7 +321,8 @@ async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
     for (template, operations) in paths {
         let concrete = template
             .replace("{seller}", "1001")
-            .replace("{api}", "seller/get");
+            .replace("{api}", "seller/get")
+            .replace("{id}", "evt_0123abcd");
         for verb in methods {
             let response = api(&app, verb.to_uppercase().parse().unwrap(), &concrete).await;
             let status = response.status().as_u16();
@@ -369,11 +370,14 @@ async fn the_openapi_document_matches_the_routes(#[case] engine: Engine) {
         [
             "currentToken",
             "forgetSeller",
+            "listEvents",
             "listTokens",
             "openapi",
             "proxyGet",
             "proxyPost",
-            "refreshToken"
+            "redeliverEvent",
+            "refreshToken",
+            "showEvent"
         ]
     );
     assert_eq!(

@@ -352,3 +352,184 @@ async fn a_process_killed_after_the_200_delivers_the_push_after_its_restart() {
     assert_eq!(got.len(), 1, "delivered after the restart");
     assert!(got[0].body.ends_with(&format!(r#""data":{body}}}"#)));
 }
+
+/// `iop-callback ARGS…` beside the running `app`, on its database, with its app.
+async fn command(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
+    process
+        .args(args)
+        .args(["--app-key", APP_KEY, "--app-secret", APP_SECRET])
+        .args(["--database-url", app.config.database_url.expose()])
+        .args(["--public-url", app.config.public_url.as_str()])
+        .env("RUST_LOG", "warn");
+    tokio::task::spawn_blocking(move || process.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn api(app: &TestApp, key: &str, method: reqwest::Method, tail: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}/api/v1/{tail}", app.address))
+        .bearer_auth(key)
+}
+
+#[tokio::test]
+async fn events_are_listed_shown_and_sent_again_by_the_api_and_the_command_line() {
+    let failing = endpoint(503, Duration::ZERO).await;
+    let keys_file = tempfile::NamedTempFile::new().unwrap();
+    let (all, tokens_only) = ("e".repeat(40), "t".repeat(40));
+    std::fs::write(keys_file.path(), format!("{all}\n{tokens_only} tokens\n")).unwrap();
+    let app = spawn_app_with(&[
+        "--webhook-urls",
+        &hook(&failing),
+        "--webhook-secret",
+        SECRET,
+        "--api-keys-file",
+        keys_file.path().to_str().unwrap(),
+    ])
+    .await;
+    for n in 0..3 {
+        assert_eq!(push(&app.address, &order(n)).await, 200);
+    }
+    wait_for(&failing, 3, Duration::from_secs(5)).await;
+
+    // Newest first, a page at a time.
+    let first = api(&app, &all, reqwest::Method::GET, "events?limit=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    let page: Vec<Value> = first.json().await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["data"]["data"]["trade_order_id"], "2");
+    assert_eq!(page[1]["data"]["data"]["trade_order_id"], "1");
+    let next = link
+        .trim_start_matches("</api/v1/")
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    let rest: Vec<Value> = api(&app, &all, reqwest::Method::GET, &next)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["data"]["data"]["trade_order_id"], "0");
+    let lifecycle: Vec<Value> = api(
+        &app,
+        &all,
+        reqwest::Method::GET,
+        "events?type=seller.authorized",
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(lifecycle.is_empty());
+    let bad = api(&app, &all, reqwest::Method::GET, "events?type=nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // One event with its delivery and attempt.
+    let id = page[0]["id"].as_str().unwrap().to_owned();
+    let detail: Value = api(&app, &all, reqwest::Method::GET, &format!("events/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let delivery = &detail["deliveries"][0];
+    assert_eq!(delivery["state"], "pending");
+    assert_eq!(delivery["endpoint"], failing.uri());
+    assert_eq!(delivery["history"][0]["status"], 503);
+    let unknown = api(&app, &all, reqwest::Method::GET, "events/evt_0123abcd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["error"],
+        "unknown_event"
+    );
+    let not_an_id = api(&app, &all, reqwest::Method::GET, "events/1%27%20OR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_an_id.status(), 400);
+    let refused = api(&app, &tokens_only, reqwest::Method::GET, "events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // Sent again at once, though its schedule said seconds from now.
+    let again = api(
+        &app,
+        &all,
+        reqwest::Method::POST,
+        &format!("events/{id}/redeliver"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.unwrap()["deliveries"], 1);
+    let got = wait_for(&failing, 4, Duration::from_secs(5)).await;
+    assert_eq!(got[3].id, id);
+
+    // The same from the command line.
+    let listed = command(&app, &["events", "list", "--json"]).await;
+    assert_eq!(listed.status.code(), Some(0), "{listed:?}");
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.len(), 3);
+    let shown = command(&app, &["events", "show", &id]).await;
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["deliveries"][0]["attempts"], 2);
+    let missing = command(&app, &["events", "show", "evt_nope"]).await;
+    assert_eq!(missing.status.code(), Some(3));
+    let redelivered = command(&app, &["events", "redeliver", &id]).await;
+    assert_eq!(redelivered.status.code(), Some(0), "{redelivered:?}");
+    // Due at the command's time, which the service's clock (held by the test) reaches.
+    app.clock.advance(Duration::from_secs(60));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while received(&failing)
+        .await
+        .iter()
+        .filter(|d| d.id == id)
+        .count()
+        < 3
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sent again from the command line"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // `push test` sends a signed sample push, which becomes an event.
+    let tested = command(&app, &["push", "test", "--type", "8"]).await;
+    assert_eq!(tested.status.code(), Some(0), "{tested:?}");
+    let pushes: Vec<Value> = api(
+        &app,
+        &all,
+        reqwest::Method::GET,
+        "events?type=platform.push&limit=1",
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(pushes[0]["message_type"], 8);
+    assert_eq!(pushes[0]["data"]["data"]["test"], true);
+}

@@ -107,6 +107,7 @@ mod tests {
         let proxy_only = Grants {
             tokens: false,
             proxy: true,
+            events: false,
             apps: vec![AppId::implicit()],
         };
         let keys = Keys::new(&[

@@ -36,6 +36,8 @@ pub(super) enum ApiError {
     TooLarge(usize),
     #[error("unknown seller")]
     NotFound,
+    #[error("unknown event")]
+    NoEvent,
     #[error("seller id known under several apps")]
     Ambiguous(Vec<StoredToken>),
     /// The seller must authorize again, starting at this URL.
@@ -54,7 +56,9 @@ impl From<StoreError> for ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Off | ApiError::NoRoute | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Off | ApiError::NoRoute | ApiError::NotFound | ApiError::NoEvent => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -111,6 +115,10 @@ impl ApiError {
                 json!({"error": "unsupported_media_type", "message": why})
             }
             ApiError::TooLarge(_) => json!({"error": "too_large", "message": self.to_string()}),
+            ApiError::NoEvent => json!({
+                "error": "unknown_event",
+                "message": "No kept event has this id (events are kept IOP_EVENTS_RETENTION)."
+            }),
             ApiError::NotFound | ApiError::Token(TokenError::NotFound) => json!({
                 "error": "unknown_seller",
                 "message": "No stored seller has this seller_id or user_id."

@@ -4,6 +4,7 @@
 mod auth;
 mod cursor;
 mod error;
+mod events;
 mod openapi;
 mod proxy;
 
@@ -44,6 +45,14 @@ pub(super) fn routes(app: AppState) -> Router {
             Grant::Tokens,
             auth::require_grant,
         ));
+    let events = OpenApiRouter::new()
+        .routes(routes!(events::list))
+        .routes(routes!(events::show))
+        .routes(routes!(events::redeliver))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Grant::Events,
+            auth::require_grant,
+        ));
     // Described by `proxy::ProxyDoc`.
     let calls = OpenApiRouter::new()
         .route(
@@ -59,6 +68,7 @@ pub(super) fn routes(app: AppState) -> Router {
     described.merge(proxy::ProxyDoc::openapi());
     let (v1, description) = OpenApiRouter::with_openapi(described)
         .merge(tokens)
+        .merge(events)
         .merge(calls)
         .route_layer(axum::middleware::from_fn_with_state(
             keys,

@@ -6,6 +6,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::events::views::{AttemptView, DeliveryView, EventDetail, EventView};
 use crate::iop::CountryUserInfo;
 use crate::tokens::{CurrentToken, Health, RefreshedToken, TokenSummary};
 
@@ -15,7 +16,7 @@ use crate::tokens::{CurrentToken, Health, RefreshedToken, TokenSummary};
         title = "iop-callback token API",
         description = "Current access tokens of the sellers who authorized through iop-callback. Every response has Cache-Control: no-store."
     ),
-    components(schemas(TokenSummary, CurrentToken, RefreshedToken, Health, CountryUserInfo, ErrorBody, PlatformErrorBody)),
+    components(schemas(TokenSummary, CurrentToken, RefreshedToken, Health, CountryUserInfo, ErrorBody, PlatformErrorBody, EventView, EventDetail, DeliveryView, AttemptView)),
     modifiers(&BearerKeys),
     security(("bearer" = []))
 )]
