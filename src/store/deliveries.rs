@@ -145,6 +145,12 @@ static ATTEMPTS_OF: Sql = Sql::new(
       WHERE d.event_id = :event_id ORDER BY a.id",
 );
 
+/// How many deliveries of each event in an id range are in each state.
+static STATES: Sql = Sql::new(
+    "SELECT event_id, state, COUNT(*) AS n FROM deliveries
+      WHERE event_id BETWEEN :low AND :high GROUP BY event_id, state",
+);
+
 static FAILED: Sql = Sql::new(concat!(
     "SELECT ",
     event_columns!(),
@@ -291,6 +297,20 @@ impl Store {
     pub async fn failed_events(&self, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
         self.db
             .fetch_all(Statement::new(&FAILED, [("limit", limit.into())])?)
+            .await
+    }
+
+    /// For events with ids from `low` to `high`: (event id, state, how many deliveries).
+    pub async fn delivery_states(
+        &self,
+        low: i64,
+        high: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        self.db
+            .fetch_all(Statement::new(
+                &STATES,
+                [("low", low.into()), ("high", high.into())],
+            )?)
             .await
     }
 

@@ -533,3 +533,55 @@ async fn events_are_listed_shown_and_sent_again_by_the_api_and_the_command_line(
     assert_eq!(pushes[0]["message_type"], 8);
     assert_eq!(pushes[0]["data"]["data"]["test"], true);
 }
+
+#[tokio::test]
+async fn the_console_shows_failed_deliveries_and_sends_one_again_audited() {
+    use crate::admin::{Console, PASSWORD};
+    let failing = endpoint(503, Duration::ZERO).await;
+    let app = spawn_app_with(&[
+        "--webhook-urls",
+        &hook(&failing),
+        "--webhook-secret",
+        SECRET,
+        "--admin-password",
+        PASSWORD,
+    ])
+    .await;
+    assert_eq!(push(&app.address, &order(1)).await, 200);
+    wait_for(&failing, 1, Duration::from_secs(5)).await;
+    // A day on, the next attempt fails too and the schedule gives up.
+    app.clock.advance(Duration::from_secs(25 * 3600));
+    wait_for(&failing, 2, Duration::from_secs(5)).await;
+    let console = Console::new(&app);
+    console.sign_in().await;
+    let id = received(&failing).await[0].id.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        let page = console.page("/admin/events").await;
+        if page.contains("id=\"failed\"") || tokio::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let failed = &page[page.find("id=\"failed\"").expect("a failed list")..];
+    assert!(failed.contains(&id), "{page}");
+    assert!(failed.contains("1 failed"), "{page}");
+
+    // Without the session's token nothing is sent.
+    let forged = console
+        .post(&format!("/admin/events/{id}/redeliver"), &[("csrf", "x")])
+        .await;
+    assert_eq!(forged.status(), 403);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(received(&failing).await.len(), 2);
+
+    let sent = console.act(&format!("/admin/events/{id}/redeliver")).await;
+    assert_eq!(sent.status(), 303);
+    assert_eq!(location(&sent), "/admin/events?notice=redelivered");
+    assert_eq!(wait_for(&failing, 3, Duration::from_secs(5)).await.len(), 3);
+    let audit = console.page("/admin/audit").await;
+    assert!(
+        audit.contains("Sent an event again") && audit.contains(&id),
+        "{audit}"
+    );
+}

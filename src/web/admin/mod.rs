@@ -1,10 +1,11 @@
 //! The admin console's pages: sign-in (`login`), the sellers and one seller (`sellers`),
-//! the audit log (`audit`). Off, so every `/admin` path is 404, unless a password is
+//! events and their deliveries (`events`), the audit log (`audit`). Off, so every `/admin` path is 404, unless a password is
 //! configured. The rules behind them (sessions, throttling, what is audited) are in
 //! `crate::admin`; the signed-in operator is the `Operator` extractor.
 
 pub(crate) mod audit;
 pub mod console;
+mod events;
 mod forms;
 mod login;
 mod operator;
@@ -27,6 +28,8 @@ pub(super) fn routes(app: AppState) -> Router {
         .route("/admin/login", get(login::form).post(login::sign_in))
         .route("/admin/logout", post(login::sign_out))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/events", get(events::page))
+        .route("/admin/events/{id}/redeliver", post(events::redeliver))
         .route("/admin/sellers/{id}", get(sellers::by_row))
         .route("/admin/sellers/{app}/{seller}", get(sellers::show))
         .route(

@@ -12,7 +12,7 @@ use crate::web::views::{CountryRow, ExpiryView, Field, Layout, country_rows, ide
 /// The header's links and the sign-out form, on every page behind the sign-in.
 pub(super) struct Nav {
     pub(super) csrf: String,
-    /// `sellers` or `audit`: the current section.
+    /// `sellers`, `events` or `audit`: the current section.
     pub(super) section: &'static str,
 }
 
@@ -368,6 +368,63 @@ impl AuditRow {
             token_id: entry.token_id,
             subject: entry.subject.unwrap_or_default(),
             detail: entry.detail.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/events.html")]
+pub(super) struct EventsPage {
+    pub(super) layout: Layout,
+    pub(super) nav: Nav,
+    pub(super) csrf: String,
+    /// Whether an event was just sent again.
+    pub(super) redelivered: bool,
+    /// Events with a delivery the schedule gave up on.
+    pub(super) failed: Vec<EventRow>,
+    pub(super) recent: Vec<EventRow>,
+    /// Whether webhook endpoints are configured at all.
+    pub(super) endpoints: usize,
+}
+
+/// One event in the console's lists.
+pub(super) struct EventRow {
+    pub(super) id: String,
+    pub(super) at: String,
+    pub(super) iso: String,
+    pub(super) kind: String,
+    pub(super) app: String,
+    pub(super) seller: String,
+    /// Its deliveries in words: "1 delivered, 1 failed".
+    pub(super) deliveries: String,
+    pub(super) failed: bool,
+}
+
+impl EventRow {
+    /// `states`: (state, count) of its deliveries.
+    pub(super) fn new(event: &crate::store::EventRecord, states: &[(String, i64)]) -> Self {
+        let kind = match event.message_type {
+            Some(n) => format!("{} (type {n})", event.kind),
+            None => event.kind.clone(),
+        };
+        let deliveries = if states.is_empty() {
+            "none".to_owned()
+        } else {
+            states
+                .iter()
+                .map(|(state, n)| format!("{n} {state}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        EventRow {
+            id: event.uid.clone(),
+            at: clock::format_utc(event.created_at),
+            iso: clock::format_rfc3339(event.created_at),
+            kind,
+            app: event.app_id.clone(),
+            seller: event.seller_id.clone().unwrap_or_else(|| "-".to_owned()),
+            deliveries,
+            failed: states.iter().any(|(state, _)| state == "failed"),
         }
     }
 }
