@@ -12,9 +12,11 @@ use crate::apps::AppId;
 use crate::cli::{DemoArgs, SandboxArgs, SandboxLifetimeArgs};
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::config::WebhookSecret;
 use crate::config::{self, AppConfig, Config, ConfigError, DEMO_DEFAULTS, SANDBOX_LISTEN};
 use crate::iop::Platform;
 use crate::random::random_hex;
+use crate::sandbox::receiver::{self, Receiver};
 use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::startup::{self, Application, Extras, StartupError};
 
@@ -89,6 +91,21 @@ pub async fn build_demo(
     let loopback = crate::healthcheck::target(config.listen);
     let redirect_uris: Vec<String> = config.apps.iter().map(|a| config.redirect_uri(a)).collect();
     let mut routes = Router::new();
+    // Without endpoints of the user's own, events go to the demo's endpoint, which checks
+    // their signatures and lists them: a push becomes an event and is delivered, offline.
+    if config.all_webhook_endpoints().is_empty() {
+        use secrecy::ExposeSecret;
+        let secret =
+            WebhookSecret::parse(WebhookSecret::generate().expose_secret()).map_err(|problem| {
+                ConfigError {
+                    variable: "IOP_WEBHOOK_SECRET",
+                    problem,
+                }
+            })?;
+        routes = routes.merge(Receiver::new(secret.key().to_vec(), clock.clone()).routes());
+        config.webhooks.secret = Some(secret);
+        config.webhooks.everywhere = vec![url(&format!("http://{loopback}{}", receiver::PATH))];
+    }
     for (app, redirect_uri) in config.apps.iter_mut().zip(redirect_uris) {
         let prefix = if app.named {
             format!("/sandbox/{}", app.id)
@@ -99,6 +116,11 @@ pub async fn build_demo(
         app.api_url = url(&format!("http://{loopback}{prefix}/rest"));
         app.gateways = sandbox_gateways(app.platform, &format!("http://{loopback}{prefix}"));
         let (code_ttl, access_ttl, refresh_ttl) = lifetimes(app.platform, &demo.lifetimes)?;
+        let push_path = if app.named {
+            format!("/push/{}", app.id)
+        } else {
+            "/push".to_owned()
+        };
         let sandbox = Sandbox::new(
             SandboxSettings {
                 platform: app.platform,
@@ -111,6 +133,7 @@ pub async fn build_demo(
                 code_ttl,
                 access_ttl,
                 refresh_ttl,
+                push_url: Some(format!("http://{loopback}{push_path}")),
             },
             clock.clone(),
         );
@@ -203,6 +226,7 @@ pub async fn build_sandbox(
         code_ttl,
         access_ttl,
         refresh_ttl,
+        push_url: None,
     };
     let routes = Sandbox::new(settings.clone(), clock)
         .routes()

@@ -6,6 +6,8 @@ mod business;
 mod consent;
 mod error;
 mod grants;
+mod pushes;
+pub mod receiver;
 mod sellers;
 mod token_api;
 mod views;
@@ -44,6 +46,9 @@ pub struct SandboxSettings {
     pub code_ttl: Duration,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// Where its push buttons send messages (the service's `/push` URL for this app), in
+    /// `demo`; none for the sandbox alone.
+    pub push_url: Option<String>,
 }
 
 impl SandboxSettings {
@@ -171,6 +176,7 @@ impl Sandbox {
             .route(&at("/rest/auth/token/create"), post(token_api::create))
             .route(&at("/rest/auth/token/refresh"), post(token_api::refresh))
             .route(&at("/revoke"), post(revoke))
+            .route(&at("/push"), post(pushes::push))
             .merge(business)
             .with_state(self)
     }
@@ -208,6 +214,7 @@ async fn home(State(sandbox): State<Sandbox>) -> Result<Html<String>, SandboxErr
         refresh_ttl: human(s.refresh_ttl),
         secret_printed: s.secret_printed,
         revoke_path: format!("{}/revoke", s.prefix),
+        push_path: s.push_url.as_ref().map(|_| format!("{}/push", s.prefix)),
         sellers: sellers::for_platform(s.platform)
             .map(|seller| views::SellerChoice {
                 key: seller.key,

@@ -72,6 +72,28 @@ pub(super) fn for_platform(platform: Platform) -> impl Iterator<Item = &'static 
     SELLERS.iter().filter(move |s| s.platform == platform)
 }
 
+impl SampleSeller {
+    /// The id the platform's pushes name this seller by: its seller id, or a Lazada
+    /// seller's first country's.
+    pub(super) fn seller_id(&self) -> String {
+        let identity = (self.identity)();
+        let text = |value: &Value| match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        identity
+            .get("seller_id")
+            .and_then(text)
+            .or_else(|| {
+                identity["country_user_info"][0]
+                    .get("seller_id")
+                    .and_then(text)
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The seller with this key on this platform, or the platform's first one.
 pub(super) fn find(platform: Platform, key: &str) -> &'static SampleSeller {
     for_platform(platform)

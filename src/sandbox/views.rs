@@ -56,6 +56,8 @@ pub(super) struct SandboxHome {
     pub(super) secret_printed: bool,
     /// Where the revoke button posts: `{prefix}/revoke`.
     pub(super) revoke_path: String,
+    /// Where the push buttons post (`{prefix}/push`), when there is a service to push to.
+    pub(super) push_path: Option<String>,
     pub(super) sellers: Vec<SellerChoice>,
 }
 

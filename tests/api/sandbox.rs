@@ -673,3 +673,72 @@ async fn the_demo_answers_business_calls_through_the_proxy() {
         assert_eq!(iop_code(&response), "0");
     }
 }
+
+/// `text` as the page escapes it.
+fn html(text: &str) -> String {
+    text.replace('"', "&#34;")
+}
+
+/// The demo's webhook page, once it shows `text` (or after five seconds).
+async fn webhooks_page(demo: &Demo, browser: &Browser, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let page = browser
+            .text(&format!("{}/demo/webhooks", demo.address))
+            .await;
+        if page.contains(text) || tokio::time::Instant::now() > deadline {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn in_the_demo_a_sandbox_push_becomes_an_event_delivered_to_its_own_signed_endpoint() {
+    let demo = spawn_demo(&[], &[]).await;
+    let browser = Browser::new();
+    // A seller authorizes: announced as an event.
+    approve_at(&demo, "lazada", &browser, "lz-th").await;
+    let page = webhooks_page(&demo, &browser, "seller.authorized").await;
+    assert!(page.contains("seller.authorized"), "{page}");
+    // The sandbox's Lazada refresh tokens live 14 days: warned of at once.
+    let page = webhooks_page(&demo, &browser, "seller.refresh_expiring").await;
+    assert!(page.contains(&html(r#""warning": "14d""#)), "{page}");
+    // The sandbox's button pushes a signed order message for that seller.
+    let home = browser
+        .text(&format!("{}/sandbox/lazada/", demo.address))
+        .await;
+    assert!(home.contains(r#"id="push-order""#), "{home}");
+    let pushed = browser
+        .http
+        .post(format!("{}/sandbox/lazada/push", demo.address))
+        .form(&[("seller", "lz-th"), ("kind", "order")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 303);
+    assert!(
+        location(&pushed).ends_with("?pushed=200"),
+        "{}",
+        location(&pushed)
+    );
+    let page = webhooks_page(&demo, &browser, "platform.push").await;
+    assert!(page.contains("platform.push"), "{page}");
+    assert!(page.contains("trade_order_id"), "{page}");
+    assert!(!page.contains("signature does not hold"), "{page}");
+    // An authorization-expiring push sets the seller's deadline two days out: the second
+    // warning follows.
+    let pushed = browser
+        .http
+        .post(format!("{}/sandbox/lazada/push", demo.address))
+        .form(&[("seller", "lz-th"), ("kind", "expiring")])
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&pushed).ends_with("?pushed=200"));
+    let page = webhooks_page(&demo, &browser, &html(r#""warning": "2d""#)).await;
+    assert!(
+        page.contains(&html(r#""deadline_from": "platform""#)),
+        "{page}"
+    );
+}
