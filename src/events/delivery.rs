@@ -22,8 +22,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a taken delivery is this process's: its attempt with a wide margin. A process
 /// killed mid-attempt delays that delivery by this much.
 const LEASE: Duration = Duration::from_secs(30);
-/// How many deliveries to one endpoint are sent at once.
-const BATCH: i64 = 16;
+/// How many deliveries to one endpoint are sent at once (their attempts are then kept in
+/// one write).
+const BATCH: i64 = 64;
 /// How often the store is looked at for deliveries kept by other replicas (or due by the
 /// schedule) when nothing here rang the bell.
 const POLL: Duration = Duration::from_secs(1);
@@ -133,12 +134,10 @@ impl Deliverer {
                 Ok(taken) if !taken.is_empty() => {
                     let mut attempts = tokio::task::JoinSet::new();
                     for delivery in taken {
-                        let (this, endpoint, shown) =
-                            (self.clone(), endpoint.clone(), shown.clone());
-                        attempts
-                            .spawn(async move { this.attempt(&endpoint, &shown, delivery).await });
+                        let (this, endpoint) = (self.clone(), endpoint.clone());
+                        attempts.spawn(async move { this.attempt(&endpoint, delivery).await });
                     }
-                    attempts.join_all().await;
+                    self.keep(&shown, attempts.join_all().await).await;
                     continue;
                 }
                 Ok(_) => {}
@@ -161,8 +160,8 @@ impl Deliverer {
         }
     }
 
-    /// One attempt at one delivery, kept with what follows it.
-    async fn attempt(&self, endpoint: &str, shown: &str, delivery: TakenDelivery) {
+    /// One attempt at one delivery, and what follows it.
+    async fn attempt(&self, endpoint: &str, delivery: TakenDelivery) -> Attempted {
         let event = &delivery.event;
         let platform = self.platforms.get(&event.app_id).copied();
         let body = payload(event, platform);
@@ -188,48 +187,77 @@ impl Deliverer {
             Err(error) => (None, Some(why(error))),
         };
         let delivered = status.is_some_and(|s| (200..300).contains(&s));
-        let attempts = delivery.attempts + 1;
         let after = if delivered {
             AfterAttempt::Delivered
         } else {
             // From the attempt's end: a timeout must not eat the wait after it.
             let ended = self.clock.now_ms();
-            schedule::after_failure(attempts, event.created_at, ended, rand::random())
+            schedule::after_failure(
+                delivery.attempts + 1,
+                event.created_at,
+                ended,
+                rand::random(),
+            )
         };
-        let outcome = match after {
-            AfterAttempt::Delivered => "delivered",
-            AfterAttempt::Retry(_) => "retry",
-            AfterAttempt::Failed => "failed",
-        };
-        self.metrics.delivery(&event.app_id, outcome);
-        let record = AttemptRecord {
-            delivery_id: delivery.delivery_id,
-            at: now,
-            status,
-            error,
-            ms,
-        };
-        let kept = self
-            .store
-            .record_attempt(delivery.delivery_id, &self.holder, &record, after)
-            .await;
-        // Logged once kept: the line says what the store holds.
-        tracing::info!(
-            event_id = %event.uid,
-            event_type = %event.kind,
-            endpoint = %shown,
-            attempt = attempts,
-            status = record.status,
-            error = record.error.as_deref().unwrap_or("-"),
-            ms,
-            outcome,
-            "webhook delivery"
-        );
-        if let Err(error) = kept {
-            // The lease runs out and the delivery is taken again: at least once.
-            tracing::warn!(event_id = %event.uid, error = %error, "webhook delivery: the attempt could not be kept; it will be made again");
+        Attempted {
+            record: AttemptRecord {
+                delivery_id: delivery.delivery_id,
+                at: now,
+                status,
+                error,
+                ms,
+            },
+            after,
+            attempt: delivery.attempts + 1,
+            event_id: delivery.event.uid,
+            event_type: delivery.event.kind,
+            app: delivery.event.app_id,
         }
     }
+
+    /// Keeps a batch's attempts in one write, then counts and logs each: the lines say
+    /// what the store holds. Attempts that cannot be kept are made again once their lease
+    /// runs out: at least once.
+    async fn keep(&self, shown: &str, attempted: Vec<Attempted>) {
+        let records: Vec<(AttemptRecord, AfterAttempt)> = attempted
+            .iter()
+            .map(|a| (a.record.clone(), a.after))
+            .collect();
+        if let Err(error) = self.store.record_attempts(&self.holder, &records).await {
+            tracing::warn!(endpoint = %shown, attempts = attempted.len(), error = %error, "webhook delivery: attempts could not be kept; they will be made again");
+            return;
+        }
+        for a in &attempted {
+            let outcome = match a.after {
+                AfterAttempt::Delivered => "delivered",
+                AfterAttempt::Retry(_) => "retry",
+                AfterAttempt::Failed => "failed",
+            };
+            self.metrics.delivery(&a.app, outcome);
+            tracing::info!(
+                event_id = %a.event_id,
+                event_type = %a.event_type,
+                endpoint = %shown,
+                attempt = a.attempt,
+                status = a.record.status,
+                error = a.record.error.as_deref().unwrap_or("-"),
+                ms = a.record.ms,
+                outcome,
+                "webhook delivery"
+            );
+        }
+    }
+}
+
+/// One attempt made, not yet kept.
+struct Attempted {
+    record: AttemptRecord,
+    after: AfterAttempt,
+    /// Which attempt it was, counting from 1.
+    attempt: i64,
+    event_id: String,
+    event_type: String,
+    app: String,
 }
 
 /// An endpoint as the log shows it: scheme, host and port, never a path or query that

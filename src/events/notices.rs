@@ -157,7 +157,8 @@ pub fn announce(due: &NoticeDue, now: i64, authorize_url: Option<&str>) -> Annou
     }
 }
 
-/// Reads the due pairs and announces them, each second, until `stop`.
+/// Reads the due pairs and announces them, each second, until `stop`; forgets events past
+/// their retention on the way.
 pub struct Announcer {
     pub store: SharedStore,
     pub config: Arc<Config>,
@@ -188,6 +189,9 @@ impl Announcer {
     /// Announces one batch of due pairs; says whether more may be due.
     async fn pass(&self) -> Result<bool, crate::store::StoreError> {
         let now = self.clock.now();
+        self.store
+            .sweep_events(now, crate::clock::millis(self.config.events_retention))
+            .await?;
         let due = self.store.notices_due(now, BATCH).await?;
         let mut kept = 0;
         for pair in &due {

@@ -25,6 +25,7 @@ pub struct EventRecord {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TakenDelivery {
     pub delivery_id: i64,
+    pub endpoint: String,
     pub attempts: i64,
     #[sqlx(flatten)]
     pub event: EventRecord,
@@ -75,15 +76,18 @@ static TAKE: Sql = Sql::new(
                     WHERE endpoint = :endpoint AND state = 'pending' AND next_at <= :now
                       AND (lease_until IS NULL OR lease_until < :now)
                     ORDER BY next_at LIMIT :limit)
-        AND state = 'pending' AND (lease_until IS NULL OR lease_until < :now)",
+        AND state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
+      RETURNING id",
 );
 
+/// What `TAKE` leased, found by the range of its ids (the primary key) and the lease. The
+/// endpoint is compared by the caller: a condition on it here would lead the planner to
+/// the endpoint's index, through every pending delivery of a backlog.
 static TAKEN: Sql = Sql::new(concat!(
-    "SELECT d.id AS delivery_id, d.attempts, ",
+    "SELECT d.id AS delivery_id, d.endpoint, d.attempts, ",
     event_columns!(),
     " FROM deliveries d JOIN events e ON e.id = d.event_id
-      WHERE d.endpoint = :endpoint AND d.holder = :holder AND d.lease_until = :until
-        AND d.state = 'pending'"
+      WHERE d.id BETWEEN :low AND :high AND d.holder = :holder AND d.lease_until = :until"
 ));
 
 static ATTEMPTED: Sql = Sql::new(
@@ -190,60 +194,70 @@ impl Store {
                 ],
             )?)
             .await?;
-        if taken.rows_affected == 0 {
+        let (Some(low), Some(high)) = (
+            taken.returned.iter().min().copied(),
+            taken.returned.iter().max().copied(),
+        ) else {
             return Ok(Vec::new());
-        }
+        };
         self.db
             .fetch_all(Statement::new(
                 &TAKEN,
                 [
-                    ("endpoint", endpoint.into()),
+                    ("low", low.into()),
+                    ("high", high.into()),
                     ("holder", holder.into()),
                     ("until", until.into()),
                 ],
             )?)
             .await
+            .map(|taken: Vec<TakenDelivery>| {
+                // Another endpoint's loop of this process may have leased in the same
+                // millisecond: only this endpoint's.
+                taken.into_iter().filter(|t| t.endpoint == endpoint).collect()
+            })
     }
 
-    /// Keeps an attempt at a delivery `holder` leased, and what comes next. Nothing
-    /// changes when the lease was lost meanwhile (another process took it over).
-    pub async fn record_attempt(
+    /// Keeps attempts at deliveries `holder` leased, and what comes next for each, in one
+    /// write. A delivery whose lease was lost meanwhile (another process took it over) is
+    /// left as that process has it.
+    pub async fn record_attempts(
         &self,
-        delivery_id: i64,
         holder: &str,
-        attempt: &AttemptRecord,
-        after: AfterAttempt,
+        attempts: &[(AttemptRecord, AfterAttempt)],
     ) -> Result<(), StoreError> {
-        let (state, next_at, done_at) = match after {
-            AfterAttempt::Delivered => ("delivered", attempt.at, Some(attempt.at)),
-            AfterAttempt::Retry(at) => ("pending", at, None),
-            AfterAttempt::Failed => ("failed", attempt.at, Some(attempt.at)),
-        };
-        self.db
-            .write(vec![
-                Statement::new(
-                    &ATTEMPTED,
-                    [
-                        ("at", attempt.at.into()),
-                        ("status", attempt.status.into()),
-                        ("error", attempt.error.as_deref().into()),
-                        ("ms", attempt.ms.into()),
-                        ("id", delivery_id.into()),
-                        ("holder", holder.into()),
-                    ],
-                )?,
-                Statement::new(
-                    &AFTER_ATTEMPT,
-                    [
-                        ("state", state.into()),
-                        ("next_at", next_at.into()),
-                        ("done_at", done_at.into()),
-                        ("id", delivery_id.into()),
-                        ("holder", holder.into()),
-                    ],
-                )?,
-            ])
-            .await?;
+        let mut write = Vec::with_capacity(attempts.len() * 2);
+        for (attempt, after) in attempts {
+            let (state, next_at, done_at) = match after {
+                AfterAttempt::Delivered => ("delivered", attempt.at, Some(attempt.at)),
+                AfterAttempt::Retry(at) => ("pending", *at, None),
+                AfterAttempt::Failed => ("failed", attempt.at, Some(attempt.at)),
+            };
+            write.push(Statement::new(
+                &ATTEMPTED,
+                [
+                    ("at", attempt.at.into()),
+                    ("status", attempt.status.into()),
+                    ("error", attempt.error.as_deref().into()),
+                    ("ms", attempt.ms.into()),
+                    ("id", attempt.delivery_id.into()),
+                    ("holder", holder.into()),
+                ],
+            )?);
+            write.push(Statement::new(
+                &AFTER_ATTEMPT,
+                [
+                    ("state", state.into()),
+                    ("next_at", next_at.into()),
+                    ("done_at", done_at.into()),
+                    ("id", attempt.delivery_id.into()),
+                    ("holder", holder.into()),
+                ],
+            )?);
+        }
+        if !write.is_empty() {
+            self.db.write(write).await?;
+        }
         Ok(())
     }
 

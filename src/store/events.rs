@@ -78,17 +78,33 @@ impl Store {
                 ("now", now.into()),
             ],
         )?);
-        if self.sweeps.events.due(now.get()) {
-            write.push(Statement::new(
-                &SWEEP_EVENTS,
-                [("before", now.plus_ms(-retention_ms).into())],
-            )?);
-        }
+        write.extend(self.due_sweep(now, retention_ms)?);
         write.extend(deliveries(app, &digest, endpoints, now)?);
         let outcomes = self.db.write(write).await?;
         Ok(outcomes
             .first()
             .and_then(|saved| saved.returned.first().copied()))
+    }
+
+    /// Forgets events (and their deliveries) older than `retention_ms`, when a sweep is
+    /// due: for deployments where no push arrives to carry it.
+    pub async fn sweep_events(&self, now: EpochMs, retention_ms: i64) -> Result<(), StoreError> {
+        if let Some(sweep) = self.due_sweep(now, retention_ms)? {
+            self.db.write_one(sweep).await?;
+        }
+        Ok(())
+    }
+
+    /// The statement that forgets old events, when a sweep is due at `now`.
+    fn due_sweep(&self, now: EpochMs, retention_ms: i64) -> Result<Option<Statement>, StoreError> {
+        if !self.sweeps.events.due(now.get()) {
+            return Ok(None);
+        }
+        Statement::new(
+            &SWEEP_EVENTS,
+            [("before", now.plus_ms(-retention_ms).into())],
+        )
+        .map(Some)
     }
 
     /// Keeps what a push says about a seller of `app` (`news`), received at `now`.

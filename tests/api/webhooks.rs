@@ -168,7 +168,15 @@ async fn a_failing_endpoint_is_retried_on_schedule_and_a_slow_one_delays_no_othe
     let slow = endpoint(200, Duration::from_secs(30)).await;
     let fine = endpoint(200, Duration::ZERO).await;
     let urls = [hook(&slow), hook(&failing), hook(&fine)].join(",");
-    let app = spawn_app_with(&["--webhook-urls", &urls, "--webhook-secret", SECRET]).await;
+    let app = spawn_app_with(&[
+        "--webhook-urls",
+        &urls,
+        "--webhook-secret",
+        SECRET,
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ])
+    .await;
     for n in 0..3 {
         assert_eq!(push(&app.address, &order(n)).await, 200);
     }
@@ -188,6 +196,30 @@ async fn a_failing_endpoint_is_retried_on_schedule_and_a_slow_one_delays_no_othe
     assert_eq!(received(&failing).await.len(), 6);
     app.clock.advance(Duration::from_secs(30));
     assert_eq!(wait_for(&failing, 9, Duration::from_secs(5)).await.len(), 9);
+    // Counted by outcome; the oldest waiting event's age is a gauge an alert can watch.
+    let metrics = Browser::new()
+        .text(&format!(
+            "{}/metrics",
+            app.metrics_address.as_ref().unwrap()
+        ))
+        .await;
+    let value = |name: &str| -> i64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    let outcome = |o: &str| {
+        value(&format!(
+            r#"iop_callback_webhook_deliveries_total{{app="default",outcome="{o}"}}"#
+        ))
+    };
+    assert_eq!(outcome("delivered"), 3);
+    // The failing endpoint's nine; the slow one's time out after 10 s, if they have yet.
+    assert!((9..=12).contains(&outcome("retry")), "{metrics}");
+    let age = value("iop_callback_oldest_undelivered_event_age_seconds");
+    assert!((45..60).contains(&age), "{age}");
     // A day after the event the schedule gives up: marked failed, not sent again.
     app.clock.advance(Duration::from_secs(25 * 3600));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -337,7 +369,23 @@ async fn a_process_killed_after_the_200_delivers_the_push_after_its_restart() {
     let body = order(1);
     assert_eq!(push(&first.address, &body).await, 200);
     let log = first.log_containing("attempt=1").await;
-    assert!(log.contains("attempt=1"), "{log}");
+    // One line for the push and one per attempt, with ids, never the body.
+    let line = |text: &str| {
+        log.lines()
+            .find(|line| line.contains(text))
+            .unwrap_or_else(|| panic!("{text} in {log}"))
+            .to_owned()
+    };
+    assert!(line("push received").contains("event_id="), "{log}");
+    let attempt = line("attempt=1");
+    assert!(
+        attempt.contains("event_id=evt_") && attempt.contains("retry"),
+        "{attempt}"
+    );
+    assert!(
+        !log.contains("unpaid") && !log.contains("trade_order_id"),
+        "{log}"
+    );
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     // The endpoint comes up; a new process on the same store delivers what was kept.
