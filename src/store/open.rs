@@ -150,12 +150,21 @@ fn unreachable(url: &DatabaseUrl, error: &sqlx::Error) -> StoreError {
 /// no table at all (a database SQLite made and nothing filled in).
 #[cfg(unix)]
 fn is_ours(path: &Path) -> rusqlite::Result<bool> {
-    let connection =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let tables: Vec<String> = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    use rusqlite::OpenFlags;
+    let tables = |flags: OpenFlags| -> rusqlite::Result<Vec<String>> {
+        rusqlite::Connection::open_with_flags(path, flags)?
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+            .query_map([], |row| row.get(0))?
+            .collect()
+    };
+    let tables = match tables(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        // A process killed mid-write left a hot journal, which only a connection that may
+        // write can roll back: looked at that way (the file exists; nothing is created).
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ReadOnly => {
+            tables(OpenFlags::SQLITE_OPEN_READ_WRITE)?
+        }
+        other => other?,
+    };
     Ok(tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations"))
 }
 
@@ -250,6 +259,61 @@ mod tests {
     use super::*;
     use crate::flow::{ClaimStage, ResultId};
     use crate::store::Store;
+
+    /// A process killed in the middle of a write leaves a hot journal (rollback journal
+    /// mode): the next start rolls it back and opens, instead of refusing the file as
+    /// read-only. The journal is made as a crash leaves it: a write whose pages spilled
+    /// into the database file, copied with its journal while still open.
+    #[tokio::test]
+    async fn a_database_left_by_a_killed_process_opens_and_is_rolled_back() {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", folder.path().join("live.db").display());
+        let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), None)
+            .await
+            .unwrap();
+        store.close().await;
+        let live = folder.path().join("live.db");
+        let writer = rusqlite::Connection::open(&live).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = TRUNCATE; PRAGMA cache_size = 1;
+                 CREATE TABLE before (x INTEGER); INSERT INTO before VALUES (1);",
+            )
+            .unwrap();
+        writer
+            .execute_batch(
+                "BEGIN; CREATE TABLE bulk (x BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+                 INSERT INTO bulk SELECT randomblob(1000) FROM n;
+                 DELETE FROM before;",
+            )
+            .unwrap();
+        let crashed = folder.path().join("crashed.db");
+        std::fs::copy(&live, &crashed).unwrap();
+        std::fs::copy(
+            folder.path().join("live.db-journal"),
+            folder.path().join("crashed.db-journal"),
+        )
+        .unwrap();
+        drop(writer);
+        assert!(
+            std::fs::metadata(folder.path().join("crashed.db-journal"))
+                .unwrap()
+                .len()
+                > 0,
+            "a hot journal to roll back"
+        );
+        let url = format!("sqlite://{}", crashed.display());
+        let store = Store::open(&DatabaseUrl::parse(&url).unwrap(), None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.close().await;
+        let rolled_back = rusqlite::Connection::open(&crashed).unwrap();
+        let kept: i64 = rolled_back
+            .query_row("SELECT COUNT(*) FROM before", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "the unfinished write was rolled back");
+    }
 
     /// A database of the version before the flow tables were clustered (migration 6) keeps
     /// its in-flight claims, result pages and lookup ids through the upgrade.
