@@ -23,6 +23,8 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (endpoint, state, next_at);
 CREATE INDEX deliveries_pending ON deliveries (state, created_at);
+-- What one process took in one go, read back in the same write.
+CREATE INDEX deliveries_lease ON deliveries (holder, lease_until);
 
 CREATE TABLE delivery_attempts (
     id          BIGSERIAL PRIMARY KEY,

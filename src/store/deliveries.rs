@@ -2,7 +2,7 @@
 //! replicas share the work, and a process killed mid-delivery leaves its lease to run
 //! out), recording each attempt, sending again on request, and the events as listed.
 
-use super::statement::{Sql, Statement};
+use super::statement::{Sql, Statement, Value};
 use super::{Store, StoreError};
 use crate::clock::EpochMs;
 
@@ -22,13 +22,33 @@ pub struct EventRecord {
 }
 
 /// A delivery taken by this process: its event and how many attempts came before.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TakenDelivery {
     pub delivery_id: i64,
     pub endpoint: String,
     pub attempts: i64,
-    #[sqlx(flatten)]
     pub event: EventRecord,
+}
+
+/// A row of `TAKEN`, in its column order.
+fn taken(row: &[Value]) -> Option<TakenDelivery> {
+    let int = |i: usize| row.get(i).and_then(Value::int);
+    let text = |i: usize| row.get(i).and_then(Value::text);
+    Some(TakenDelivery {
+        delivery_id: int(0)?,
+        endpoint: text(1)?,
+        attempts: int(2)?,
+        event: EventRecord {
+            id: int(3)?,
+            uid: text(4)?,
+            app_id: text(5)?,
+            kind: text(6)?,
+            message_type: int(7),
+            seller_id: text(8),
+            body: text(9)?,
+            created_at: int(10)?,
+        },
+    })
 }
 
 /// One endpoint's delivery of an event, as the API shows it.
@@ -76,18 +96,18 @@ static TAKE: Sql = Sql::new(
                     WHERE endpoint = :endpoint AND state = 'pending' AND next_at <= :now
                       AND (lease_until IS NULL OR lease_until < :now)
                     ORDER BY next_at LIMIT :limit)
-        AND state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
-      RETURNING id",
+        AND state = 'pending' AND (lease_until IS NULL OR lease_until < :now)",
 );
 
-/// What `TAKE` leased, found by the range of its ids (the primary key) and the lease. The
-/// endpoint is compared by the caller: a condition on it here would lead the planner to
-/// the endpoint's index, through every pending delivery of a backlog.
+/// What `TAKE` leased, read in the same write (on SQLite a read through the pool waits
+/// behind the writer's commits: up to seconds under a stream of pushes), found through the
+/// lease's index. The endpoint is compared by the caller: a condition on it here could lead
+/// the planner to the endpoint's index, through every pending delivery of a backlog.
 static TAKEN: Sql = Sql::new(concat!(
-    "SELECT d.id AS delivery_id, d.endpoint, d.attempts, ",
+    "SELECT d.id, d.endpoint, d.attempts, ",
     event_columns!(),
     " FROM deliveries d JOIN events e ON e.id = d.event_id
-      WHERE d.id BETWEEN :low AND :high AND d.holder = :holder AND d.lease_until = :until"
+      WHERE d.holder = :holder AND d.lease_until = :until"
 ));
 
 static ATTEMPTED: Sql = Sql::new(
@@ -181,41 +201,35 @@ impl Store {
         until: EpochMs,
         limit: i64,
     ) -> Result<Vec<TakenDelivery>, StoreError> {
-        let taken = self
+        let lease = [("holder", holder.into()), ("until", until.into())];
+        let outcomes = self
             .db
-            .write_one(Statement::new(
-                &TAKE,
-                [
-                    ("until", until.into()),
-                    ("holder", holder.into()),
-                    ("endpoint", endpoint.into()),
-                    ("now", now.into()),
-                    ("limit", limit.into()),
-                ],
-            )?)
+            .write(vec![
+                Statement::new(
+                    &TAKE,
+                    [
+                        ("until", until.into()),
+                        ("holder", holder.into()),
+                        ("endpoint", endpoint.into()),
+                        ("now", now.into()),
+                        ("limit", limit.into()),
+                    ],
+                )?,
+                Statement::new(&TAKEN, lease)?,
+            ])
             .await?;
-        let (Some(low), Some(high)) = (
-            taken.returned.iter().min().copied(),
-            taken.returned.iter().max().copied(),
-        ) else {
-            return Ok(Vec::new());
-        };
-        self.db
-            .fetch_all(Statement::new(
-                &TAKEN,
-                [
-                    ("low", low.into()),
-                    ("high", high.into()),
-                    ("holder", holder.into()),
-                    ("until", until.into()),
-                ],
-            )?)
-            .await
-            .map(|taken: Vec<TakenDelivery>| {
-                // Another endpoint's loop of this process may have leased in the same
-                // millisecond: only this endpoint's.
-                taken.into_iter().filter(|t| t.endpoint == endpoint).collect()
-            })
+        let rows = outcomes
+            .into_iter()
+            .nth(1)
+            .map(|o| o.rows)
+            .unwrap_or_default();
+        // Another endpoint's loop of this process may have leased in the same millisecond:
+        // only this endpoint's.
+        Ok(rows
+            .iter()
+            .filter_map(|row| taken(row))
+            .filter(|t| t.endpoint == endpoint)
+            .collect())
     }
 
     /// Keeps attempts at deliveries `holder` leased, and what comes next for each, in one

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::sqlite_thread::{open, spawn, sqlite_pragmas};
-use super::statement::{Outcome, Statement};
+use super::statement::{Outcome, Statement, Value};
 
 /// Writes committed together at most: bounds how long one commit holds the write lock.
 const MAX_BATCH: usize = 128;
@@ -161,18 +161,34 @@ fn apply_together(
 fn apply(connection: &Connection, statement: &Statement) -> Result<Outcome, StoreError> {
     let mut prepared = connection.prepare_cached(statement.text())?;
     let values = params_from_iter(statement.values());
-    let outcome = if statement.returns_rows() {
+    let outcome = if statement.selects() {
+        let columns = prepared.column_count();
+        let rows = prepared
+            .query_map(values, |row| {
+                (0..columns)
+                    .map(|i| Value::from_sqlite(row, i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Outcome {
+            rows_affected: u64::try_from(rows.len()).unwrap_or(u64::MAX),
+            returned: Vec::new(),
+            rows,
+        }
+    } else if statement.returns_rows() {
         let returned = prepared
             .query_map(values, |row| row.get::<_, i64>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Outcome {
             rows_affected: u64::try_from(returned.len()).unwrap_or(u64::MAX),
             returned,
+            rows: Vec::new(),
         }
     } else {
         Outcome {
             rows_affected: u64::try_from(prepared.execute(values)?).unwrap_or(u64::MAX),
             returned: Vec::new(),
+            rows: Vec::new(),
         }
     };
     statement.guard().check(outcome)

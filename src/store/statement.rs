@@ -33,6 +33,10 @@ struct Compiled {
     names: Vec<&'static str>,
     /// Whether the statement returns rows (`RETURNING`): its first column is collected.
     returns_rows: bool,
+    /// A `SELECT` inside a write: its rows are collected whole (`Outcome::rows`), read in
+    /// the write's own transaction. On SQLite that is the writer's connection, which waits
+    /// for no lock, where a pool read can wait behind a stream of commits.
+    selects: bool,
 }
 
 impl Sql {
@@ -107,6 +111,7 @@ fn compile(text: &'static str) -> Result<Compiled, String> {
     positional.push_str(&text[copied..]);
     Ok(Compiled {
         returns_rows: text.contains("RETURNING"),
+        selects: text.trim_start().starts_with("SELECT"),
         positional,
         names,
     })
@@ -197,6 +202,8 @@ pub(super) struct Outcome {
     pub(super) rows_affected: u64,
     /// The first column of each row a `RETURNING` statement returned.
     pub(super) returned: Vec<i64>,
+    /// Every row of a `SELECT` run inside a write, each column as a `Value`.
+    pub(super) rows: Vec<Vec<Value>>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -256,6 +263,11 @@ impl Statement {
         self.sql.returns_rows
     }
 
+    /// Whether it is a `SELECT` whose rows the write returns whole.
+    pub(super) fn selects(&self) -> bool {
+        self.sql.selects
+    }
+
     /// Whether it may run again after it may have landed (`Sql::repeatable`).
     pub(super) fn is_repeatable(&self) -> bool {
         self.repeatable
@@ -281,7 +293,20 @@ impl Statement {
     {
         use sqlx::Row;
         let guard = self.guard();
-        let outcome = if self.returns_rows() {
+        let outcome = if self.selects() {
+            let rows = self
+                .query()
+                .fetch_all(executor)
+                .await?
+                .iter()
+                .map(|row| (0..row.len()).map(|i| Value::read(row, i)).collect())
+                .collect::<Vec<Vec<Value>>>();
+            Outcome {
+                rows_affected: u64::try_from(rows.len()).unwrap_or(u64::MAX),
+                returned: Vec::new(),
+                rows,
+            }
+        } else if self.returns_rows() {
             let returned = self
                 .query()
                 .fetch_all(executor)
@@ -292,11 +317,13 @@ impl Statement {
             Outcome {
                 rows_affected: u64::try_from(returned.len()).unwrap_or(u64::MAX),
                 returned,
+                rows: Vec::new(),
             }
         } else {
             Outcome {
                 rows_affected: self.query().execute(executor).await?.rows_affected(),
                 returned: Vec::new(),
+                rows: Vec::new(),
             }
         };
         guard.check(outcome)
@@ -350,6 +377,48 @@ impl Guard {
                 )))
             }
             _ => Ok(outcome),
+        }
+    }
+}
+
+impl Value {
+    /// Column `i` of a sqlx row: an integer, else text, else bytes (NULL as text).
+    fn read(row: &sqlx::any::AnyRow, i: usize) -> Value {
+        use sqlx::Row;
+        if let Ok(int) = row.try_get::<Option<i64>, _>(i) {
+            return Value::Int(int);
+        }
+        if let Ok(text) = row.try_get::<Option<String>, _>(i) {
+            return Value::Text(text);
+        }
+        Value::Blob(row.try_get::<Vec<u8>, _>(i).unwrap_or_default())
+    }
+
+    /// Column `i` of a rusqlite row, as `read`.
+    pub(super) fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Value> {
+        use rusqlite::types::ValueRef;
+        Ok(match row.get_ref(i)? {
+            ValueRef::Null => Value::Text(None),
+            ValueRef::Integer(n) => Value::Int(Some(n)),
+            ValueRef::Real(x) => Value::Text(Some(x.to_string())),
+            ValueRef::Text(text) => Value::Text(Some(String::from_utf8_lossy(text).into_owned())),
+            ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
+        })
+    }
+
+    pub(super) fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => *n,
+            Value::Text(Some(text)) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn text(&self) -> Option<String> {
+        match self {
+            Value::Text(text) => text.clone(),
+            Value::Int(Some(n)) => Some(n.to_string()),
+            _ => None,
         }
     }
 }
