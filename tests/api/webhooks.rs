@@ -415,6 +415,17 @@ async fn command(app: &TestApp, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A GET of the API with `key`, as JSON.
+async fn read<T: serde::de::DeserializeOwned>(app: &TestApp, key: &str, tail: &str) -> T {
+    api(app, key, reqwest::Method::GET, tail)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn api(app: &TestApp, key: &str, method: reqwest::Method, tail: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .request(method, format!("{}/api/v1/{tail}", app.address))
@@ -458,27 +469,10 @@ async fn events_are_listed_shown_and_sent_again_by_the_api_and_the_command_line(
         .next()
         .unwrap()
         .to_owned();
-    let rest: Vec<Value> = api(&app, &all, reqwest::Method::GET, &next)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Vec<Value> = read(&app, &all, &next).await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["data"]["data"]["trade_order_id"], "0");
-    let lifecycle: Vec<Value> = api(
-        &app,
-        &all,
-        reqwest::Method::GET,
-        "events?type=seller.authorized",
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let lifecycle: Vec<Value> = read(&app, &all, "events?type=seller.authorized").await;
     assert!(lifecycle.is_empty());
     let bad = api(&app, &all, reqwest::Method::GET, "events?type=nope")
         .send()
@@ -566,18 +560,7 @@ async fn events_are_listed_shown_and_sent_again_by_the_api_and_the_command_line(
     // `push test` sends a signed sample push, which becomes an event.
     let tested = command(&app, &["push", "test", "--type", "8"]).await;
     assert_eq!(tested.status.code(), Some(0), "{tested:?}");
-    let pushes: Vec<Value> = api(
-        &app,
-        &all,
-        reqwest::Method::GET,
-        "events?type=platform.push&limit=1",
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let pushes: Vec<Value> = read(&app, &all, "events?type=platform.push&limit=1").await;
     assert_eq!(pushes[0]["message_type"], 8);
     assert_eq!(pushes[0]["data"]["data"]["test"], true);
 }

@@ -22,8 +22,8 @@ use crate::web::opaque;
 use crate::web::state::AppState;
 
 /// Events per page unless the caller says, and at most.
-const PAGE: i64 = 100;
-const MAX_PAGE: i64 = 1_000;
+const PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1_000;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -78,16 +78,7 @@ pub(super) async fn list(
     if let Some(only) = &only {
         check_reach(&grants, only)?;
     }
-    let limit = match query.limit.as_deref() {
-        None => PAGE,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("`limit` is a number from 1 to {MAX_PAGE}"))
-            })?,
-    };
+    let limit = i64::from(super::page_size(query.limit.as_deref(), PAGE, MAX_PAGE)?);
     let before = query.after.as_deref().map(read_cursor).transpose()?;
     let filter = EventFilter {
         kind: query.kind.clone(),

@@ -147,6 +147,18 @@ struct ListQuery {
     after: Option<String>,
 }
 
+/// `?limit=`: a number from 1 to `max`, `default` when not given.
+fn page_size(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::BadRequest(format!("`limit` is a number from 1 to {max}"))),
+    }
+}
+
 /// Sellers per page unless the caller says, and at most.
 const PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1_000;
@@ -189,16 +201,7 @@ async fn list(
             })
         })
         .transpose()?;
-    let limit = match query.limit.as_deref() {
-        None => PAGE,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("`limit` is a number from 1 to {MAX_PAGE}"))
-            })?,
-    };
+    let limit = page_size(query.limit.as_deref(), PAGE, MAX_PAGE)?;
     let after = query.after.as_deref().map(cursor::read).transpose()?;
     let pairs_filter = PairFilter {
         app: filter,
