@@ -709,6 +709,10 @@ async fn in_the_demo_a_sandbox_push_becomes_an_event_delivered_to_its_own_signed
         .text(&format!("{}/sandbox/lazada/", demo.address))
         .await;
     assert!(home.contains(r#"id="push-order""#), "{home}");
+    assert!(
+        home.contains("<title>Sandbox Lazada · iop-callback</title>"),
+        "the buttons are in the page, not its title: {home}"
+    );
     let pushed = browser
         .http
         .post(format!("{}/sandbox/lazada/push", demo.address))
