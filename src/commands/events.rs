@@ -33,9 +33,12 @@ pub(super) async fn run(services: Services, command: EventsCommand) -> Result<()
         }
         EventsCommand::Redeliver { id } => {
             let now = services.clock.now();
-            let (_, due) = history::redeliver(&services.store, &services.config, &id, now)
+            let event = services
+                .store
+                .event(&id)
                 .await?
                 .ok_or_else(|| CommandError::NoEvent(id.clone()))?;
+            let due = history::redeliver(&services.store, &services.config, &event, now).await?;
             tracing::info!(event_id = %id, deliveries = due, "event sent again from the command line");
             println!(
                 "{id}: due now at {due} endpoint{} (the running service sends it within a second)",
@@ -117,10 +120,11 @@ pub(super) async fn push_test(
         "site": config.platform.as_str(),
     })
     .to_string();
-    let signature = hex::encode(crate::iop::sign::hmac_sha256(
-        config.app_secret.expose_secret().as_bytes(),
-        &[config.app_key.as_bytes(), body.as_bytes()],
-    ));
+    let signature = crate::iop::push::signature(
+        config.app_secret.expose_secret(),
+        &config.app_key,
+        body.as_bytes(),
+    );
     let answer = reqwest::Client::new()
         .post(url.clone())
         .header("content-type", "application/json")

@@ -50,17 +50,14 @@ pub async fn detail(
     )))
 }
 
-/// Sends event `uid` again to each endpoint its app has now, and to those it had. Returns
-/// the event and how many deliveries are due, or none for an unknown event.
+/// Sends `event` again to each endpoint its app has now, and to those it had. Returns how
+/// many deliveries are due.
 pub async fn redeliver(
     store: &Store,
     config: &Config,
-    uid: &str,
+    event: &EventRecord,
     now: EpochMs,
-) -> Result<Option<(EventRecord, u64)>, StoreError> {
-    let Some(event) = store.event(uid).await? else {
-        return Ok(None);
-    };
+) -> Result<u64, StoreError> {
     let endpoints = match crate::apps::AppId::parse(&event.app_id) {
         Ok(app) => config.webhook_endpoints(&app),
         Err(_) => config
@@ -70,6 +67,5 @@ pub async fn redeliver(
             .map(|u| u.to_string())
             .collect(),
     };
-    let due = store.redeliver(event.id, &endpoints, now).await?;
-    Ok(Some((event, due)))
+    store.redeliver(event.id, &endpoints, now).await
 }

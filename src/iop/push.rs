@@ -7,14 +7,19 @@ use subtle::ConstantTimeEq;
 
 use super::sign::hmac_sha256;
 
-/// Whether `authorization` (the `Authorization` header) is the lower-case hex of
-/// HMAC-SHA256(key = app secret, message = app key followed by the body), compared in
-/// constant time.
-pub fn signature_holds(app_secret: &str, app_key: &str, body: &[u8], authorization: &str) -> bool {
-    let expected = hex::encode(hmac_sha256(
+/// The `Authorization` header the platform sends with `body`: the lower-case hex of
+/// HMAC-SHA256(key = app secret, message = app key followed by the body).
+pub fn signature(app_secret: &str, app_key: &str, body: &[u8]) -> String {
+    hex::encode(hmac_sha256(
         app_secret.as_bytes(),
         &[app_key.as_bytes(), body],
-    ));
+    ))
+}
+
+/// Whether `authorization` (the `Authorization` header) is `signature` of `body`,
+/// compared in constant time.
+pub fn signature_holds(app_secret: &str, app_key: &str, body: &[u8], authorization: &str) -> bool {
+    let expected = signature(app_secret, app_key, body);
     bool::from(expected.as_bytes().ct_eq(authorization.trim().as_bytes()))
 }
 

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::Sandbox;
 use super::sellers;
-use crate::iop::sign::hmac_sha256;
 
 #[derive(serde::Deserialize)]
 pub(super) struct PushForm {
@@ -62,10 +61,8 @@ pub(super) async fn push(
         },
     })
     .to_string();
-    let signature = hex::encode(hmac_sha256(
-        settings.app_secret.as_bytes(),
-        &[settings.app_key.as_bytes(), body.as_bytes()],
-    ));
+    let signature =
+        crate::iop::push::signature(&settings.app_secret, &settings.app_key, body.as_bytes());
     let status = match reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")

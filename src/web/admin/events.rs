@@ -73,9 +73,9 @@ pub(super) async fn redeliver(
     body: Bytes,
 ) -> Result<Response, AppError> {
     check_csrf(&operator.csrf, &body)?;
-    if app.store.event(&id).await?.is_none() {
+    let Some(event) = app.store.event(&id).await? else {
         return Err(AppError::NotFound(Missing::Page));
-    }
+    };
     // Audited before it is done, as every console action.
     record(
         &app,
@@ -85,7 +85,7 @@ pub(super) async fn redeliver(
         Some(id.clone()),
     )
     .await?;
-    history::redeliver(&app.store, &app.config, &id, app.clock.now()).await?;
+    history::redeliver(&app.store, &app.config, &event, app.clock.now()).await?;
     app.bell.ring();
     Ok(Redirect::to("/admin/events?notice=redelivered").into_response())
 }

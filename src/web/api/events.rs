@@ -196,9 +196,7 @@ pub(super) async fn redeliver(
         Some(id.clone()),
     )
     .await?;
-    let (_, due) = history::redeliver(&app.store, &app.config, &id, app.clock.now())
-        .await?
-        .ok_or(ApiError::NoEvent)?;
+    let due = history::redeliver(&app.store, &app.config, &event, app.clock.now()).await?;
     app.bell.ring();
     tracing::info!(event_id = %id, deliveries = due, "event sent again through the API");
     Ok((
