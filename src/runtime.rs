@@ -11,6 +11,7 @@ use crate::clock::{self, SharedClock};
 use crate::config::{AppConfig, Config};
 use crate::flow::{Flows, StateKey};
 use crate::iop::IopClient;
+use crate::iop::transport::BuildError;
 
 /// One app at run time: its settings, its signed client, its state rules (keyed by its
 /// own secret, so a state of one app is refused at another app's callback).
@@ -27,7 +28,7 @@ pub struct Apps {
 
 impl Apps {
     /// Each configured app with its client (one connection pool each) and state rules.
-    pub fn build(config: &Config, clock: SharedClock) -> Result<Self, reqwest::Error> {
+    pub fn build(config: &Config, clock: SharedClock) -> Result<Self, BuildError> {
         let mut list = Vec::new();
         for app in &config.apps {
             let client = Arc::new(IopClient::new(

@@ -26,8 +26,10 @@ pub enum StartupError {
     },
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error("cannot build the platform's HTTP client: {0}")]
+    Client(#[from] crate::iop::transport::BuildError),
+    #[error("cannot build the webhooks' HTTP client: {0}")]
+    Webhooks(#[from] reqwest::Error),
 }
 
 /// What to do about a listener that cannot bind.

@@ -1,12 +1,14 @@
 //! The signed client: one function signs and sends any IOP call and returns the raw
 //! answer; the token calls are built on it.
 //!
-//! Signing is the pure `signed_form`; this module only adds the clock and the transport:
-//! one `reqwest::Client` with a timeout, no redirects, and rustls-verified TLS.
+//! Signing is the pure `signed_form`; this module only adds the clock and the transport
+//! (`transport`: one connection pool per app, a timeout, no redirects, rustls-verified TLS).
 
 use std::time::Duration;
 
-use reqwest::header::CONTENT_TYPE;
+use bytes::Bytes;
+use hyper::Method;
+use hyper::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -14,7 +16,9 @@ use super::api::TokenApi;
 use super::auth_code::AuthCode;
 use super::business::{AnswerHead, BusinessApi};
 use super::error::IopError;
+use super::multipart;
 use super::sign;
+use super::transport::{BuildError, Outgoing, Transport};
 use super::types::{TokenResponse, gateway_object};
 use crate::clock::SharedClock;
 
@@ -48,7 +52,7 @@ pub struct FilePart {
 #[derive(Debug)]
 pub struct PassedAnswer {
     pub status: u16,
-    pub content_type: Option<reqwest::header::HeaderValue>,
+    pub content_type: Option<HeaderValue>,
     pub body: bytes::Bytes,
     pub head: AnswerHead,
 }
@@ -74,12 +78,11 @@ impl RawAnswer {
 }
 
 pub struct IopClient {
-    http: reqwest::Client,
+    transport: Transport,
     /// `{API_URL}` without a trailing slash; the API path is appended.
     api_url: String,
     app_key: String,
     app_secret: SecretString,
-    timeout: Duration,
     clock: SharedClock,
 }
 
@@ -90,20 +93,12 @@ impl IopClient {
         app_secret: SecretString,
         timeout: Duration,
         clock: SharedClock,
-    ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect would resend the signed form somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("iop-callback/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    ) -> Result<Self, BuildError> {
         Ok(IopClient {
-            http,
+            transport: Transport::new(timeout)?,
             api_url: api_url.trim_end_matches('/').to_owned(),
             app_key: app_key.to_owned(),
             app_secret,
-            timeout,
             clock,
         })
     }
@@ -161,24 +156,20 @@ impl IopClient {
             &params,
             self.clock.now_ms(),
         );
-        let response = self
-            .http
-            .post(format!("{}{}", self.api_url, api_path))
-            .header(
-                CONTENT_TYPE,
-                "application/x-www-form-urlencoded;charset=UTF-8",
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.classify(e))?;
-        let status = response.status().as_u16();
-        let body = match self.read_body(response, MAX_BODY_BYTES).await {
+        let url = format!("{}{}", self.api_url, api_path);
+        let outgoing = Outgoing {
+            method: Method::POST,
+            url: &url,
+            content_type: Some("application/x-www-form-urlencoded;charset=UTF-8"),
+            body: body.into(),
+        };
+        let answer = match self.transport.send(outgoing, MAX_BODY_BYTES).await {
             Err(IopError::TooLarge { .. }) => {
                 Err(IopError::InvalidBody("the answer is too large".into()))
             }
             other => other,
         }?;
+        let (status, body) = (answer.status, answer.body.to_vec());
         Ok(RawAnswer { status, body })
     }
 
@@ -209,74 +200,55 @@ impl IopClient {
             params.iter().copied(),
         );
         params.push(("sign", &signature));
-        let url = format!("{}{}", root.as_str().trim_end_matches('/'), api.endpoint());
-        let request = if !call.post {
-            self.http.get(url).query(&params)
-        } else if call.files.is_empty() {
-            self.http.post(url).form(&params)
+        let mut url = format!("{}{}", root.as_str().trim_end_matches('/'), api.endpoint());
+        if !call.post {
+            url.push('?');
+            let url = form_encode(url, &params);
+            return self.pass(Method::GET, &url, None, Bytes::new()).await;
+        }
+        let (content_type, body) = if call.files.is_empty() {
+            let body = form_encode(String::new(), &params);
+            ("application/x-www-form-urlencoded".to_owned(), body.into())
         } else {
-            let mut form = reqwest::multipart::Form::new();
-            for (name, value) in params {
-                form = form.text(name.to_owned(), value.to_owned());
-            }
-            for file in call.files {
-                let mut part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
-                    .file_name(file.file_name.clone().unwrap_or_else(|| file.name.clone()));
-                if let Some(mime) = &file.content_type {
-                    part = part
-                        .mime_str(mime)
-                        .map_err(|_| IopError::Transport("a file part's content type".into()))?;
-                }
-                form = form.part(file.name.clone(), part);
-            }
-            self.http.post(url).multipart(form)
+            let encoded = multipart::encode(&params, call.files);
+            (encoded.content_type, encoded.body)
         };
-        let response = request.send().await.map_err(|e| self.classify(e))?;
-        let status = response.status().as_u16();
-        let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let body = self.read_body(response, MAX_PASSED_BYTES).await?;
-        let head = AnswerHead::read(&body);
-        Ok(PassedAnswer {
-            status,
+        self.pass(Method::POST, &url, Some(&content_type), body)
+            .await
+    }
+
+    /// Sends a signed business call; the answer as the caller is passed it.
+    async fn pass(
+        &self,
+        method: Method,
+        url: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PassedAnswer, IopError> {
+        let outgoing = Outgoing {
+            method,
+            url,
             content_type,
-            body: body.into(),
+            body,
+        };
+        let answer = self.transport.send(outgoing, MAX_PASSED_BYTES).await?;
+        let head = AnswerHead::read(&answer.body);
+        Ok(PassedAnswer {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
             head,
         })
     }
+}
 
-    /// The answer's body, at most `limit` bytes (`TooLarge` past it, without reading on).
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        limit: usize,
-    ) -> Result<Vec<u8>, IopError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
-            if body.len() + chunk.len() > limit {
-                return Err(IopError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    }
-
-    fn classify(&self, error: reqwest::Error) -> IopError {
-        if error.is_timeout() {
-            return IopError::Timeout(self.timeout);
-        }
-        // The innermost cause ("Connection refused") says the most and names no URL; it is
-        // for the log, the page shows a fixed sentence.
-        let mut cause: &dyn std::error::Error = &error;
-        while let Some(inner) = cause.source() {
-            cause = inner;
-        }
-        let reason = cause.to_string();
-        if error.is_connect() {
-            IopError::Connect(reason)
-        } else {
-            IopError::Transport(reason)
-        }
-    }
+/// `pairs` form-encoded after what `into` holds (a URL ending in `?`, or nothing for a
+/// body).
+fn form_encode(into: String, pairs: &[(&str, &str)]) -> String {
+    let start = into.len();
+    url::form_urlencoded::Serializer::for_suffix(into, start)
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// The form body of a call: `app_key`, `timestamp`, `sign_method`, the API's parameters,

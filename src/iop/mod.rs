@@ -6,9 +6,11 @@ pub mod auth_code;
 pub mod business;
 pub mod client;
 pub mod error;
+pub mod multipart;
 pub mod platform;
 pub mod push;
 pub mod sign;
+pub mod transport;
 pub mod types;
 
 pub use api::TokenApi;

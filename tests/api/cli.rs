@@ -49,11 +49,17 @@ impl Cli {
 
     /// Runs `iop-callback <command...>` to the end (off the async runtime's threads).
     async fn run(&self, command: &[&str]) -> Output {
+        self.run_with(command, &[]).await
+    }
+
+    /// The same, with more environment.
+    async fn run_with(&self, command: &[&str], env: &[(&str, &str)]) -> Output {
         let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_iop-callback"));
         process
             .args(command)
             .args(&self.args)
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied());
         tokio::task::spawn_blocking(move || process.output().unwrap())
             .await
             .unwrap()
@@ -272,6 +278,46 @@ async fn import_adopts_a_refresh_token_made_elsewhere() {
 
     let bogus = cli.run(&["import", "--refresh-token", "not-a-token"]).await;
     assert_eq!(exit_code(&bogus), Some(1), "the platform refused it");
+}
+
+#[tokio::test]
+async fn platform_calls_go_through_the_http_proxy_the_environment_names() {
+    // The proxy answers what it is asked to forward as the platform would.
+    let proxy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(aliexpress_success("P1")))
+        .mount(&proxy)
+        .await;
+    // Nothing listens at the platform's address: only the proxy can answer.
+    let cli = Cli::against(
+        "http://127.0.0.1:9/rest",
+        "http://127.0.0.1:9/oauth/authorize",
+        APP_KEY,
+        APP_SECRET,
+    );
+    let direct = cli.run(&["exchange", "--code", "P1"]).await;
+    assert_ne!(
+        exit_code(&direct),
+        Some(0),
+        "nothing answers without the proxy"
+    );
+    assert!(proxy.received_requests().await.unwrap().is_empty());
+    let proxied = cli
+        .run_with(
+            &["exchange", "--code", "P1"],
+            &[("HTTP_PROXY", &proxy.uri()), ("NO_PROXY", "")],
+        )
+        .await;
+    assert_eq!(
+        exit_code(&proxied),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&proxied.stderr)
+    );
+    let forwarded = proxy.received_requests().await.unwrap();
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(forwarded[0].url.port(), Some(9), "{}", forwarded[0].url);
 }
 
 #[tokio::test]

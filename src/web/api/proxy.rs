@@ -65,11 +65,10 @@ async fn read(
     query: Option<String>,
     request: Request,
 ) -> Result<ProxyRequest, ApiError> {
-    let headers = request.headers().clone();
-    let app_name = header(&headers, "iop-app")?
+    let app_name = header(request.headers(), "iop-app")?
         .map(|name| app.apps.resolve(&name).map_err(ApiError::BadRequest))
         .transpose()?;
-    let country = header(&headers, "iop-country")?;
+    let country = header(request.headers(), "iop-country")?;
     let post = match *request.method() {
         Method::GET => false,
         Method::POST => true,
