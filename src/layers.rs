@@ -9,11 +9,10 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
-use axum::middleware::Next;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -28,13 +27,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 /// Wraps `routes` in the shared layers. Layers the caller added to `routes` run inside
 /// these, so they see the request id and their responses get the headers.
+///
+/// Every proxied call passes all of them, so each is a plain function where it can be
+/// (no boxed future, no cloned service): the headers are one layer, not one per header.
 pub fn around(routes: Router, https: bool, request_timeout: Duration) -> Router {
-    let mut router = routes.layer(axum::middleware::from_fn(no_store_by_default));
-    for (name, value) in security_headers(https) {
-        // A page with needs of its own (the sandbox's consent form) may set its own policy.
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
-    }
-    router
+    routes
+        .layer(MapResponseLayer::new(move |response| {
+            default_headers(response, https)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
@@ -50,7 +50,7 @@ pub fn around(routes: Router, https: bool, request_timeout: Duration) -> Router 
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-        .layer(axum::middleware::map_request(ignore_client_request_id))
+        .layer(MapRequestLayer::new(ignore_client_request_id))
 }
 
 /// 64 random bits in hex: enough to find one request in the log.
@@ -67,7 +67,7 @@ impl MakeRequestId for RandomRequestId {
 
 /// The id is always ours, never the client's, whose header could carry anything into our
 /// logs and pages (`SetRequestIdLayer` keeps an id the request already has).
-async fn ignore_client_request_id(mut request: Request) -> Request {
+fn ignore_client_request_id(mut request: Request) -> Request {
     request.headers_mut().remove(REQUEST_ID);
     request
 }
@@ -117,38 +117,40 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
 }
 
 /// Headers every response gets: the project's security requirements for pages.
-fn security_headers(https: bool) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = vec![
-        (
-            HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
-        (
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("no-referrer"),
-        ),
-    ];
-    if https {
-        headers.push((
-            HeaderName::from_static("strict-transport-security"),
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        ));
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 3] = [
+    (
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ),
+    (
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    ),
+];
+
+/// And over HTTPS.
+const HSTS: (HeaderName, HeaderValue) = (
+    HeaderName::from_static("strict-transport-security"),
+    HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+);
+
+/// The headers a response gets unless it set its own: a page with needs of its own (the
+/// sandbox's consent form) may set its own policy, and only the static assets (which set
+/// their own) may be cached, since pages may hold tokens.
+fn default_headers(mut response: Response<Body>, https: bool) -> Response<Body> {
+    let headers = response.headers_mut();
+    let hsts = https.then_some(HSTS);
+    for (name, value) in SECURITY_HEADERS.into_iter().chain(hsts) {
+        headers.entry(name).or_insert(value);
     }
     headers
-}
-
-/// Pages may hold tokens; only the static assets (which set their own) may be cached.
-async fn no_store_by_default(request: Request, next: Next) -> Response<Body> {
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
         .entry(CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if !response.headers().contains_key(CONTENT_TYPE) && response.status().is_success() {
+    if !headers.contains_key(CONTENT_TYPE) && response.status().is_success() {
         // Bodiless answers (health) still declare a type so nosniff has nothing to guess.
         response.headers_mut().insert(
             CONTENT_TYPE,

@@ -1,5 +1,5 @@
-//! The service's own layers, inside the shared ones (`crate::layers`): error pages with
-//! the request id, and request counts by route.
+//! The service's own layer, inside the shared ones (`crate::layers`): request counts by
+//! route, and error pages with the request id.
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -13,18 +13,38 @@ use crate::web::error::ErrorPage;
 use crate::web::refusal::Refused;
 use crate::web::views::{ErrorView, Layout, render};
 
-/// Renders any `ErrorPage` that an `AppError` left on the response, keeping its status and
-/// headers, with our request id on it.
-pub(super) async fn render_error_pages(
-    State(layout): State<Layout>,
+/// What `finish` needs: the layout of error pages, and the counts.
+#[derive(Clone)]
+pub(super) struct Finish {
+    pub(super) layout: Layout,
+    pub(super) metrics: Metrics,
+}
+
+/// Counts each request by matched route (never the raw path, which would let clients
+/// create unbounded label values) and status, then renders any `ErrorPage` that an
+/// `AppError` left on the response, keeping its status and headers, with our request id
+/// on it. One layer for both: every proxied call passes it.
+pub(super) async fn finish(
+    State(finish): State<Finish>,
     request: Request,
     next: Next,
 ) -> Response<Body> {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
     let id = layers::request_id(&request);
     let mut response = next.run(request).await;
+    finish
+        .metrics
+        .http_request(&route, response.status().as_u16());
+    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+        finish.metrics.request_refused(&route, reason);
+    }
     if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
         let view = ErrorView {
-            layout,
+            layout: finish.layout,
             page: &page,
             request_id: &id,
         };
@@ -38,26 +58,6 @@ pub(super) async fn render_error_pages(
         );
         parts.headers.remove(CONTENT_LENGTH);
         response = Response::from_parts(parts, Body::from(body));
-    }
-    response
-}
-
-/// Counts each request by matched route (never the raw path, which would let clients
-/// create unbounded label values) and status.
-pub(super) async fn count_request(
-    State(metrics): State<Metrics>,
-    request: Request,
-    next: Next,
-) -> Response<Body> {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "(unmatched)".to_owned());
-    let response = next.run(request).await;
-    metrics.http_request(&route, response.status().as_u16());
-    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
-        metrics.request_refused(&route, reason);
     }
     response
 }

@@ -73,12 +73,8 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .route("/static/{name}", get(asset))
         .fallback(|| async { AppError::NotFound(Missing::Page) })
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            middleware::count_request,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            layout,
-            middleware::render_error_pages,
+            middleware::Finish { layout, metrics },
+            middleware::finish,
         ));
     layers::around(routes, https, request_timeout)
 }
