@@ -161,25 +161,23 @@ pub struct AnswerHead {
 }
 
 impl AnswerHead {
-    /// Reads a body; one that is not a JSON object has no head.
+    /// Reads a body; one that is not a JSON object has no head. Only these fields are
+    /// kept: the rest (a catalogue export of tens of MB) is skipped, never built as a tree.
     pub fn read(body: &[u8]) -> Self {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+        let Ok(top) = serde_json::from_slice::<HeadFields>(body) else {
             return AnswerHead::default();
         };
-        let field = |name: &str| {
-            let value = map
-                .get(name)
-                .or_else(|| map.get("error_response").and_then(|inner| inner.get(name)))?;
-            match value {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
+        let inner = match top.error_response {
+            Some(Wrapped::Fields(inner)) => *inner,
+            _ => HeadFields::default(),
+        };
+        let field = |own: Option<Scalar>, wrapped: Option<Scalar>| {
+            own.or(wrapped).and_then(Scalar::into_text)
         };
         AnswerHead {
-            code: field("code"),
-            message: field("message").or_else(|| field("msg")),
-            request_id: field("request_id"),
+            code: field(top.code, inner.code),
+            message: field(top.message, inner.message).or_else(|| field(top.msg, inner.msg)),
+            request_id: field(top.request_id, inner.request_id),
         }
     }
 
@@ -194,6 +192,43 @@ impl AnswerHead {
             .as_deref()
             .and_then(ban)
             .unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// The head's fields as the answer holds them, at its top level or in `error_response`.
+#[derive(Default, serde::Deserialize)]
+struct HeadFields {
+    code: Option<Scalar>,
+    message: Option<Scalar>,
+    msg: Option<Scalar>,
+    request_id: Option<Scalar>,
+    error_response: Option<Wrapped>,
+}
+
+/// `error_response`, when it is an object.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Wrapped {
+    Fields(Box<HeadFields>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// A field's value: text and numbers are read as text, anything else is no value.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Number(serde_json::Number),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Scalar {
+    fn into_text(self) -> Option<String> {
+        match self {
+            Scalar::Text(text) => Some(text),
+            Scalar::Number(number) => Some(number.to_string()),
+            Scalar::Other(_) => None,
+        }
     }
 }
 
@@ -295,6 +330,13 @@ mod tests {
         assert_eq!(wrapped.throttle_wait(), Duration::from_secs(3));
         assert_eq!(AnswerHead::read(br#"{"code":0}"#).class(), CodeClass::Ok);
         assert_eq!(AnswerHead::read(b"<xml/>"), AnswerHead::default());
+        // Odd shapes lose only the field they spoil, never the rest of the head.
+        let odd = AnswerHead::read(
+            br#"{"code":"E1","message":{"text":"x"},"error_response":"none","request_id":7,"data":{"items":[1,2,{"code":"no"}]}}"#,
+        );
+        assert_eq!(odd.code.as_deref(), Some("E1"));
+        assert_eq!(odd.message, None);
+        assert_eq!(odd.request_id.as_deref(), Some("7"));
         assert_eq!(
             AnswerHead::read(br#"{"code":"E901"}"#).throttle_wait(),
             Duration::from_secs(1)
