@@ -293,7 +293,9 @@ impl Metrics {
     pub fn proxy_call(&self, app: &AppId, api: &str, outcome: &'static str, took: Duration) {
         let api = {
             let mut seen = lock(&self.proxy_apis);
-            if seen.contains(api) || seen.len() < MAX_PROXY_API_LABELS {
+            if seen.contains(api) {
+                api.to_owned()
+            } else if seen.len() < MAX_PROXY_API_LABELS {
                 seen.insert(api.to_owned());
                 api.to_owned()
             } else {
