@@ -119,7 +119,16 @@ echo
 echo "| through | requests/s | failures | p50 | p99 |"
 echo "|---|---|---|---|---|"
 load "nginx proxy_pass" "http://127.0.0.1:$nginx_port/rest/seller/get"
-load "iop-callback proxy" "http://127.0.0.1:$service_port/api/v1/proxy/1001/seller/get" "Authorization: Bearer $key"
+# The service's own CPU per call (user and system, from /proc), the figure to watch when
+# changing the proxy's path: requests/s moves with whatever else the box runs.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+before=$(cpu_ticks)
+proxied=$(load "iop-callback proxy" "http://127.0.0.1:$service_port/api/v1/proxy/1001/seller/get" "Authorization: Bearer $key")
+after=$(cpu_ticks)
+echo "$proxied"
+rps=$(awk -F'|' '{print $3}' <<<"$proxied")
+per_call=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$duration" \
+  'BEGIN { printf "%.1f", t / hz * 1e6 / (r * d) }')
 
 # One connection, one call at a time: a plain call, and one whose token the gateway calls
 # stale (the proxy refreshes the pair, stores it and repeats the call once).
@@ -129,4 +138,5 @@ single() { # url
 plain=$(single "http://127.0.0.1:$service_port/api/v1/proxy/1001/seller/get")
 stale=$(single "http://127.0.0.1:$service_port/api/v1/proxy/1001/stale/get")
 echo
+echo "the service's CPU per proxied call: $per_call us"
 echo "one call at a time (median): plain $plain; with a refresh and a repeat $stale"
