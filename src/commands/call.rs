@@ -10,7 +10,7 @@ use super::CommandError;
 use crate::cli::CallArgs;
 use crate::config::Grants;
 use crate::iop::IopError;
-use crate::iop::client::FilePart;
+use crate::iop::multipart::FilePart;
 use crate::proxy::{ProxyError, ProxyRequest};
 use crate::renewal::TokenError;
 use crate::services::Services;

@@ -16,7 +16,7 @@ use super::api::TokenApi;
 use super::auth_code::AuthCode;
 use super::business::{AnswerHead, BusinessApi};
 use super::error::IopError;
-use super::multipart;
+use super::multipart::{self, FilePart};
 use super::sign;
 use super::transport::{BuildError, Outgoing, Transport};
 use super::types::{TokenResponse, gateway_object};
@@ -36,15 +36,6 @@ pub struct BusinessCall<'a> {
     pub post: bool,
     pub params: &'a [(String, String)],
     pub files: &'a [FilePart],
-}
-
-/// A file part of a multipart call.
-#[derive(Debug, Clone)]
-pub struct FilePart {
-    pub name: String,
-    pub file_name: Option<String>,
-    pub content_type: Option<String>,
-    pub bytes: bytes::Bytes,
 }
 
 /// A business answer as it came: status, content type, body, and the fields the service

@@ -3,8 +3,16 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::client::FilePart;
 use crate::random::random_hex;
+
+/// A file part of a multipart call.
+#[derive(Debug, Clone)]
+pub struct FilePart {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Bytes,
+}
 
 /// A body and the content type that names its boundary.
 pub struct Multipart {

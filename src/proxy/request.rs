@@ -4,7 +4,7 @@
 use crate::apps::AppId;
 use crate::iop::Platform;
 use crate::iop::business::BusinessApi;
-use crate::iop::client::FilePart;
+use crate::iop::multipart::FilePart;
 use crate::iop::platform::{LAZADA_SITES, lazada_country_name};
 use crate::tokens::StoredToken;
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::openapi;
 use crate::config::Grants;
-use crate::iop::client::FilePart;
+use crate::iop::multipart::FilePart;
 use crate::proxy::{Proxied, ProxyError, ProxyRequest};
 use crate::web::state::AppState;
 
