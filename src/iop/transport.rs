@@ -3,7 +3,7 @@
 //!
 //! Calls go out on hyper's pooled client over rustls (the platform verifier, no redirects).
 //! The signing proxy sends every call of its callers through here, and reqwest's layers
-//! (URL parsing, its service stack, its body wrapper) cost a proxied call about a fifth of
+//! (URL parsing, its service stack, its body wrapper) cost a proxied call about a tenth of
 //! its CPU on the benchmark of BENCHMARKS.md. Behind an HTTP proxy named by the
 //! environment (`HTTPS_PROXY` and the like), calls go through reqwest instead, which
 //! speaks it: the service has always honoured those variables, and keeps doing so.
