@@ -115,21 +115,24 @@ async fn a_missing_or_wrong_key_is_401_with_a_bearer_challenge(#[case] engine: E
     let Some(app) = spawn_api(engine).await else {
         return;
     };
-    let url = format!("{}/api/v1/tokens", app.address);
     let http = reqwest::Client::new();
-    for request in [
-        http.get(&url),
-        http.get(&url)
-            .bearer_auth("wrong-key-0123456789abcdef-0123456789"),
-        http.get(&url).bearer_auth(&API_KEY[..API_KEY.len() - 1]),
-        http.get(&url)
-            .header("authorization", format!("Basic {API_KEY}")),
-    ] {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401);
-        assert_eq!(response.headers()["www-authenticate"], "Bearer");
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"], "unauthorized");
+    // Every door of the API checks the key: the token API, the events and the proxy.
+    for door in ["tokens", "events", "proxy/1001/seller/get"] {
+        let url = format!("{}/api/v1/{door}", app.address);
+        for request in [
+            http.get(&url),
+            http.get(&url)
+                .bearer_auth("wrong-key-0123456789abcdef-0123456789"),
+            http.get(&url).bearer_auth(&API_KEY[..API_KEY.len() - 1]),
+            http.get(&url)
+                .header("authorization", format!("Basic {API_KEY}")),
+        ] {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{door}");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "unauthorized");
+        }
     }
     assert_eq!(get_json(&app, "/api/v1/tokens").await.0, 200);
 }

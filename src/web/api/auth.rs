@@ -1,5 +1,6 @@
 //! `Authorization: Bearer <key>`, checked in constant time against every configured key;
-//! the matching key's grants travel with the request, and each door checks its own.
+//! each door (a group of routes) lets through the keys with its grant, and the key's grants
+//! travel with the request.
 
 use std::sync::Arc;
 
@@ -46,9 +47,27 @@ impl Keys {
     }
 }
 
-/// Lets a request with a valid key through, its grants attached.
-pub(super) async fn require_key(
-    State(keys): State<Keys>,
+/// A door of the API: the keys, and the grant its routes need.
+#[derive(Clone)]
+pub(super) struct Door {
+    keys: Keys,
+    grant: Grant,
+}
+
+impl Door {
+    pub(super) fn new(keys: &Keys, grant: Grant) -> Self {
+        Door {
+            keys: keys.clone(),
+            grant,
+        }
+    }
+}
+
+/// Lets a request through when it carries a valid key (else 401) that has the door's grant
+/// (else 403), with the key's grants attached for the doors that look further (`app:`).
+/// One layer for both checks: every proxied call passes it.
+pub(super) async fn require(
+    State(door): State<Door>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -58,36 +77,17 @@ pub(super) async fn require_key(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let grants = match presented {
-        None => {
-            return ApiError::Unauthorized("send `Authorization: Bearer <key>`").into_response();
-        }
-        Some(key) => keys.grants_of(key),
+    let Some(presented) = presented else {
+        return ApiError::Unauthorized("send `Authorization: Bearer <key>`").into_response();
     };
-    match grants {
-        Some(grants) => {
-            request.extensions_mut().insert(grants);
-            next.run(request).await
-        }
-        None => ApiError::Unauthorized("the API key is not valid").into_response(),
+    let Some(grants) = door.keys.grants_of(presented) else {
+        return ApiError::Unauthorized("the API key is not valid").into_response();
+    };
+    if !grants.allows(door.grant) {
+        return ApiError::Forbidden(door.grant.as_str().to_owned()).into_response();
     }
-}
-
-/// Lets a request through when its key has `grant` (a route group's layer).
-pub(super) async fn require_grant(
-    State(grant): State<Grant>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let granted = request
-        .extensions()
-        .get::<Grants>()
-        .is_some_and(|grants| grants.allows(grant));
-    if granted {
-        next.run(request).await
-    } else {
-        ApiError::Forbidden(grant.as_str().to_owned()).into_response()
-    }
+    request.extensions_mut().insert(grants);
+    next.run(request).await
 }
 
 #[cfg(test)]

@@ -37,32 +37,25 @@ pub(super) fn routes(app: AppState) -> Router {
         return Router::new().route("/api/{*rest}", axum::routing::any(api_off));
     }
     let keys = auth::Keys::new(&app.config.api_keys);
+    let door =
+        |grant| axum::middleware::from_fn_with_state(auth::Door::new(&keys, grant), auth::require);
     let tokens = OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(current, forget))
         .routes(routes!(refresh))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Grant::Tokens,
-            auth::require_grant,
-        ));
+        .route_layer(door(Grant::Tokens));
     let events = OpenApiRouter::new()
         .routes(routes!(events::list))
         .routes(routes!(events::show))
         .routes(routes!(events::redeliver))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Grant::Events,
-            auth::require_grant,
-        ));
+        .route_layer(door(Grant::Events));
     // Described by `proxy::ProxyDoc`.
     let calls = OpenApiRouter::new()
         .route(
             "/proxy/{seller}/{*api}",
             axum::routing::get(proxy::call).post(proxy::call),
         )
-        .route_layer(axum::middleware::from_fn_with_state(
-            Grant::Proxy,
-            auth::require_grant,
-        ))
+        .route_layer(door(Grant::Proxy))
         .layer(proxy::body_limit());
     let mut described = openapi::ApiDoc::openapi();
     described.merge(proxy::ProxyDoc::openapi());
@@ -70,10 +63,6 @@ pub(super) fn routes(app: AppState) -> Router {
         .merge(tokens)
         .merge(events)
         .merge(calls)
-        .route_layer(axum::middleware::from_fn_with_state(
-            keys,
-            auth::require_key,
-        ))
         .routes(routes!(document))
         .split_for_parts();
     // The same for every service built in this process.
