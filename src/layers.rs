@@ -91,12 +91,12 @@ fn request_span(request: &Request) -> Span {
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
         .unwrap_or("(unmatched)");
-    let id = request_id(request);
+    // The id is read inside the macro, only when the span is recorded.
     tracing::info_span!(
         "request",
         method = %request.method(),
         route,
-        request_id = %id,
+        request_id = %request_id(request),
         app = tracing::field::Empty,
         platform = tracing::field::Empty,
     )
