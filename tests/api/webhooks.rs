@@ -191,34 +191,32 @@ async fn a_failing_endpoint_is_retried_on_schedule_and_a_slow_one_delays_no_othe
     // ...then once each, then not before about 30 s more.
     app.clock.advance(Duration::from_secs(7));
     assert_eq!(wait_for(&failing, 6, Duration::from_secs(5)).await.len(), 6);
+    // The next wait runs from an attempt's end on the service's clock: the clock moves on
+    // only once the second attempts are kept (three retries, and three more), or an
+    // attempt still in flight would end after the advance and be scheduled past it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while counted(&metrics_text(&app).await, "retry") < 6 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second attempts were not kept"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     app.clock.advance(Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(received(&failing).await.len(), 6);
     app.clock.advance(Duration::from_secs(30));
     assert_eq!(wait_for(&failing, 9, Duration::from_secs(5)).await.len(), 9);
     // Counted by outcome; the oldest waiting event's age is a gauge an alert can watch.
-    let metrics = Browser::new()
-        .text(&format!(
-            "{}/metrics",
-            app.metrics_address.as_ref().unwrap()
-        ))
-        .await;
-    let value = |name: &str| -> i64 {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-    };
-    let outcome = |o: &str| {
-        value(&format!(
-            r#"iop_callback_webhook_deliveries_total{{app="default",outcome="{o}"}}"#
-        ))
-    };
+    let metrics = metrics_text(&app).await;
+    let outcome = |o: &str| counted(&metrics, o);
     assert_eq!(outcome("delivered"), 3);
     // The failing endpoint's nine; the slow one's time out after 10 s, if they have yet.
     assert!((9..=12).contains(&outcome("retry")), "{metrics}");
-    let age = value("iop_callback_oldest_undelivered_event_age_seconds");
+    let age = metric(
+        &metrics,
+        "iop_callback_oldest_undelivered_event_age_seconds",
+    );
     assert!((45..60).contains(&age), "{age}");
     // A day after the event the schedule gives up: marked failed, not sent again.
     app.clock.advance(Duration::from_secs(25 * 3600));
@@ -227,6 +225,36 @@ async fn a_failing_endpoint_is_retried_on_schedule_and_a_slow_one_delays_no_othe
     app.clock.advance(Duration::from_secs(3 * 3600));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(received(&failing).await.len(), after_a_day);
+}
+
+/// The metrics page of `app` (started with `--metrics-listen`).
+async fn metrics_text(app: &TestApp) -> String {
+    Browser::new()
+        .text(&format!(
+            "{}/metrics",
+            app.metrics_address.as_ref().unwrap()
+        ))
+        .await
+}
+
+/// A metric's value on the page.
+fn metric(metrics: &str, name: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {metrics}"))
+}
+
+/// The test app's deliveries counted with `outcome`, or 0 before the first.
+fn counted(metrics: &str, outcome: &str) -> i64 {
+    let name =
+        format!(r#"iop_callback_webhook_deliveries_total{{app="default",outcome="{outcome}"}}"#);
+    if metrics.contains(&name) {
+        metric(metrics, &name)
+    } else {
+        0
+    }
 }
 
 /// The lifecycle events of one seller, as received, by type.
