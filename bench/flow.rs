@@ -21,6 +21,7 @@
 
 #[path = "common.rs"]
 mod common;
+mod load;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -37,14 +38,13 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use common::{free_port, serve, status_kib};
+use load::Load;
 
 const APP_KEY: &str = "12345678";
 const APP_SECRET: &str = "bench-secret-0123456789";
 
 struct Options {
-    database: String,
-    connections: usize,
-    duration: Duration,
+    load: Load,
     /// Also run the hand-written Flask service under the same load.
     compare_flask: bool,
     /// Gunicorn's sync workers: its documented 2 × cores + 1.
@@ -55,9 +55,7 @@ struct Options {
 
 fn options() -> Options {
     let mut options = Options {
-        database: "sqlite".into(),
-        connections: 64,
-        duration: Duration::from_secs(60),
+        load: Load::default(),
         compare_flask: false,
         flask_workers: 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1,
         during: None,
@@ -65,11 +63,7 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         match (pair[0].as_str(), pair.get(1)) {
-            ("--database", Some(v)) => options.database = v.clone(),
-            ("--connections", Some(v)) => options.connections = v.parse().expect("a number"),
-            ("--duration", Some(v)) => {
-                options.duration = Duration::from_secs(v.parse().expect("seconds"));
-            }
+            (flag, Some(v)) if options.load.take(flag, v) => {}
             ("--compare", Some(v)) if v == "flask" => options.compare_flask = true,
             ("--flask-workers", Some(v)) => options.flask_workers = v.parse().expect("a number"),
             ("--during", Some(v)) => options.during = Some(v.clone()),
@@ -446,7 +440,7 @@ struct Report {
 
 async fn run(service: Service, options: &Options, platform: SocketAddr) -> Report {
     let data = tempfile::tempdir().unwrap();
-    let database_url = match options.database.as_str() {
+    let database_url = match options.load.database.as_str() {
         "sqlite" => format!("sqlite://{}/bench.db", data.path().display()),
         "postgres" => {
             iop_callback::store::test_database::fresh_postgres_url_from(
@@ -487,7 +481,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
     let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let endings = Arc::new(Endings::default());
     let started = Instant::now();
-    let until = started + options.duration;
+    let until = started + options.load.duration;
     let during = options.during.as_ref().map(|command| {
         Command::new("sh")
             .args(["-c", command])
@@ -497,7 +491,7 @@ async fn run(service: Service, options: &Options, platform: SocketAddr) -> Repor
     let readiness = during
         .is_some()
         .then(|| tokio::spawn(watch_readiness(base.clone(), started, until)));
-    let workers: Vec<_> = (0..options.connections)
+    let workers: Vec<_> = (0..options.load.connections)
         .map(|worker| {
             tokio::spawn(seller(
                 server,
@@ -557,9 +551,9 @@ async fn main() {
     }
     println!(
         "\nwhole seller flow, {} connections, {} s each, database {} (Flask: SQLite, {} workers)\n",
-        options.connections,
-        options.duration.as_secs(),
-        options.database,
+        options.load.connections,
+        options.load.duration.as_secs(),
+        options.load.database,
         options.flask_workers
     );
     println!(

@@ -15,6 +15,7 @@
 
 #[path = "common.rs"]
 mod common;
+mod load;
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -28,33 +29,26 @@ use axum::routing::post;
 use iop_callback::iop::sign::hmac_sha256;
 
 use common::{free_port, serve, status_kib};
+use load::Load;
 
 const APP_KEY: &str = "12345678";
 const APP_SECRET: &str = "bench-secret-0123456789";
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 struct Options {
-    database: String,
-    connections: usize,
-    duration: Duration,
+    load: Load,
     kill_at: Option<Duration>,
 }
 
 fn options() -> Options {
     let mut options = Options {
-        database: "sqlite".into(),
-        connections: 64,
-        duration: Duration::from_secs(60),
+        load: Load::default(),
         kill_at: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         match (pair[0].as_str(), pair.get(1)) {
-            ("--database", Some(v)) => options.database = v.clone(),
-            ("--connections", Some(v)) => options.connections = v.parse().expect("a number"),
-            ("--duration", Some(v)) => {
-                options.duration = Duration::from_secs(v.parse().expect("seconds"));
-            }
+            (flag, Some(v)) if options.load.take(flag, v) => {}
             ("--kill-at", Some(v)) => {
                 options.kill_at = Some(Duration::from_secs(v.parse().expect("seconds")));
             }
@@ -183,7 +177,7 @@ async fn main() {
     .await;
     let hook = format!("http://{hook_address}/hook");
     let data = tempfile::tempdir().unwrap();
-    let database_url = match options.database.as_str() {
+    let database_url = match options.load.database.as_str() {
         "postgres" => {
             let server = std::env::var("IOP_BENCH_POSTGRES_URL")
                 .expect("IOP_BENCH_POSTGRES_URL for --database postgres");
@@ -194,7 +188,7 @@ async fn main() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.connections)
+        .pool_max_idle_per_host(options.load.connections)
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -202,8 +196,8 @@ async fn main() {
     wait_ready(&client, &base).await;
 
     let started = Instant::now();
-    let until = started + options.duration;
-    let senders: Vec<_> = (0..options.connections)
+    let until = started + options.load.duration;
+    let senders: Vec<_> = (0..options.load.connections)
         .map(|worker| tokio::spawn(sender(client.clone(), base.clone(), worker, until)))
         .collect();
     let mut restart = None;
@@ -249,7 +243,7 @@ async fn main() {
     let endpoint = endpoint.lock().unwrap();
     println!(
         "connections {}, {:.0} s{}",
-        options.connections,
+        options.load.connections,
         load.as_secs_f64(),
         restart.map_or(String::new(), |r| format!(
             ", killed at {} s and back in {:.2} s",
