@@ -127,13 +127,10 @@ async fn direct(
     let request = request
         .body(Full::new(outgoing.body))
         .map_err(|e| IopError::Transport(innermost(&e)))?;
-    let response = client.request(request).await.map_err(|e| {
-        if e.is_connect() {
-            IopError::Connect(innermost(&e))
-        } else {
-            IopError::Transport(innermost(&e))
-        }
-    })?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| failure(e.is_connect(), &e))?;
     let status = response.status().as_u16();
     let content_type = response.headers().get(CONTENT_TYPE).cloned();
     let body = Limited::new(response.into_body(), limit)
@@ -159,13 +156,7 @@ async fn proxied(
     outgoing: Outgoing<'_>,
     limit: usize,
 ) -> Result<Answer, IopError> {
-    let classify = |e: reqwest::Error| {
-        if e.is_connect() {
-            IopError::Connect(innermost(&e))
-        } else {
-            IopError::Transport(innermost(&e))
-        }
-    };
+    let classify = |e: reqwest::Error| failure(e.is_connect(), &e);
     let mut request = client
         .request(outgoing.method, outgoing.url)
         .body(outgoing.body);
@@ -187,6 +178,15 @@ async fn proxied(
         content_type,
         body: body.into(),
     })
+}
+
+/// A failed exchange, by whether it failed to connect (nothing reached the platform).
+fn failure(connecting: bool, error: &(dyn std::error::Error + 'static)) -> IopError {
+    if connecting {
+        IopError::Connect(innermost(error))
+    } else {
+        IopError::Transport(innermost(error))
+    }
 }
 
 /// The innermost cause ("Connection refused") says the most and names no URL; it is for
