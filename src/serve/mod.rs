@@ -27,6 +27,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 use idle::{Activity, Tracked};
 use ipnet::IpNet;
@@ -123,15 +124,12 @@ pub async fn serve(
         };
         // Nagle delays small responses by up to 40 ms on keep-alive connections.
         let _ = stream.set_nodelay(true);
-        // The peer's address, for the per-client exchange limit.
-        let router = router
-            .clone()
-            .layer(axum::Extension(ConnectInfo::<SocketAddr>(peer)));
+        let router = router.clone();
         let builder = builder.clone();
         let stopping = stopping.clone();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            serve_connection(stream, router, &builder, header_timeout, stopping).await;
+            serve_connection(stream, peer, router, &builder, header_timeout, stopping).await;
             drop((held, slot));
         });
     }
@@ -146,6 +144,7 @@ pub async fn serve(
 /// the server stops.
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
     header_timeout: Duration,
@@ -162,8 +161,16 @@ async fn serve_connection(
         return;
     }
     let activity = Activity::new();
+    // The peer's address, for the per-client exchange limit, stamped on each request:
+    // `Router::layer` here would wrap every route again for each connection, and every
+    // request would pay for one more boxed service.
     let service = Tracked {
-        inner: TowerToHyperService::new(router),
+        inner: TowerToHyperService::new(router.map_request(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        )),
         activity: activity.clone(),
     };
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
