@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
-use tower::util::{MapRequestLayer, MapResponseLayer};
+use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -28,29 +28,34 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// Wraps `routes` in the shared layers. Layers the caller added to `routes` run inside
 /// these, so they see the request id and their responses get the headers.
 ///
-/// Every proxied call passes all of them, so each is a plain function where it can be
-/// (no boxed future, no cloned service): the headers are one layer, not one per header.
+/// Every proxied call passes all of them. `Router::layer` wraps each route in one more
+/// boxed service per layer, and axum clones every one of those boxes for each request;
+/// so only what needs the matched route (the span, and the timeout it must see) is layered
+/// on the routes, as one layer, and the rest is one typed stack around the router.
 pub fn around(routes: Router, https: bool, request_timeout: Duration) -> Router {
-    routes
-        .layer(MapResponseLayer::new(move |response| {
-            default_headers(response, https)
-        }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response)
-                .on_body_chunk(())
-                .on_eos(())
-                .on_failure(()),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    let routes = routes.layer(
+        ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(log_response)
+                    .on_body_chunk(())
+                    .on_eos(())
+                    .on_failure(()),
+            )
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                request_timeout,
+            )),
+    );
+    let shared = ServiceBuilder::new()
+        .map_request(ignore_client_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-        .layer(MapRequestLayer::new(ignore_client_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .map_response(move |response| default_headers(response, https))
+        .service(routes);
+    Router::new().fallback_service(shared)
 }
 
 /// 64 random bits in hex: enough to find one request in the log.
