@@ -46,7 +46,7 @@ pub(super) struct EventsQuery {
 /// The kept events, newest first; the next (older) page is in `Link: <…>; rel="next"`.
 #[utoipa::path(
     get,
-    path = "/events",
+    path = "/api/v1/events",
     operation_id = "listEvents",
     params(EventsQuery),
     responses(
@@ -139,7 +139,7 @@ pub(super) struct EventId {
 /// One event with its deliveries and every attempt at them.
 #[utoipa::path(
     get,
-    path = "/events/{id}",
+    path = "/api/v1/events/{id}",
     operation_id = "showEvent",
     params(EventId),
     responses(
@@ -166,7 +166,7 @@ pub(super) async fn show(
 /// Sends the event again now to every endpoint of its app (today's, and those it had).
 #[utoipa::path(
     post,
-    path = "/events/{id}/redeliver",
+    path = "/api/v1/events/{id}/redeliver",
     operation_id = "redeliverEvent",
     params(EventId),
     responses(

@@ -52,7 +52,7 @@ pub(super) fn routes(app: AppState) -> Router {
     // Described by `proxy::ProxyDoc`.
     let calls = OpenApiRouter::new()
         .route(
-            "/proxy/{seller}/{*api}",
+            "/api/v1/proxy/{seller}/{*api}",
             axum::routing::get(proxy::call).post(proxy::call),
         )
         .route_layer(door(Grant::Proxy))
@@ -66,19 +66,16 @@ pub(super) fn routes(app: AppState) -> Router {
         .routes(routes!(document))
         .split_for_parts();
     // The same for every service built in this process.
-    DOCUMENT.get_or_init(|| {
-        let mut description = description;
-        description.paths.paths = std::mem::take(&mut description.paths.paths)
-            .into_iter()
-            .map(|(path, item)| (format!("/api/v1{path}"), item))
-            .collect();
-        serde_json::to_value(&description).unwrap_or_default()
-    });
-    let v1 = v1
-        .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(app);
-    Router::new().nest("/api/v1", v1)
+    DOCUMENT.get_or_init(|| serde_json::to_value(&description).unwrap_or_default());
+    // The routes carry their whole path: a router nested under `/api/v1` would rewrite
+    // the URI of every call and pass it through one more router. Only what matches no
+    // route is nested, for the API's own JSON 404.
+    v1.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(app)
+        .nest(
+            "/api/v1",
+            Router::new().fallback(|| async { ApiError::NoRoute }),
+        )
 }
 
 /// The OpenAPI document, made from the routes when they are first built.
@@ -87,7 +84,7 @@ static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
 /// The description of the API is public, like any OpenAPI document.
 #[utoipa::path(
     get,
-    path = "/openapi.json",
+    path = "/api/v1/openapi.json",
     operation_id = "openapi",
     security(()),
     responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json"))
@@ -156,7 +153,7 @@ const MAX_PAGE: u32 = 1_000;
 /// page, if there is one, is in a `Link: <…>; rel="next"` header.
 #[utoipa::path(
     get,
-    path = "/tokens",
+    path = "/api/v1/tokens",
     operation_id = "listTokens",
     params(ListQuery),
     responses(
@@ -225,7 +222,7 @@ async fn list(
 /// The seller's working access token; refreshed first when due or expired.
 #[utoipa::path(
     get,
-    path = "/tokens/{seller}",
+    path = "/api/v1/tokens/{seller}",
     operation_id = "currentToken",
     params(openapi::Seller, AppFilter),
     responses(
@@ -253,7 +250,7 @@ async fn current(
 /// Refresh the seller's tokens now.
 #[utoipa::path(
     post,
-    path = "/tokens/{seller}/refresh",
+    path = "/api/v1/tokens/{seller}/refresh",
     operation_id = "refreshToken",
     params(openapi::Seller, AppFilter),
     responses(
@@ -293,7 +290,7 @@ async fn refresh(
 /// Forget the seller and its tokens.
 #[utoipa::path(
     delete,
-    path = "/tokens/{seller}",
+    path = "/api/v1/tokens/{seller}",
     operation_id = "forgetSeller",
     params(openapi::Seller, AppFilter),
     responses(

@@ -213,7 +213,7 @@ pub(super) struct ProxyDoc;
 /// Call a business API on the seller's behalf (GET: the query is the API's parameters).
 #[utoipa::path(
     get,
-    path = "/proxy/{seller}/{api}",
+    path = "/api/v1/proxy/{seller}/{api}",
     operation_id = "proxyGet",
     params(openapi::Seller, openapi::ProxyParams),
     responses(openapi::ProxyAnswers)
@@ -225,7 +225,7 @@ pub(super) fn proxy_get() {}
 /// parameters; file parts are sent as files and not signed).
 #[utoipa::path(
     post,
-    path = "/proxy/{seller}/{api}",
+    path = "/api/v1/proxy/{seller}/{api}",
     operation_id = "proxyPost",
     params(openapi::Seller, openapi::ProxyParams),
     request_body(
