@@ -236,6 +236,7 @@ pub async fn build_sandbox(
         routes,
         public_base.starts_with("https://"),
         Duration::from_secs(30),
+        (),
     );
     Ok((listener, router, settings))
 }

@@ -1,11 +1,9 @@
-//! The service's own layer, inside the shared ones (`crate::layers`): request counts by
-//! route, and error pages with the request id.
+//! What the service does with every answer inside the shared layers (`crate::layers`):
+//! request counts by route, and error pages with the request id.
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, Response};
-use axum::middleware::Next;
 
 use crate::layers;
 use crate::metrics::Metrics;
@@ -13,40 +11,35 @@ use crate::web::error::ErrorPage;
 use crate::web::refusal::Refused;
 use crate::web::views::{ErrorView, Layout, render};
 
-/// What `finish` needs: the layout of error pages, and the counts.
+/// What finishing needs: the layout of error pages, and the counts.
 #[derive(Clone)]
 pub(super) struct Finish {
     pub(super) layout: Layout,
     pub(super) metrics: Metrics,
 }
 
-/// Counts each request by matched route (never the raw path, which would let clients
-/// create unbounded label values) and status, then renders any `ErrorPage` that an
-/// `AppError` left on the response, keeping its status and headers, with our request id
-/// on it. One layer for both: every proxied call passes it.
-pub(super) async fn finish(
-    State(finish): State<Finish>,
-    request: Request,
-    next: Next,
-) -> Response<Body> {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(unmatched)", MatchedPath::as_str)
-        .to_owned();
-    let id = layers::request_id(&request);
-    let mut response = next.run(request).await;
-    finish
-        .metrics
-        .http_request(&route, response.status().as_u16());
-    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
-        finish.metrics.request_refused(&route, reason);
-    }
-    if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+impl layers::Finish for Finish {
+    /// Counts each request by matched route (never the raw path, which would let clients
+    /// create unbounded label values) and status, then renders any `ErrorPage` that an
+    /// `AppError` left on the response, keeping its status and headers, with our request
+    /// id on it.
+    fn finish(
+        &self,
+        route: &str,
+        request_id: &str,
+        mut response: Response<Body>,
+    ) -> Response<Body> {
+        self.metrics.http_request(route, response.status().as_u16());
+        if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+            self.metrics.request_refused(route, reason);
+        }
+        let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
+            return response;
+        };
         let view = ErrorView {
-            layout: finish.layout,
+            layout: self.layout,
             page: &page,
-            request_id: &id,
+            request_id,
         };
         let (mut parts, _) = response.into_parts();
         let body = render(&view)
@@ -57,7 +50,6 @@ pub(super) async fn finish(
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         parts.headers.remove(CONTENT_LENGTH);
-        response = Response::from_parts(parts, Body::from(body));
+        Response::from_parts(parts, Body::from(body))
     }
-    response
 }

@@ -71,12 +71,13 @@ pub fn router(app: AppState, extra: Router) -> Router {
         .merge(extra)
         .route("/healthz", get(health::healthz))
         .route("/static/{name}", get(asset))
-        .fallback(|| async { AppError::NotFound(Missing::Page) })
-        .layer(axum::middleware::from_fn_with_state(
-            middleware::Finish { layout, metrics },
-            middleware::finish,
-        ));
-    layers::around(routes, https, request_timeout)
+        .fallback(|| async { AppError::NotFound(Missing::Page) });
+    layers::around(
+        routes,
+        https,
+        request_timeout,
+        middleware::Finish { layout, metrics },
+    )
 }
 
 /// A static file, or the service's neutral 404 page.

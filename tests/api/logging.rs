@@ -202,6 +202,18 @@ async fn json_logs_are_just_as_clean() {
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
     );
     assert_clean(&log, &secrets);
+    // One line per request, in the request's span: its route template, our request id,
+    // and the app the flow named on it.
+    let callback = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|entry| entry["message"] == "response" && entry["span"]["route"] == "/callback")
+        .unwrap_or_else(|| panic!("no response line for /callback:\n{log}"));
+    assert_eq!(callback["status"], 303, "{callback}");
+    assert!(callback["latency_ms"].is_u64(), "{callback}");
+    assert_eq!(callback["span"]["app"], "default", "{callback}");
+    let id = callback["span"]["request_id"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 16, "{callback}");
 }
 
 #[tokio::test]
