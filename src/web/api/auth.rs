@@ -2,15 +2,18 @@
 //! each door (a group of routes) lets through the keys with its grant, and the key's grants
 //! travel with the request.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, Ready, ready};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
+use tower::{Layer, Service};
 
 use super::error::ApiError;
 use crate::config::{ApiKey, Grant, Grants};
@@ -63,31 +66,70 @@ impl Door {
     }
 }
 
-/// Lets a request through when it carries a valid key (else 401) that has the door's grant
-/// (else 403), with the key's grants attached for the doors that look further (`app:`).
-/// One layer for both checks: every proxied call passes it.
-pub(super) async fn require(
-    State(door): State<Door>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(presented) = presented else {
-        return ApiError::Unauthorized("send `Authorization: Bearer <key>`").into_response();
-    };
-    let Some(grants) = door.keys.grants_of(presented) else {
-        return ApiError::Unauthorized("the API key is not valid").into_response();
-    };
-    if !grants.allows(door.grant) {
-        return ApiError::Forbidden(door.grant.as_str().to_owned()).into_response();
+/// A door is a layer on its routes: a request goes through when it carries a valid key
+/// (else 401) that has the door's grant (else 403), with the key's grants attached for the
+/// doors that look further (`app:`). Written out rather than `from_fn`, which boxes the
+/// rest of the route and its future again on every request: every proxied call passes here.
+impl<S> Layer<S> for Door {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            door: self.clone(),
+            inner,
+        }
     }
-    request.extensions_mut().insert(grants);
-    next.run(request).await
+}
+
+/// The routes behind a door.
+#[derive(Clone)]
+pub(super) struct Guarded<S> {
+    door: Door,
+    inner: S,
+}
+
+impl<S> Service<Request> for Guarded<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        match self.door.admit(&request) {
+            Ok(grants) => {
+                request.extensions_mut().insert(grants);
+                Either::Right(self.inner.call(request))
+            }
+            Err(refused) => Either::Left(ready(Ok(refused.into_response()))),
+        }
+    }
+}
+
+impl Door {
+    /// The grants of the key `request` carries, if it may pass.
+    fn admit(&self, request: &Request) -> Result<Grants, ApiError> {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized("send `Authorization: Bearer <key>`"))?;
+        let grants = self
+            .keys
+            .grants_of(presented)
+            .ok_or(ApiError::Unauthorized("the API key is not valid"))?;
+        if !grants.allows(self.grant) {
+            return Err(ApiError::Forbidden(self.grant.as_str().to_owned()));
+        }
+        Ok(grants)
+    }
 }
 
 #[cfg(test)]
