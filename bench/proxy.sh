@@ -3,13 +3,17 @@
 # 64 connections for 60 s, against nginx's proxy_pass to the same stand-in gateway (the
 # physical floor of a proxy on this machine), then the cost of one refresh-and-repeat.
 #
-#   apt-get install -y nginx wrk && cargo build --release --locked && bash bench/proxy.sh
+#   apt-get install -y nginx wrk
+#   cargo build --release --locked --bin iop-callback --example bare-proxy
+#   bash bench/proxy.sh
 #   bash bench/proxy.sh --duration 20 --connections 64
 #
 # The stand-in gateway is an nginx server that answers at once from memory: /rest/seller/get
 # with a small JSON success, /rest/stale/get with IllegalAccessToken, and the token refresh
 # API with a fresh pair. iop-callback signs and sends every call to it (with the seller's
-# token from its store); nginx passes the same GET to it unsigned.
+# token from its store); nginx passes the same GET to it unsigned. So does bare-proxy
+# (bench/bare_proxy.rs): hyper's server and client with nothing of the service's own work,
+# the floor of this stack on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +27,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 binary=${IOP_BENCH_BINARY:-target/release/iop-callback}
+bare=${IOP_BENCH_BARE:-target/release/examples/bare-proxy}
+[ -x "$bare" ] || {
+  echo "needs $bare: cargo build --release --locked --example bare-proxy" >&2
+  exit 2
+}
 command -v nginx >/dev/null && command -v wrk >/dev/null || {
   echo "needs nginx and wrk: apt-get install -y nginx wrk" >&2
   exit 2
@@ -41,6 +50,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 gateway_port=$(free_port)
 nginx_port=$(free_port)
 service_port=$(free_port)
+bare_port=$(free_port)
 
 # One nginx: the stand-in gateway, and the reference proxy in front of it. One worker per
 # core, as a production nginx would run.
@@ -118,7 +128,17 @@ echo "proxied GET of a small answer, $connections connections, ${duration} s eac
 echo
 echo "| through | requests/s | failures | p50 | p99 |"
 echo "|---|---|---|---|---|"
-load "nginx proxy_pass" "http://127.0.0.1:$nginx_port/rest/seller/get"
+nginx=$(load "nginx proxy_pass" "http://127.0.0.1:$nginx_port/rest/seller/get")
+echo "$nginx"
+"$bare" "127.0.0.1:$bare_port" "http://127.0.0.1:$gateway_port" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$bare_port/rest/seller/get" >/dev/null && break
+  sleep 0.05
+done
+bare_row=$(load "bare hyper proxy (nothing of ours)" "http://127.0.0.1:$bare_port/rest/seller/get")
+echo "$bare_row"
+kill "${pids[1]}"
 # The service's own CPU per call (user and system, from /proc), the figure to watch when
 # changing the proxy's path: requests/s moves with whatever else the box runs.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
@@ -137,6 +157,8 @@ single() { # url
 }
 plain=$(single "http://127.0.0.1:$service_port/api/v1/proxy/1001/seller/get")
 stale=$(single "http://127.0.0.1:$service_port/api/v1/proxy/1001/stale/get")
+share() { awk -F'|' -v a="$1" -v b="$2" 'BEGIN { split(a, x, "|"); split(b, y, "|"); printf "%.1f", 100 * x[3] / y[3] }'; }
 echo
+echo "share of nginx's requests/s: iop-callback $(share "$proxied" "$nginx") %, bare hyper $(share "$bare_row" "$nginx") %"
 echo "the service's CPU per proxied call: $per_call us"
 echo "one call at a time (median): plain $plain; with a refresh and a repeat $stale"
