@@ -153,8 +153,8 @@ fn ignore_client_request_id(mut request: Request) -> Request {
     request
 }
 
-/// Our id of the request being served, for error pages.
-pub fn request_id(request: &Request) -> String {
+/// Our id of the request being served, for its span.
+fn request_id(request: &Request) -> String {
     request
         .extensions()
         .get::<RequestId>()
