@@ -293,10 +293,10 @@ impl Metrics {
     pub fn proxy_call(&self, app: &AppId, api: &str, outcome: &'static str, took: Duration) {
         let api = {
             let mut seen = lock(&self.proxy_apis);
-            if seen.contains(api) {
-                api.to_owned()
-            } else if seen.len() < MAX_PROXY_API_LABELS {
-                seen.insert(api.to_owned());
+            // A name already seen is not allocated again only to be dropped.
+            if seen.contains(api)
+                || seen.len() < MAX_PROXY_API_LABELS && seen.insert(api.to_owned())
+            {
                 api.to_owned()
             } else {
                 "other".to_owned()

@@ -64,6 +64,25 @@ impl Door {
             grant,
         }
     }
+
+    /// The grants of the key `request` carries, if it may pass.
+    fn admit(&self, request: &Request) -> Result<Grants, ApiError> {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized("send `Authorization: Bearer <key>`"))?;
+        let grants = self
+            .keys
+            .grants_of(presented)
+            .ok_or(ApiError::Unauthorized("the API key is not valid"))?;
+        if !grants.allows(self.grant) {
+            return Err(ApiError::Forbidden(self.grant.as_str().to_owned()));
+        }
+        Ok(grants)
+    }
 }
 
 /// A door is a layer on its routes: a request goes through when it carries a valid key
@@ -108,27 +127,6 @@ where
             }
             Err(refused) => Either::Left(ready(Ok(refused.into_response()))),
         }
-    }
-}
-
-impl Door {
-    /// The grants of the key `request` carries, if it may pass.
-    fn admit(&self, request: &Request) -> Result<Grants, ApiError> {
-        let presented = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized("send `Authorization: Bearer <key>`"))?;
-        let grants = self
-            .keys
-            .grants_of(presented)
-            .ok_or(ApiError::Unauthorized("the API key is not valid"))?;
-        if !grants.allows(self.grant) {
-            return Err(ApiError::Forbidden(self.grant.as_str().to_owned()));
-        }
-        Ok(grants)
     }
 }
 
