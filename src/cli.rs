@@ -592,6 +592,12 @@ pub struct ServiceArgs {
     #[arg(long, env = "IOP_HEADER_TIMEOUT", default_value = "10s", global = true)]
     pub header_timeout: String,
 
+    /// Threads that serve HTTP, each with its own connections and its own runtime, as
+    /// nginx runs a worker per core; 0 serves on the main runtime's threads.
+    /// [default: one per core]
+    #[arg(long, env = "IOP_SERVE_THREADS", global = true)]
+    pub serve_threads: Option<String>,
+
     /// Log format: `text` for people, `json` for log collectors. Filter with RUST_LOG.
     #[arg(
         long,
@@ -683,6 +689,7 @@ impl ServiceArgs {
             max_connections: self.max_connections.clone(),
             max_connections_per_address: self.max_connections_per_address.clone(),
             header_timeout: self.header_timeout.clone(),
+            serve_threads: self.serve_threads.clone(),
             http_timeout: self.http_timeout.clone(),
             proxy_retry_budget: self.proxy_retry_budget.clone(),
             store_retry: self.store_retry.clone(),

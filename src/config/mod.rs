@@ -316,6 +316,7 @@ impl Config {
             per_address,
             unlimited: trusted_proxies.clone().into(),
             header_timeout: parse_duration("IOP_HEADER_TIMEOUT", &settings.header_timeout)?,
+            threads: serve_threads(settings.serve_threads.as_deref())?,
         };
         let metrics_listen = settings
             .metrics_listen
@@ -475,6 +476,15 @@ fn parse_count(variable: &'static str, raw: &str, max: usize) -> Result<usize, C
                 format!("`{raw}` is not a whole number from 1 to {max}"),
             )
         })
+}
+
+/// IOP_SERVE_THREADS: a count (0 serves on the main runtime), one per core by default.
+fn serve_threads(raw: Option<&str>) -> Result<usize, ConfigError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some("0") => Ok(0),
+        Some(raw) => parse_count("IOP_SERVE_THREADS", raw, 1024),
+    }
 }
 
 /// A duration setting such as `10s`, `500ms` or `2m`; zero is refused.
@@ -816,6 +826,21 @@ mod tests {
     }
 
     #[test]
+    fn serving_threads_are_one_per_core_unless_set_and_0_keeps_the_main_runtime() {
+        let base = ["--app-key", "1", "--app-secret", "s"];
+        let threads = |extra: &[&str]| {
+            Config::from_settings(&args(&[&base[..], extra].concat()))
+                .unwrap()
+                .connection_limits
+                .threads
+        };
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(threads(&[]), cores);
+        assert_eq!(threads(&["--serve-threads", "3"]), 3);
+        assert_eq!(threads(&["--serve-threads", "0"]), 0);
+    }
+
+    #[test]
     fn each_bad_setting_names_its_variable() {
         assert_eq!(error_variable(&[]), "IOP_APP_KEY");
         assert_eq!(
@@ -838,6 +863,7 @@ mod tests {
             "IOP_REFRESH_INTERVAL"
         );
         assert_eq!(with(&["--shutdown-grace", "0s"]), "IOP_SHUTDOWN_GRACE");
+        assert_eq!(with(&["--serve-threads", "many"]), "IOP_SERVE_THREADS");
         assert_eq!(with(&["--state-ttl", "31m"]), "IOP_STATE_TTL");
         assert_eq!(
             with(&["--api-url", "http://api.example.com/rest"]),

@@ -115,6 +115,10 @@ pub struct Settings {
     /// request on a kept-alive connection, before the connection is closed.
     pub header_timeout: String,
 
+    /// Threads that serve HTTP, each on its own runtime; 0 serves on the main runtime.
+    /// None: one per core.
+    pub serve_threads: Option<String>,
+
     /// Timeout of every call to the platform (`10s`, `500ms`, ...).
     pub http_timeout: String,
 

@@ -2,6 +2,9 @@
 //! back (up to a limit), within one deadline for connecting, sending and reading.
 //!
 //! Calls go out on hyper's pooled client over rustls (the platform verifier, no redirects).
+//! Each thread keeps its own pool of connections: a serving thread (`serve::lanes`) then
+//! sends its calls on connections its own runtime drives, with no hop to another core.
+//!
 //! The signing proxy sends every call of its callers through here, and reqwest's layers
 //! (URL parsing, its service stack, its body wrapper) cost a proxied call about a tenth of
 //! its CPU on the benchmark of BENCHMARKS.md. Behind an HTTP proxy named by the
@@ -18,6 +21,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use thread_local::ThreadLocal;
 
 use super::error::IopError;
 
@@ -62,9 +66,25 @@ pub struct Transport {
     timeout: Duration,
 }
 
+type Direct = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 enum Way {
-    Direct(Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>),
+    Direct(Box<PerThread>),
     Proxied(reqwest::Client),
+}
+
+/// A client (and its pool) for each thread that calls, made on its first call: a client's
+/// connections are driven by the runtime that opened them.
+struct PerThread {
+    connector: HttpsConnector<HttpConnector>,
+    clients: ThreadLocal<Direct>,
+}
+
+impl PerThread {
+    fn client(&self) -> &Direct {
+        self.clients
+            .get_or(|| Client::builder(TokioExecutor::new()).build(self.connector.clone()))
+    }
 }
 
 impl Transport {
@@ -92,7 +112,10 @@ impl Transport {
                 .https_or_http()
                 .enable_all_versions()
                 .wrap_connector(http);
-            Way::Direct(Box::new(Client::builder(TokioExecutor::new()).build(https)))
+            Way::Direct(Box::new(PerThread {
+                connector: https,
+                clients: ThreadLocal::new(),
+            }))
         };
         Ok(Transport { way, timeout })
     }
@@ -102,7 +125,7 @@ impl Transport {
     pub async fn send(&self, outgoing: Outgoing<'_>, limit: usize) -> Result<Answer, IopError> {
         let exchange = async {
             match &self.way {
-                Way::Direct(client) => direct(client, outgoing, limit).await,
+                Way::Direct(clients) => direct(clients.client(), outgoing, limit).await,
                 Way::Proxied(client) => proxied(client, outgoing, limit).await,
             }
         };
@@ -112,11 +135,7 @@ impl Transport {
     }
 }
 
-async fn direct(
-    client: &Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    outgoing: Outgoing<'_>,
-    limit: usize,
-) -> Result<Answer, IopError> {
+async fn direct(client: &Direct, outgoing: Outgoing<'_>, limit: usize) -> Result<Answer, IopError> {
     let mut request = Request::builder()
         .method(outgoing.method)
         .uri(outgoing.url)

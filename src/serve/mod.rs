@@ -13,6 +13,7 @@
 //! had no request in flight for the header timeout (`idle`).
 
 mod idle;
+mod lanes;
 mod per_address;
 
 use std::future::Future;
@@ -31,6 +32,7 @@ use tower::ServiceExt;
 
 use idle::{Activity, Tracked};
 use ipnet::IpNet;
+use lanes::Lanes;
 use per_address::PerAddress;
 
 /// Request headers larger than this are refused (hyper's read buffer; its minimum is 8 KiB).
@@ -52,6 +54,9 @@ pub struct ConnectionLimits {
     /// connection, and for which any connection may sit without a request in flight
     /// (IOP_HEADER_TIMEOUT).
     pub header_timeout: Duration,
+    /// Threads that serve connections, each on its own runtime (`lanes`); 0 serves them
+    /// on the caller's runtime (IOP_SERVE_THREADS).
+    pub threads: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -61,6 +66,7 @@ impl Default for ConnectionLimits {
             per_address: 128,
             unlimited: Arc::new([]),
             header_timeout: Duration::from_secs(10),
+            threads: 0,
         }
     }
 }
@@ -91,6 +97,11 @@ pub async fn serve(
     // Every connection holds a receiver: the sender going `true` asks them to finish.
     let (stop, stopping) = watch::channel(false);
     let per_address = PerAddress::new(&limits);
+    // Kept until every connection has finished: dropping the lanes drops what they run.
+    let lanes = match limits.threads {
+        0 => None,
+        threads => Some(Lanes::start(threads)?),
+    };
     let mut last_accept_error: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
@@ -128,15 +139,30 @@ pub async fn serve(
         let builder = builder.clone();
         let stopping = stopping.clone();
         let header_timeout = limits.header_timeout;
-        tokio::spawn(async move {
+        let connection = move |stream: TcpStream| async move {
             serve_connection(stream, peer, router, &builder, header_timeout, stopping).await;
             drop((held, slot));
-        });
+        };
+        match &lanes {
+            None => {
+                tokio::spawn(connection(stream));
+            }
+            // The socket leaves this runtime's driver and joins the lane's.
+            Some(lanes) => match stream.into_std() {
+                Ok(stream) => lanes.run(move || async move {
+                    if let Ok(stream) = TcpStream::from_std(stream) {
+                        connection(stream).await;
+                    }
+                }),
+                Err(error) => tracing::debug!(error = %error, "cannot hand a connection over"),
+            },
+        }
     }
     drop(listener);
     // Every open connection finishes its requests; each frees its slot when it ends.
     let _ = stop.send(true);
     let _ = slots.acquire_many(max_connections).await;
+    drop(lanes);
     Ok(())
 }
 
