@@ -100,7 +100,9 @@ impl Proxy {
         };
         let app = token.app.clone();
         let seller_id = token.identity.primary_id().unwrap_or_default().to_owned();
-        let outcome = self.send(&runtime, &root, &call, token).await;
+        // Boxed: this future is several KB, and inline it was copied again with every
+        // future that holds it (this one, the handler's, axum's box around that).
+        let outcome = Box::pin(self.send(&runtime, &root, &call, token)).await;
         let took = started.elapsed();
         match &outcome {
             Ok((answer, retries)) => {
@@ -202,9 +204,8 @@ impl Proxy {
                         refreshed = true;
                         // The same single flight as the token API: concurrent calls that
                         // saw this token cause one refresh, and all take its result.
-                        token = self
-                            .tokens
-                            .refresh_now(&token)
+                        // Boxed, as in `Tokens::current`: the cold path's future is large.
+                        token = Box::pin(self.tokens.refresh_now(&token))
                             .await
                             .map_err(|e| renewal_error(e, &app))?;
                     }

@@ -250,14 +250,16 @@ impl Tokens {
                 Err(TokenError::backoff(&token))
             };
         }
-        match self.refresh(&token, false).await {
+        // Boxed: renewing is the cold path, and its future would make every caller's (a
+        // proxied call's, moved on each await) several KB larger.
+        match Box::pin(self.refresh(&token, false)).await {
             Err(TokenError::Platform(_) | TokenError::Busy | TokenError::Backoff { .. })
                 if still_valid =>
             {
                 Ok(token)
             }
             // The refresh token just died: the pair as now stored says so.
-            Err(TokenError::Reauthorize) if still_valid => self.load(token.id).await,
+            Err(TokenError::Reauthorize) if still_valid => Box::pin(self.load(token.id)).await,
             other => other,
         }
     }

@@ -46,7 +46,9 @@ impl RecentSellers {
         {
             return Ok(found.pairs.clone());
         }
-        let pairs = store.find_seller(seller).await?;
+        // Boxed: the store's read is the cold path, and inline its future would make every
+        // proxied call's future (moved, and so copied, on each await) several KB larger.
+        let pairs = Box::pin(store.find_seller(seller)).await?;
         self.remember(seller, pairs.clone(), Instant::now());
         Ok(pairs)
     }

@@ -24,6 +24,10 @@ pub(super) const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 /// On every answer the service made itself, so a caller never takes one for the platform's.
 const PROXY_ERROR: HeaderName = HeaderName::from_static("iop-proxy-error");
 
+/// The headers of a passed-through answer: its content type, the three `IOP-` ones, and
+/// the shared layers' five (`crate::layers`) and request id.
+const ANSWER_HEADERS: usize = 10;
+
 /// The body limit this route takes instead of axum's 2 MB default.
 pub(super) fn body_limit() -> DefaultBodyLimit {
     DefaultBodyLimit::max(MAX_REQUEST_BYTES)
@@ -80,7 +84,8 @@ async fn read(
                 "a POST carries its parameters in the body, not the query".into(),
             ));
         }
-        read_body(request).await?
+        // Boxed: reading a multipart body is a large future, and a GET has none.
+        Box::pin(read_body(request)).await?
     } else {
         (form_pairs(query.unwrap_or_default().as_bytes()), Vec::new())
     };
@@ -174,6 +179,8 @@ fn pass_through(proxied: Proxied) -> Response {
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
+    // Room for these and the shared layers' headers at once, not grown twice on the way.
+    headers.reserve(ANSWER_HEADERS);
     if let Some(content_type) = answer.content_type {
         headers.insert(CONTENT_TYPE, content_type);
     }
