@@ -244,7 +244,7 @@ impl Metrics {
     pub fn authorization_started(&self, app: &AppId) {
         self.authorizations_started
             .get_or_create(&AppLabels {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
             })
             .inc();
     }
@@ -304,14 +304,14 @@ impl Metrics {
         };
         self.proxy_calls
             .get_or_create(&ProxyLabels {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 api,
                 outcome,
             })
             .inc();
         self.proxy_latency
             .get_or_create(&AppLabels {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
             })
             .observe(took.as_secs_f64());
     }
@@ -326,7 +326,7 @@ impl Metrics {
         };
         self.pushes
             .get_or_create(&PushLabels {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 message_type,
                 outcome,
             })
@@ -353,7 +353,7 @@ impl Metrics {
     pub fn token_unsaved(&self, app: &AppId) {
         self.tokens_unsaved
             .get_or_create(&AppLabels {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
             })
             .inc();
     }

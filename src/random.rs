@@ -2,7 +2,11 @@
 
 /// `N` random bytes as `2 * N` lower-case hex characters.
 pub fn random_hex<const N: usize>() -> String {
-    hex::encode(rand::random::<[u8; N]>())
+    // Into a buffer, not char by char: every request id is made here.
+    let mut hex = vec![0; 2 * N];
+    hex::encode_to_slice(rand::random::<[u8; N]>(), &mut hex)
+        .unwrap_or_else(|_| unreachable!("the buffer holds two digits a byte"));
+    String::from_utf8(hex).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
 #[cfg(test)]

@@ -74,11 +74,12 @@ impl BusinessApi {
         }
     }
 
-    /// Appended to the gateway root.
-    pub fn endpoint(&self) -> String {
+    /// Appended to the gateway root, in two pieces (`/rest` and the path, or `/sync`): the
+    /// caller builds the whole URL in one buffer.
+    pub fn endpoint(&self) -> [&str; 2] {
         match self {
-            BusinessApi::Rest(path) => format!("/rest{path}"),
-            BusinessApi::Sync(_) => "/sync".to_owned(),
+            BusinessApi::Rest(path) => ["/rest", path],
+            BusinessApi::Sync(_) => ["/sync", ""],
         }
     }
 
@@ -98,11 +99,11 @@ impl BusinessApi {
         }
     }
 
-    /// The service's own parameters besides the system ones: `method` on `/sync`.
-    pub fn own_parameters(&self) -> Vec<(&'static str, &str)> {
+    /// The service's own parameter besides the system ones: `method` on `/sync`.
+    pub fn own_parameter(&self) -> Option<(&'static str, &str)> {
         match self {
-            BusinessApi::Rest(_) => Vec::new(),
-            BusinessApi::Sync(method) => vec![("method", method)],
+            BusinessApi::Rest(_) => None,
+            BusinessApi::Sync(method) => Some(("method", method)),
         }
     }
 
@@ -214,12 +215,13 @@ enum Wrapped {
 }
 
 /// A field's value: text and numbers are read as text, anything else is no value.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
+///
+/// Read by hand rather than as an untagged enum, which buffers each value and tries every
+/// variant in turn: this runs on every proxied answer.
 enum Scalar {
     Text(String),
     Number(serde_json::Number),
-    Other(serde::de::IgnoredAny),
+    Other,
 }
 
 impl Scalar {
@@ -227,8 +229,65 @@ impl Scalar {
         match self {
             Scalar::Text(text) => Some(text),
             Scalar::Number(number) => Some(number.to_string()),
-            Scalar::Other(_) => None,
+            Scalar::Other => None,
         }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Text(text.to_owned()))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Scalar, E> {
+        Ok(Scalar::Text(text))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Number(n.into()))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Scalar, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Scalar::Other, Scalar::Number))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Scalar::Other)
     }
 }
 
@@ -257,12 +316,17 @@ mod tests {
     fn paths_go_to_rest_and_dotted_names_to_sync_on_aliexpress_only() {
         let rest = BusinessApi::parse("orders/get", Platform::Lazada).unwrap();
         assert_eq!(rest, BusinessApi::Rest("/orders/get".into()));
-        assert_eq!(rest.endpoint(), "/rest/orders/get");
+        assert_eq!(rest.endpoint().concat(), "/rest/orders/get");
+        assert_eq!(rest.own_parameter(), None);
         assert_eq!(rest.sign_path(), "/orders/get");
         assert_eq!(rest.token_parameter(), "access_token");
         let sync = BusinessApi::parse("aliexpress.solution.product.list.get", Platform::Aliexpress)
             .unwrap();
-        assert_eq!(sync.endpoint(), "/sync");
+        assert_eq!(sync.endpoint().concat(), "/sync");
+        assert_eq!(
+            sync.own_parameter(),
+            Some(("method", "aliexpress.solution.product.list.get"))
+        );
         assert_eq!(sync.sign_path(), "");
         assert_eq!(sync.token_parameter(), "session");
         assert!(
@@ -341,5 +405,20 @@ mod tests {
             AnswerHead::read(br#"{"code":"E901"}"#).throttle_wait(),
             Duration::from_secs(1)
         );
+        // Every kind of JSON value: text (escaped too) and numbers are read, the rest is none.
+        let kinds =
+            AnswerHead::read(br#"{"code":-12,"message":"say \"hi\"","msg":"x","request_id":1.5}"#);
+        assert_eq!(kinds.code.as_deref(), Some("-12"));
+        assert_eq!(kinds.message.as_deref(), Some("say \"hi\""));
+        assert_eq!(kinds.request_id.as_deref(), Some("1.5"));
+        for value in ["null", "true", "[1,[2]]", "{}"] {
+            let body = format!(r#"{{"code":{value},"request_id":"r"}}"#);
+            let head = AnswerHead::read(body.as_bytes());
+            assert_eq!(
+                (head.code, head.request_id.as_deref()),
+                (None, Some("r")),
+                "{value}"
+            );
+        }
     }
 }

@@ -188,7 +188,7 @@ fn pass_through(proxied: Proxied) -> Response {
     for (name, value) in [
         ("iop-code", Some(code)),
         ("iop-request-id", answer.head.request_id),
-        ("iop-app", Some(app.to_string())),
+        ("iop-app", Some(app.as_str().to_owned())),
     ] {
         if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(HeaderName::from_static(name), value);
