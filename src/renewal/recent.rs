@@ -6,9 +6,15 @@
 //! renewed meanwhile (here or by another replica) still works until it expires, and one
 //! the platform calls stale is refreshed through the store's single flight, which reads
 //! the stored pair anew. What this process changes itself (a renewal, a deletion) is
-//! forgotten here at once; another replica's deletion is seen within `FRESH`.
+//! forgotten here at once; another replica's deletion is seen within `FRESH` (and one
+//! store read).
+//!
+//! When a lookup runs out, one caller reads the store anew and the others keep using the
+//! lookup meanwhile: before, every call in that moment read the store at once, and once a
+//! second a busy seller's calls all waited in line for SQLite's thread.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,6 +37,8 @@ pub(super) struct RecentSellers {
 struct Lookup {
     at: Instant,
     pairs: Vec<StoredToken>,
+    /// A caller is reading this seller anew; the others use this lookup meanwhile.
+    reading: bool,
 }
 
 impl RecentSellers {
@@ -41,14 +49,37 @@ impl RecentSellers {
         store: &Store,
         seller: &str,
     ) -> Result<Vec<StoredToken>, StoreError> {
-        if let Some(found) = lock(&self.found).get(seller)
-            && found.at.elapsed() < FRESH
-        {
-            return Ok(found.pairs.clone());
-        }
         // Boxed: the store's read is the cold path, and inline its future would make every
         // proxied call's future (moved, and so copied, on each await) several KB larger.
-        let pairs = Box::pin(store.find_seller(seller)).await?;
+        self.find_or_read(seller, || Box::pin(store.find_seller(seller)))
+            .await
+    }
+
+    /// `find`, with `read` for the store's read.
+    async fn find_or_read<F, R>(
+        &self,
+        seller: &str,
+        read: F,
+    ) -> Result<Vec<StoredToken>, StoreError>
+    where
+        F: FnOnce() -> R,
+        R: Future<Output = Result<Vec<StoredToken>, StoreError>>,
+    {
+        if let Some(found) = lock(&self.found).get_mut(seller) {
+            // While another caller reads anew, its lookup serves: for one read more.
+            if found.at.elapsed() < FRESH || found.reading {
+                return Ok(found.pairs.clone());
+            }
+            found.reading = true;
+        }
+        // Whether the read ends, fails or is dropped with its caller, the next caller
+        // finds no read in flight.
+        let reading = Reading {
+            recent: self,
+            seller,
+        };
+        let pairs = read().await?;
+        drop(reading);
         self.remember(seller, pairs.clone(), Instant::now());
         Ok(pairs)
     }
@@ -61,7 +92,12 @@ impl RecentSellers {
                 found.clear();
             }
         }
-        found.insert(seller.to_owned(), Lookup { at: now, pairs });
+        let lookup = Lookup {
+            at: now,
+            pairs,
+            reading: false,
+        };
+        found.insert(seller.to_owned(), lookup);
     }
 
     /// Forgets every lookup that found pair `id`: it was renewed or deleted here.
@@ -70,9 +106,78 @@ impl RecentSellers {
     }
 }
 
+/// A read of `seller` in flight, until dropped.
+struct Reading<'a> {
+    recent: &'a RecentSellers,
+    seller: &'a str,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        if let Some(found) = lock(&self.recent.found).get_mut(self.seller) {
+            found.reading = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::oneshot;
+
     use super::*;
+
+    /// A store read that counts itself and ends when `done` is sent (or dropped).
+    async fn read(
+        reads: &AtomicUsize,
+        done: oneshot::Receiver<()>,
+    ) -> Result<Vec<StoredToken>, StoreError> {
+        reads.fetch_add(1, Ordering::SeqCst);
+        let _ = done.await;
+        Ok(Vec::new())
+    }
+
+    #[tokio::test]
+    async fn one_caller_reads_a_lookup_anew_while_the_others_use_it() {
+        let recent = RecentSellers::default();
+        recent.remember("s", Vec::new(), Instant::now() - FRESH * 2);
+        let reads = AtomicUsize::new(0);
+        let (finish, done) = oneshot::channel();
+        let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
+        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        // Meanwhile the stale lookup answers, without a read.
+        for _ in 0..10 {
+            let (_, never) = oneshot::channel();
+            recent
+                .find_or_read("s", || read(&reads, never))
+                .await
+                .unwrap();
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        finish.send(()).unwrap();
+        first.await.unwrap();
+        let found = lock(&recent.found);
+        assert!(found["s"].at.elapsed() < FRESH && !found["s"].reading);
+    }
+
+    #[tokio::test]
+    async fn a_read_dropped_with_its_caller_leaves_the_next_caller_to_read() {
+        let recent = RecentSellers::default();
+        recent.remember("s", Vec::new(), Instant::now() - FRESH * 2);
+        let reads = AtomicUsize::new(0);
+        let (_finish, done) = oneshot::channel();
+        let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
+        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        drop(first);
+        let (finish, done) = oneshot::channel();
+        finish.send(()).unwrap();
+        recent
+            .find_or_read("s", || read(&reads, done))
+            .await
+            .unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
 
     fn filled(at: Instant) -> RecentSellers {
         let recent = RecentSellers::default();
