@@ -138,11 +138,16 @@ mod tests {
         Ok(Vec::new())
     }
 
-    #[tokio::test]
-    async fn one_caller_reads_a_lookup_anew_while_the_others_use_it() {
+    /// Seller `s` looked up two `FRESH` ago, and a count of reads from zero.
+    fn run_out() -> (RecentSellers, AtomicUsize) {
         let recent = RecentSellers::default();
         recent.remember("s", Vec::new(), Instant::now() - FRESH * 2);
-        let reads = AtomicUsize::new(0);
+        (recent, AtomicUsize::new(0))
+    }
+
+    #[tokio::test]
+    async fn one_caller_reads_a_lookup_anew_while_the_others_use_it() {
+        let (recent, reads) = run_out();
         let (finish, done) = oneshot::channel();
         let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
         assert!(futures_util::poll!(first.as_mut()).is_pending());
@@ -163,9 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_dropped_with_its_caller_leaves_the_next_caller_to_read() {
-        let recent = RecentSellers::default();
-        recent.remember("s", Vec::new(), Instant::now() - FRESH * 2);
-        let reads = AtomicUsize::new(0);
+        let (recent, reads) = run_out();
         let (_finish, done) = oneshot::channel();
         let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
         assert!(futures_util::poll!(first.as_mut()).is_pending());
