@@ -76,7 +76,6 @@ impl Proxy {
             .tokens
             .apps()
             .get(&token.app)
-            .cloned()
             .ok_or_else(|| ProxyError::Token(TokenError::UnknownApp(token.app.clone())))?;
         let platform = runtime.config.platform;
         let api = BusinessApi::parse(&request.api, platform).map_err(ProxyError::BadRequest)?;
@@ -102,7 +101,7 @@ impl Proxy {
         let seller_id = token.identity.primary_id().unwrap_or_default().to_owned();
         // Boxed: this future is several KB, and inline it was copied again with every
         // future that holds it (this one, the handler's, axum's box around that).
-        let outcome = Box::pin(self.send(&runtime, &root, &call, token)).await;
+        let outcome = Box::pin(self.send(runtime, &root, &call, token)).await;
         let took = started.elapsed();
         match &outcome {
             Ok((answer, retries)) => {

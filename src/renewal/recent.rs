@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::lock::lock;
@@ -36,7 +36,9 @@ pub(super) struct RecentSellers {
 
 struct Lookup {
     at: Instant,
-    pairs: Vec<StoredToken>,
+    /// Shared, so that the lock is held for a reference count, not for copying the pairs:
+    /// every serving thread takes this lock on every proxied call.
+    pairs: Arc<[StoredToken]>,
     /// A caller is reading this seller anew; the others use this lookup meanwhile.
     reading: bool,
 }
@@ -65,12 +67,17 @@ impl RecentSellers {
         F: FnOnce() -> R,
         R: Future<Output = Result<Vec<StoredToken>, StoreError>>,
     {
-        if let Some(found) = lock(&self.found).get_mut(seller) {
+        let recent = match lock(&self.found).get_mut(seller) {
             // While another caller reads anew, its lookup serves: for one read more.
-            if found.at.elapsed() < FRESH || found.reading {
-                return Ok(found.pairs.clone());
+            Some(found) if found.at.elapsed() < FRESH || found.reading => Some(found.pairs.clone()),
+            Some(found) => {
+                found.reading = true;
+                None
             }
-            found.reading = true;
+            None => None,
+        };
+        if let Some(pairs) = recent {
+            return Ok(pairs.to_vec());
         }
         // Whether the read ends, fails or is dropped with its caller, the next caller
         // finds no read in flight.
@@ -78,13 +85,13 @@ impl RecentSellers {
             recent: self,
             seller,
         };
-        let pairs = read().await?;
+        let pairs: Arc<[StoredToken]> = read().await?.into();
         drop(reading);
         self.remember(seller, pairs.clone(), Instant::now());
-        Ok(pairs)
+        Ok(pairs.to_vec())
     }
 
-    fn remember(&self, seller: &str, pairs: Vec<StoredToken>, now: Instant) {
+    fn remember(&self, seller: &str, pairs: Arc<[StoredToken]>, now: Instant) {
         let mut found = lock(&self.found);
         if found.len() >= MAX_SELLERS && !found.contains_key(seller) {
             found.retain(|_, lookup| now.duration_since(lookup.at) < FRESH);
@@ -141,7 +148,7 @@ mod tests {
     /// Seller `s` looked up two `FRESH` ago, and a count of reads from zero.
     fn run_out() -> (RecentSellers, AtomicUsize) {
         let recent = RecentSellers::default();
-        recent.remember("s", Vec::new(), Instant::now() - FRESH * 2);
+        recent.remember("s", Arc::new([]), Instant::now() - FRESH * 2);
         (recent, AtomicUsize::new(0))
     }
 
@@ -185,7 +192,7 @@ mod tests {
     fn filled(at: Instant) -> RecentSellers {
         let recent = RecentSellers::default();
         for n in 0..MAX_SELLERS {
-            recent.remember(&n.to_string(), Vec::new(), at);
+            recent.remember(&n.to_string(), Arc::new([]), at);
         }
         recent
     }
@@ -194,8 +201,8 @@ mod tests {
     fn past_the_cap_the_stale_lookups_make_room() {
         let now = Instant::now();
         let recent = filled(now - FRESH * 2);
-        recent.remember("5", Vec::new(), now);
-        recent.remember("new", Vec::new(), now);
+        recent.remember("5", Arc::new([]), now);
+        recent.remember("new", Arc::new([]), now);
         let found = lock(&recent.found);
         assert_eq!(found.len(), 2, "only the fresh lookups stay");
         assert!(found.contains_key("5") && found.contains_key("new"));
@@ -205,7 +212,7 @@ mod tests {
     fn past_the_cap_of_fresh_lookups_all_are_read_again() {
         let now = Instant::now();
         let recent = filled(now);
-        recent.remember("again", Vec::new(), now);
+        recent.remember("again", Arc::new([]), now);
         let found = lock(&recent.found);
         assert_eq!(found.len(), 1);
         assert!(found.contains_key("again"));
@@ -215,7 +222,7 @@ mod tests {
     fn a_known_seller_is_replaced_in_place_at_the_cap() {
         let now = Instant::now();
         let recent = filled(now);
-        recent.remember("7", Vec::new(), now);
+        recent.remember("7", Arc::new([]), now);
         assert_eq!(lock(&recent.found).len(), MAX_SELLERS);
     }
 }

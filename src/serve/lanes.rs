@@ -19,12 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 
-/// A lane polls its I/O driver after this many task polls when it is busy (tokio's default
-/// is 61). Under load a lane's run queue rarely empties, and at 61 a response that was ready
-/// waited behind dozens of other connections' tasks: on the proxy benchmark, a bare hyper
-/// proxy built this way had a p99 three to five times as long, for 7 % more requests.
-const EVENT_INTERVAL: u32 = 16;
-
 /// A connection to start on a lane: called inside the lane's runtime (where its socket
 /// must be registered), it returns the connection's future.
 type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -48,7 +42,6 @@ impl Lanes {
             let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .event_interval(EVENT_INTERVAL)
                 .build()?;
             std::thread::Builder::new()
                 .name(format!("iop-serve-{index}"))
