@@ -103,7 +103,12 @@ IOP_IMPORT_REFRESH_TOKEN=50001bench "$binary" import >/dev/null 2>&1 || {
   echo "could not store the bench seller" >&2
   exit 1
 }
-IOP_LISTEN=127.0.0.1:$service_port "$binary" &
+# Every server runs in its own session, as nginx puts itself in one when it starts: with the
+# kernel's autogroups (`/proc/sys/kernel/sched_autogroup_enabled`, on in Debian's kernels)
+# the CPU is shared between sessions first, and a proxy left in this script's session would
+# share one share with wrk while nginx had another to itself. (`setsid` keeps the pid: a
+# background job of a script is not a group leader, so it does not fork.)
+IOP_LISTEN=127.0.0.1:$service_port setsid "$binary" &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$service_port/healthz" >/dev/null && break
@@ -130,7 +135,7 @@ echo "| through | requests/s | failures | p50 | p99 |"
 echo "|---|---|---|---|---|"
 nginx=$(load "nginx proxy_pass" "http://127.0.0.1:$nginx_port/rest/seller/get")
 echo "$nginx"
-"$bare" "127.0.0.1:$bare_port" "http://127.0.0.1:$gateway_port" &
+setsid "$bare" "127.0.0.1:$bare_port" "http://127.0.0.1:$gateway_port" &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$bare_port/rest/seller/get" >/dev/null && break
