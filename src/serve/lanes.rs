@@ -4,9 +4,10 @@
 //! On the main (work-stealing) runtime a request hops between workers: the connection's
 //! task, the platform client's connection task and the timers wake each other across
 //! cores. With lanes the proxy benchmark (BENCHMARKS.md) passes about 30 % more requests
-//! a second for a fifth less CPU a call. On a lane, a connection, the tasks it spawns, its timers and the platform
-//! connections it opens (`iop::transport` keeps one client pool per thread) stay on one
-//! thread. The accept loop hands each new connection to the lane that holds the fewest.
+//! a second for a fifth less CPU a call. On a lane, a connection, the tasks it spawns, its
+//! timers and the platform connections it opens (`iop::transport` keeps one client pool
+//! per thread) stay on one thread. The accept loop hands each new connection to the lane
+//! that holds the fewest.
 //!
 //! The store's writer, the refresher and the deliveries stay on the main runtime; lanes
 //! reach them through the same channels and locks as before.
