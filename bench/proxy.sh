@@ -106,7 +106,7 @@ IOP_IMPORT_REFRESH_TOKEN=50001bench "$binary" import >/dev/null 2>&1 || {
 # Every server runs in its own session, as nginx puts itself in one when it starts: with the
 # kernel's autogroups (`/proc/sys/kernel/sched_autogroup_enabled`, on in Debian's kernels)
 # the CPU is shared between sessions first, and a proxy left in this script's session would
-# share one share with wrk while nginx had another to itself. (`setsid` keeps the pid: a
+# split a share with wrk while nginx had one to itself. (`setsid` keeps the pid: a
 # background job of a script is not a group leader, so it does not fork.)
 IOP_LISTEN=127.0.0.1:$service_port setsid "$binary" &
 pids+=($!)
