@@ -129,6 +129,7 @@ impl Drop for Reading<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::sync::oneshot;
@@ -152,12 +153,22 @@ mod tests {
         (recent, AtomicUsize::new(0))
     }
 
+    /// The first caller's read of the run-out lookup, started and waiting for `done`.
+    async fn first_read<'a>(
+        recent: &'a RecentSellers,
+        reads: &'a AtomicUsize,
+        done: oneshot::Receiver<()>,
+    ) -> Pin<Box<impl Future<Output = Result<Vec<StoredToken>, StoreError>> + 'a>> {
+        let mut first = Box::pin(recent.find_or_read("s", move || read(reads, done)));
+        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        first
+    }
+
     #[tokio::test]
     async fn one_caller_reads_a_lookup_anew_while_the_others_use_it() {
         let (recent, reads) = run_out();
         let (finish, done) = oneshot::channel();
-        let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
-        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        let first = first_read(&recent, &reads, done).await;
         // Meanwhile the stale lookup answers, without a read.
         for _ in 0..10 {
             let (_, never) = oneshot::channel();
@@ -177,8 +188,7 @@ mod tests {
     async fn a_read_dropped_with_its_caller_leaves_the_next_caller_to_read() {
         let (recent, reads) = run_out();
         let (_finish, done) = oneshot::channel();
-        let mut first = Box::pin(recent.find_or_read("s", || read(&reads, done)));
-        assert!(futures_util::poll!(first.as_mut()).is_pending());
+        let first = first_read(&recent, &reads, done).await;
         drop(first);
         let (finish, done) = oneshot::channel();
         finish.send(()).unwrap();
